@@ -1,0 +1,209 @@
+//! The agent's HTTP API, version 1: one definition shared by the agent
+//! (server) and the console (client). JSON over HTTP; every error leaves as
+//! [`ErrorBody`].
+
+use crate::device::Device;
+use serde::{Deserialize, Serialize};
+
+/// Path prefix and TXT `api` value of this version.
+pub const API_VERSION: &str = "v1";
+/// The mDNS service type agents advertise.
+pub const SERVICE_TYPE: &str = "_edgefleet._tcp.local.";
+/// Header carrying the SHA-256 (lowercase hex) of the complete upload.
+pub const CONTENT_SHA256_HEADER: &str = "x-content-sha256";
+/// Header on predict responses: who answered (`local` or an upstream id).
+pub const SERVED_BY_LOCAL: &str = "local";
+
+/// mDNS TXT keys (each value < 200 bytes).
+pub mod txt {
+    pub const ID: &str = "id";
+    pub const TYPE: &str = "type";
+    pub const CORES: &str = "cores";
+    pub const MEM_MB: &str = "mem_mb";
+    pub const STORAGE_GB: &str = "storage_gb";
+    pub const BW_MBPS: &str = "bw_mbps";
+    pub const LAT: &str = "lat";
+    pub const LON: &str = "lon";
+    pub const BATTERY_MAH: &str = "battery_mah";
+    pub const API: &str = "api";
+    pub const VER: &str = "ver";
+    /// `1` for simulated agents (synthetic hardware profile).
+    pub const SIM: &str = "sim";
+    /// Human name, when set.
+    pub const NAME: &str = "name";
+}
+
+/// `GET /v1/health` (no auth).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub uptime_s: u64,
+}
+
+/// `GET /v1/info`: the device description plus agent facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfoResponse {
+    #[serde(flatten)]
+    pub device: Device,
+    pub agent_version: String,
+    pub api: String,
+}
+
+/// Per-model serving statistics since the agent started.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelStats {
+    pub name: String,
+    pub version: String,
+    pub requests: u64,
+    /// Requests per second over the last few seconds.
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Requests forwarded to the upstream because confidence was low.
+    pub offloaded: u64,
+    /// Requests answered locally because the upstream was down.
+    #[serde(default)]
+    pub upstream_failures: u64,
+}
+
+/// `GET /v1/metrics`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Unix time (ms) the sample was taken on the device.
+    pub timestamp_ms: u64,
+    /// CPU load, 0..=1.
+    pub cpu_load: f64,
+    pub memory_used_mb: u64,
+    pub memory_total_mb: u64,
+    pub storage_free_gb: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_c: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_percent: Option<f64>,
+    pub uptime_s: u64,
+    #[serde(default)]
+    pub models: Vec<ModelStats>,
+}
+
+/// One installed model version in `GET /v1/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub active: bool,
+    /// The version rollback would return to.
+    #[serde(default)]
+    pub previous: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelsResponse {
+    pub models: Vec<ModelEntry>,
+}
+
+/// `GET /v1/models/{name}/{version}/upload`: how much of an upload the agent
+/// holds, so a client resumes with `Content-Range: bytes {received}-…/total`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    pub name: String,
+    pub version: String,
+    pub received_bytes: u64,
+    /// True when this version is fully installed (nothing to send).
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Answer to `PUT /v1/models/{name}/{version}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub name: String,
+    pub version: String,
+    pub received_bytes: u64,
+    pub complete: bool,
+    pub sha256: String,
+}
+
+/// `POST /v1/models/{name}/activate` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivateRequest {
+    pub version: String,
+    /// Confidence threshold below which predictions go upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_threshold: Option<f64>,
+}
+
+/// Answer to activate and rollback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivateResponse {
+    pub name: String,
+    pub active_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+}
+
+/// `POST /v1/predict/{model}` body: a batch of flat float rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictRequest {
+    pub inputs: Vec<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictOutput {
+    pub values: Vec<f32>,
+    pub top_class: usize,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictResponse {
+    pub outputs: Vec<PredictOutput>,
+    pub latency_ms: f64,
+    /// `local`, or the id of the upstream that answered.
+    pub served_by: String,
+    pub model_version: String,
+    /// Set when the upstream should have answered but could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/benchmark/{model}` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkRequest {
+    #[serde(default = "default_batches")]
+    pub batch_sizes: Vec<u32>,
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+}
+
+fn default_batches() -> Vec<u32> {
+    vec![1, 8, 32]
+}
+fn default_iterations() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchLatency {
+    pub batch: u32,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p90: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkResponse {
+    pub model: String,
+    pub version: String,
+    pub results: Vec<BatchLatency>,
+}
+
+/// Every error response: a short machine-readable `error` code and a
+/// sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub detail: String,
+}

@@ -1,0 +1,81 @@
+//! The `edgefleet` command line: one subcommand per file, each a twin of a
+//! GUI action. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
+
+use clap::{Parser, Subcommand};
+use std::fmt;
+
+mod devices_cmd;
+mod estimate_cmd;
+mod inspect_cmd;
+mod optimize_cmd;
+
+/// An error caused by what the user gave us (exit code 2), as opposed to a
+/// failure while doing the work (exit code 1).
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Return early with a [`BadInput`] error.
+#[macro_export]
+macro_rules! bad_input {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::cli::BadInput(format!($($arg)*))))
+    };
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// The SQLite database (default: the user's data dir).
+    #[arg(long, global = true, env = "EDGEFLEET_DB")]
+    pub db: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "edgefleet", version, about = "Console for fleets of edge-AI devices: discover, estimate, optimize, deploy.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Will a model fit a device, at which batch size, how fast?
+    Estimate(estimate_cmd::EstimateArgs),
+    /// List the devices in the registry.
+    Devices(devices_cmd::DevicesArgs),
+    /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
+    Inspect(inspect_cmd::InspectArgs),
+    /// Rewrite a model (int8, fp16, pruning, fixed shapes) and measure it.
+    Optimize(optimize_cmd::OptimizeArgs),
+}
+
+/// Run a parsed command line; `Ok(())` means exit code 0.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command {
+        Some(Command::Estimate(a)) => estimate_cmd::run(&global, a),
+        Some(Command::Devices(a)) => devices_cmd::run(&global, a),
+        Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
+        Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+    }
+}
+
+/// The exit code for an error: 2 when the user's input was at fault.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<BadInput>()) { 2 } else { 1 }
+}
