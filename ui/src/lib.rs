@@ -2,3 +2,4 @@
 //! `edgefleet-fleet`. The binary in `main.rs` only parses arguments.
 
 pub mod cli;
+pub mod map;
