@@ -107,10 +107,7 @@ impl FromStr for DeviceStatus {
             "online" => Ok(DeviceStatus::Online),
             "stale" => Ok(DeviceStatus::Stale),
             "offline" => Ok(DeviceStatus::Offline),
-            other => Err(DeviceError::Invalid {
-                field: "status",
-                reason: format!("unknown status `{other}`"),
-            }),
+            other => Err(DeviceError::Invalid { field: "status", reason: format!("unknown status `{other}`") }),
         }
     }
 }
@@ -175,7 +172,9 @@ pub struct Device {
 pub enum DeviceError {
     #[error("device JSON is malformed: {0}")]
     Malformed(String),
-    #[error("unknown device type `{0}` (expected one of mobile_phone, iot_sensor, edge_server, embedded_device, smart_camera, autonomous_vehicle)")]
+    #[error(
+        "unknown device type `{0}` (expected one of mobile_phone, iot_sensor, edge_server, embedded_device, smart_camera, autonomous_vehicle)"
+    )]
     UnknownDeviceType(String),
     #[error("device field `{field}` is invalid: {reason}")]
     Invalid { field: &'static str, reason: String },
@@ -183,7 +182,13 @@ pub enum DeviceError {
 
 impl Device {
     /// A device with the given spec and no live state.
-    pub fn new(device_id: impl Into<String>, device_type: DeviceType, cpu_cores: u32, memory_mb: u64, storage_gb: f64) -> Self {
+    pub fn new(
+        device_id: impl Into<String>,
+        device_type: DeviceType,
+        cpu_cores: u32,
+        memory_mb: u64,
+        storage_gb: f64,
+    ) -> Self {
         Device {
             device_id: device_id.into(),
             name: None,
@@ -243,7 +248,10 @@ impl Device {
             return bad("storage_gb", format!("must be a positive number, got {}", self.storage_gb));
         }
         if !(self.network_bandwidth_mbps.is_finite() && self.network_bandwidth_mbps > 0.0) {
-            return bad("network_bandwidth_mbps", format!("must be a positive number, got {}", self.network_bandwidth_mbps));
+            return bad(
+                "network_bandwidth_mbps",
+                format!("must be a positive number, got {}", self.network_bandwidth_mbps),
+            );
         }
         if !(self.current_load.is_finite() && (0.0..=1.0).contains(&self.current_load)) {
             return bad("current_load", format!("must be between 0 and 1, got {}", self.current_load));
@@ -269,7 +277,10 @@ impl Device {
         if let Some(free) = self.free_storage_gb
             && !(free.is_finite() && free >= 0.0 && free <= self.storage_gb * 1.0001)
         {
-            return bad("free_storage_gb", format!("must be between 0 and storage_gb ({}), got {free}", self.storage_gb));
+            return bad(
+                "free_storage_gb",
+                format!("must be between 0 and storage_gb ({}), got {free}", self.storage_gb),
+            );
         }
         if let Some(b) = self.battery_percent
             && !(b.is_finite() && (0.0..=100.0).contains(&b))

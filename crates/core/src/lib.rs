@@ -3,8 +3,32 @@
 //! offload, placement). Pure: no IO, no async, no GUI.
 
 pub mod device;
+pub mod energy;
+pub mod fit;
+pub mod latency;
+pub mod matrix;
 pub mod model;
+pub mod offload;
+pub mod ops;
+pub mod placement;
 pub mod wire;
 
 pub use device::{Device, DeviceError, DeviceStatus, DeviceType, Location};
+pub use energy::{
+    EnergyBreakdown, EnergyError, EnergyInputs, PowerProfile, PowerTable, battery_life_hours, default_power_profile,
+    energy_per_inference,
+};
+pub use fit::{
+    BatchEstimate, CalibrateError, Calibration, Fit, FitConfig, FitConfigError, Range, Reason, ReasonKind, batch_sizes,
+    calibrate, calibrate_from_benchmark, estimate_fit,
+};
+pub use latency::{
+    LatencyBreakdown, LatencyError, LatencyInputs, NetworkPath, mm1_wait_ms, total_latency, transfer_ms,
+};
+pub use matrix::{FitMatrix, FitSummary, fit_matrix};
 pub use model::{Dim, ModelProfile, OptimizationKind, ProfileError, TensorInfo, parse_recipe};
+pub use offload::{Decision, OffloadDecision, OffloadError, OffloadInputs, cloud_latency_ms, decide};
+pub use ops::{DEFAULT_RUNTIME_OPS, unsupported_ops};
+pub use placement::{
+    Placement, PlacementBin, PlacementError, PlacementItem, PlacementProblem, Unplaced, place_exact, place_heuristic,
+};

@@ -91,7 +91,10 @@ impl ModelProfile {
         if let Some(a) = p.accuracy
             && !(a.is_finite() && (0.0..=1.0).contains(&a))
         {
-            return Err(ProfileError::Invalid { field: "accuracy", reason: format!("must be between 0 and 1, got {a}") });
+            return Err(ProfileError::Invalid {
+                field: "accuracy",
+                reason: format!("must be between 0 and 1, got {a}"),
+            });
         }
         if p.file_bytes == 0 {
             p.file_bytes = p.weights_bytes;
@@ -190,7 +193,14 @@ mod tests {
     #[test]
     fn recipe_parses_and_displays() {
         let r = parse_recipe("int8, prune:0.5,fix-shapes:8").unwrap();
-        assert_eq!(r, vec![OptimizationKind::Int8, OptimizationKind::Prune { sparsity: 0.5 }, OptimizationKind::FixShapes { batch: 8 }]);
+        assert_eq!(
+            r,
+            vec![
+                OptimizationKind::Int8,
+                OptimizationKind::Prune { sparsity: 0.5 },
+                OptimizationKind::FixShapes { batch: 8 }
+            ]
+        );
         assert_eq!(r[1].to_string(), "prune:0.5");
         assert!(parse_recipe("int4").is_err());
         assert!(parse_recipe("prune:1.5").is_err());
@@ -198,7 +208,11 @@ mod tests {
 
     #[test]
     fn dims_serialize_as_numbers_or_strings() {
-        let t = TensorInfo { name: "x".into(), elem_type: "float".into(), shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(64)] };
+        let t = TensorInfo {
+            name: "x".into(),
+            elem_type: "float".into(),
+            shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(64)],
+        };
         assert_eq!(serde_json::to_string(&t.shape).unwrap(), r#"["N",64]"#);
         assert_eq!(t.elements_per_sample(), Some(64));
     }
