@@ -1,1 +1,24 @@
-//! placeholder
+//! edgefleet-fleet: the console's engine. Finds agents (mDNS, sweep, manual
+//! add), talks to them over their v1 HTTP API, keeps their liveness and
+//! telemetry, and runs long jobs — on a tokio runtime of its own, so the GUI
+//! thread never waits on the network.
+
+pub mod client;
+pub mod discovery;
+pub mod engine;
+pub mod error;
+pub mod liveness;
+pub mod scan;
+pub mod store_writer;
+pub mod sweep;
+
+pub use client::{AgentClient, http_client};
+pub use discovery::{BrowseEvent, Browser, Discovered};
+pub use engine::{
+    Command, DeviceSnapshot, Directory, EngineConfig, Event, FleetEngine, JobContext, JobFn, JobState, JobUpdate,
+    LogEntry, LogLevel,
+};
+pub use error::{FleetError, Result};
+pub use liveness::{LivenessPolicy, now_ms};
+pub use scan::{Found, ScanOptions, Source, scan};
+pub use sweep::SweepSpec;

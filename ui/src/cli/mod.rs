@@ -4,10 +4,14 @@
 use clap::{Parser, Subcommand};
 use std::fmt;
 
+mod add_cmd;
 mod devices_cmd;
 mod estimate_cmd;
 mod inspect_cmd;
 mod optimize_cmd;
+mod pair_cmd;
+mod scan_cmd;
+mod store_args;
 
 /// An error caused by what the user gave us (exit code 2), as opposed to a
 /// failure while doing the work (exit code 1).
@@ -36,10 +40,17 @@ pub struct GlobalArgs {
     /// The SQLite database (default: the user's data dir).
     #[arg(long, global = true, env = "EDGEFLEET_DB")]
     pub db: Option<std::path::PathBuf>,
+    /// Token for devices with no token stored by `edgefleet pair`.
+    #[arg(long, global = true, env = "EDGEFLEET_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "edgefleet", version, about = "Console for fleets of edge-AI devices: discover, estimate, optimize, deploy.")]
+#[command(
+    name = "edgefleet",
+    version,
+    about = "Console for fleets of edge-AI devices: discover, estimate, optimize, deploy."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -53,6 +64,12 @@ pub enum Command {
     Estimate(estimate_cmd::EstimateArgs),
     /// List the devices in the registry.
     Devices(devices_cmd::DevicesArgs),
+    /// Find agents on the LAN (mDNS, and a unicast sweep where multicast is blocked).
+    Scan(scan_cmd::ScanArgs),
+    /// Register one agent by HOST:PORT.
+    Add(add_cmd::AddArgs),
+    /// Store the token of a device so the console can talk to it.
+    Pair(pair_cmd::PairArgs),
     /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
     Inspect(inspect_cmd::InspectArgs),
     /// Rewrite a model (int8, fp16, pruning, fixed shapes) and measure it.
@@ -65,6 +82,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Estimate(a)) => estimate_cmd::run(&global, a),
         Some(Command::Devices(a)) => devices_cmd::run(&global, a),
+        Some(Command::Scan(a)) => scan_cmd::run(&global, a),
+        Some(Command::Add(a)) => add_cmd::run(&global, a),
+        Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
         None => {
@@ -73,6 +93,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A tokio runtime for commands that talk to devices.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
 /// The exit code for an error: 2 when the user's input was at fault.

@@ -1,0 +1,50 @@
+//! The one error type of edgefleet-fleet.
+
+/// What can go wrong talking to devices or running fleet jobs.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The device could not be reached (connection refused, timeout, DNS).
+    #[error("{addr} is unreachable: {reason}")]
+    Unreachable { addr: String, reason: String },
+    /// The agent answered with an error body.
+    #[error("{addr} refused the request ({status}): {error}: {detail}")]
+    Agent { addr: String, status: u16, error: String, detail: String },
+    /// The agent answered something that is not the v1 API.
+    #[error("{addr} sent an unexpected answer: {reason}")]
+    Protocol { addr: String, reason: String },
+    #[error("bad input: {0}")]
+    BadInput(String),
+    #[error("mDNS: {0}")]
+    Mdns(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] edgefleet_store::StoreError),
+    #[error("the fleet engine has stopped")]
+    EngineStopped,
+}
+
+impl FleetError {
+    /// True when retrying later may succeed (network trouble, 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FleetError::Unreachable { .. } => true,
+            FleetError::Agent { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status the agent answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FleetError::Agent { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = FleetError> = std::result::Result<T, E>;

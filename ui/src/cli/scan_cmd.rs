@@ -1,0 +1,147 @@
+//! `edgefleet scan`: find agents by mDNS and/or a unicast sweep, confirm
+//! each over HTTP, record them in the registry and print them.
+
+use super::GlobalArgs;
+use super::store_args::open_store;
+use crate::bad_input;
+use edgefleet_fleet::{Found, ScanOptions, SweepSpec, now_ms};
+use edgefleet_store::DeviceRecord;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Network interface for mDNS (repeatable; default: all). Use `lo` for local agents.
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    /// How long to listen for mDNS answers.
+    #[arg(long, default_value_t = 3000)]
+    pub timeout_ms: u64,
+    /// Also probe CIDR:PORTS by unicast, e.g. 127.0.0.1/32:7000-7100.
+    #[arg(long, value_name = "CIDR:PORTS")]
+    pub sweep: Option<String>,
+    /// Skip mDNS (sweep only).
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--json` shape: one object per device.
+#[derive(Serialize)]
+struct Row<'a> {
+    device_id: &'a str,
+    name: &'a str,
+    device_type: &'a str,
+    address: String,
+    port: u16,
+    cpu_cores: u32,
+    memory_mb: u64,
+    status: &'a str,
+    simulated: bool,
+    source: &'a str,
+    paired: bool,
+    problem: Option<&'a str>,
+}
+
+fn row(f: &Found) -> Row<'_> {
+    Row {
+        device_id: &f.device.device_id,
+        name: f.device.display_name(),
+        device_type: f.device.device_type.as_str(),
+        address: f.addr.ip().to_string(),
+        port: f.addr.port(),
+        cpu_cores: f.device.cpu_cores,
+        memory_mb: f.device.memory_mb,
+        status: f.device.status.as_str(),
+        simulated: f.device.simulated,
+        source: f.source.as_str(),
+        paired: f.paired,
+        problem: f.problem.as_deref(),
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
+    let sweep = match args.sweep.as_deref().map(str::parse::<SweepSpec>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => bad_input!("{e}"),
+    };
+    if args.no_mdns && sweep.is_none() {
+        bad_input!("--no-mdns needs --sweep CIDR:PORTS");
+    }
+    let store = open_store(global)?;
+    let mut tokens = std::collections::HashMap::new();
+    for rec in store.list_devices()? {
+        if let Some(t) = store.token(&rec.device.device_id)? {
+            tokens.insert(rec.device.device_id, t);
+        }
+    }
+    let opts = ScanOptions {
+        interfaces: args.interfaces,
+        mdns: !args.no_mdns,
+        timeout: Duration::from_millis(args.timeout_ms),
+        sweep,
+        tokens,
+        default_token: global.token.clone(),
+    };
+    let found = super::runtime()?.block_on(async {
+        let http = edgefleet_fleet::http_client()?;
+        edgefleet_fleet::scan(&http, &opts).await
+    })?;
+    let now = now_ms();
+    for f in &found {
+        store.upsert_device(&DeviceRecord {
+            device: f.device.clone(),
+            address: Some(f.addr.ip().to_string()),
+            port: Some(f.addr.port()),
+            source: f.source.as_str().to_owned(),
+            first_seen_ms: now,
+            last_seen_ms: now,
+        })?;
+        // A token that worked is the device's token from now on.
+        if f.paired
+            && f.confirmed
+            && !opts.tokens.contains_key(&f.device.device_id)
+            && let Some(t) = &opts.default_token
+        {
+            store.set_token(&f.device.device_id, t)?;
+        }
+    }
+    store.audit(now, "scan", "fleet", &format!("{} device(s) found", found.len()))?;
+    if args.json {
+        let rows: Vec<Row> = found.iter().map(row).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!(
+            "no agents found (try --interface lo for local agents, or --sweep CIDR:PORTS where multicast is blocked)"
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<18} {:<21} {:>5} {:>8} {:<8} {:<6} NOTE",
+        "DEVICE", "TYPE", "ADDRESS", "CORES", "MEM MB", "STATUS", "SOURCE"
+    );
+    for f in &found {
+        let note = match (&f.problem, f.device.simulated) {
+            (Some(p), _) => p.clone(),
+            (None, true) => "simulated".into(),
+            (None, false) => String::new(),
+        };
+        println!(
+            "{:<24} {:<18} {:<21} {:>5} {:>8} {:<8} {:<6} {note}",
+            f.device.device_id,
+            f.device.device_type.as_str(),
+            f.addr.to_string(),
+            f.device.cpu_cores,
+            f.device.memory_mb,
+            f.device.status.as_str(),
+            f.source.as_str()
+        );
+    }
+    println!("{} device(s)", found.len());
+    Ok(())
+}
