@@ -1,0 +1,238 @@
+//! Command-line flags of `edgefleet-agent` and what each command does.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use edgefleet_agent::{
+    AgentConfig, DEFAULT_MAX_UPLOAD_BYTES, SimulateOptions, detect_device, load_or_create_device_id,
+    load_or_create_token, random_hex, run, simulate,
+};
+use edgefleet_core::{Device, DeviceType, Location};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Parser)]
+#[command(name = "edgefleet-agent", version, about = "edgefleet device agent: HTTP API, mDNS, model store, inference")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run N simulated agents in this process (demo fleets).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Human name of this device.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// mobile_phone, iot_sensor, edge_server, embedded_device, smart_camera, autonomous_vehicle.
+    #[arg(long, value_parser = parse_device_type)]
+    pub device_type: Option<DeviceType>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Port to listen on; 0 = any free port.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Network interface mDNS uses (repeatable); default all.
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    /// Where the token, device id and models are kept.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Bearer token; generated and stored in the data dir when absent.
+    #[arg(long, env = "EDGEFLEET_AGENT_TOKEN")]
+    pub token: Option<String>,
+    /// Location as LAT,LON in degrees.
+    #[arg(long, value_parser = parse_lat_lon, allow_hyphen_values = true)]
+    pub location: Option<(f64, f64)>,
+    /// Hardware description in the device JSON format.
+    #[arg(long, value_name = "DEVICE.json")]
+    pub profile: Option<PathBuf>,
+    /// Base URL of the agent low-confidence predictions are forwarded to.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// Bearer token for the upstream.
+    #[arg(long, env = "EDGEFLEET_UPSTREAM_TOKEN")]
+    pub upstream_token: Option<String>,
+    /// Largest model upload accepted, in MB.
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024))]
+    pub max_upload_mb: u64,
+    /// Do not advertise on mDNS.
+    #[arg(long)]
+    pub no_advertise: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Number of agents.
+    #[arg(long)]
+    pub count: usize,
+    /// Network interface mDNS uses (repeatable); default all.
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Centre of the fleet as LAT,LON.
+    #[arg(long, value_parser = parse_lat_lon, allow_hyphen_values = true, default_value = "48.8566,2.3522")]
+    pub center: (f64, f64),
+    /// One token for every agent; each generates its own when absent.
+    #[arg(long)]
+    pub token: Option<String>,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Parent of the agents' data dirs; default a dir under the system temp dir.
+    #[arg(long)]
+    pub base_dir: Option<PathBuf>,
+    /// Do not advertise on mDNS.
+    #[arg(long)]
+    pub no_advertise: bool,
+}
+
+fn parse_device_type(s: &str) -> Result<DeviceType, String> {
+    s.parse().map_err(|e: edgefleet_core::DeviceError| e.to_string())
+}
+
+fn parse_lat_lon(s: &str) -> Result<(f64, f64), String> {
+    let (lat, lon) = s.split_once(',').ok_or_else(|| format!("`{s}`: expected LAT,LON"))?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("`{lat}` is not a latitude"))?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("`{lon}` is not a longitude"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("`{s}` is off the globe"));
+    }
+    Ok((lat, lon))
+}
+
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME")
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share").into()))
+    {
+        Some(base) => PathBuf::from(base).join("edgefleet-agent"),
+        None => PathBuf::from("edgefleet-agent-data"),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+pub async fn execute(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Simulate(args)) => run_simulation(args).await,
+        None => run_agent(cli.agent).await,
+    }
+}
+
+fn device_for(args: &AgentArgs, data_dir: &std::path::Path) -> Result<Device> {
+    let mut device = match &args.profile {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read profile {}", path.display()))?;
+            Device::from_json(&text).with_context(|| format!("profile {}", path.display()))?
+        }
+        None => {
+            let device_type = args.device_type.unwrap_or(DeviceType::EmbeddedDevice);
+            let id = load_or_create_device_id(data_dir, || {
+                format!("{}-{}", device_type.as_str().replace('_', "-"), random_hex(4))
+            })?;
+            detect_device(&id, device_type, data_dir)?
+        }
+    };
+    if let Some(t) = args.device_type {
+        device.device_type = t;
+    }
+    if let Some(name) = &args.name {
+        device.name = Some(name.clone());
+    }
+    if let Some((latitude, longitude)) = args.location {
+        device.location = Some(Location { latitude, longitude });
+    }
+    Ok(device)
+}
+
+async fn run_agent(args: AgentArgs) -> Result<()> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let device = device_for(&args, &data_dir)?;
+    let (token, created) = match &args.token {
+        Some(t) if !t.trim().is_empty() => (t.trim().to_owned(), false),
+        Some(_) => bail!("--token must not be empty"),
+        None => load_or_create_token(&data_dir)?,
+    };
+    let mut config = AgentConfig::new(device, &data_dir);
+    config.token = Some(token.clone());
+    config.interfaces = args.interfaces.clone();
+    config.advertise = !args.no_advertise;
+    config.upstream = args.upstream.clone();
+    config.upstream_token = args.upstream_token.clone();
+    config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    if created {
+        writeln!(out, "token {token} (generated; stored in {})", data_dir.join("token").display())?;
+    }
+    out.flush()?;
+    drop(out);
+    run(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_simulation(args: SimulateArgs) -> Result<()> {
+    let base_dir =
+        args.base_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("edgefleet-sim-{}", args.seed)));
+    let opts = SimulateOptions {
+        count: args.count,
+        seed: args.seed,
+        center: args.center,
+        interfaces: args.interfaces.clone(),
+        token: args.token.clone(),
+        base_dir,
+        advertise: !args.no_advertise,
+        bind: args.bind,
+    };
+    let started = Instant::now();
+    let fleet = simulate(opts).await?;
+    let mut out = std::io::stdout().lock();
+    for a in fleet.agents() {
+        writeln!(out, "{} {} {}", a.device_id, a.addr, a.token)?;
+    }
+    out.flush()?;
+    drop(out);
+    tracing::info!("{} simulated agents up in {} ms", fleet.agents().len(), started.elapsed().as_millis());
+    shutdown_signal().await;
+    fleet.shutdown().await;
+    Ok(())
+}

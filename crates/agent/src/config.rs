@@ -1,0 +1,66 @@
+//! What an agent is started with: its device description, where it keeps
+//! its files, how it is reached and advertised.
+
+use crate::advertise::MdnsDaemon;
+use edgefleet_core::Device;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default cap on one model upload.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 512 * 1024 * 1024;
+/// Confidence below which a prediction is offloaded, unless a model sets its own.
+pub const DEFAULT_CONFIDENCE_THRESHOLD: f64 = 0.7;
+
+/// Everything `run` / `spawn` need to start one agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The hardware description served on `/v1/info` and in mDNS TXT.
+    pub device: Device,
+    /// Token, installed models and upload parts live here.
+    pub data_dir: PathBuf,
+    /// Bearer token; `None` = the one stored in `data_dir`, generated on first start.
+    pub token: Option<String>,
+    /// Network interfaces mDNS uses (`lo`, `eth0`, …); empty = all.
+    pub interfaces: Vec<String>,
+    /// Register `_edgefleet._tcp.local.` on mDNS.
+    pub advertise: bool,
+    /// Synthetic hardware profile and load (`simulate`).
+    pub simulated: bool,
+    /// Base URL of the agent low-confidence predictions are forwarded to.
+    pub upstream: Option<String>,
+    /// Bearer token for the upstream.
+    pub upstream_token: Option<String>,
+    /// Largest model upload accepted (413 beyond).
+    pub max_upload_bytes: u64,
+    /// Seed of the synthetic load (simulated agents).
+    pub seed: u64,
+    /// Offload threshold for models activated without their own.
+    pub confidence_threshold: f64,
+    /// How long the start-up GFLOP/s benchmark runs (real agents only).
+    pub benchmark_duration: Duration,
+    /// A daemon shared by several agents (a simulated fleet); `None` = the
+    /// agent starts its own when `advertise` is set.
+    pub mdns: Option<MdnsDaemon>,
+}
+
+impl AgentConfig {
+    /// A config for `device` with files in `data_dir`: not advertised, no
+    /// upstream, generated token, default limits.
+    pub fn new(device: Device, data_dir: impl Into<PathBuf>) -> Self {
+        AgentConfig {
+            simulated: device.simulated,
+            device,
+            data_dir: data_dir.into(),
+            token: None,
+            interfaces: Vec::new(),
+            advertise: false,
+            upstream: None,
+            upstream_token: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            seed: 0,
+            confidence_threshold: DEFAULT_CONFIDENCE_THRESHOLD,
+            benchmark_duration: Duration::from_millis(60),
+            mdns: None,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Model store endpoints: list, upload (resumable), upload status,
+//! activate, rollback.
+
+use crate::api_error::ApiError;
+use crate::app_state::AppState;
+use crate::model_store::{ContentRange, ModelState, StoreError, parse_sha256, validate_segment};
+use crate::serving::LoadedModel;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_RANGE};
+use axum::http::{HeaderMap, StatusCode};
+use edgefleet_core::wire::{
+    ActivateRequest, ActivateResponse, CONTENT_SHA256_HEADER, ModelsResponse, UploadResponse, UploadStatus,
+};
+use edgefleet_optimize::Runner;
+use std::sync::Arc;
+
+fn check(name: &str, version: Option<&str>) -> Result<(), StoreError> {
+    validate_segment("name", name)?;
+    if let Some(v) = version {
+        validate_segment("version", v)?;
+    }
+    Ok(())
+}
+
+/// Run blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    Ok(tokio::task::spawn_blocking(move || f(&state)).await??)
+}
+
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<ModelsResponse>, ApiError> {
+    let models = blocking(&state, |s| s.store.list()).await?;
+    Ok(Json(ModelsResponse { models }))
+}
+
+pub(crate) async fn upload_status(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<UploadStatus>, ApiError> {
+    check(&name, Some(&version))?;
+    Ok(Json(blocking(&state, move |s| s.store.upload_status(&name, &version)).await?))
+}
+
+pub(crate) async fn upload(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    check(&name, Some(&version))?;
+    let text = |h| headers.get(h).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    let sha = parse_sha256(text(CONTENT_SHA256_HEADER))?;
+    let range = text(CONTENT_RANGE.as_str()).map(ContentRange::parse).transpose()?;
+    let content_length = text(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    let resp = state.store.upload(&name, &version, &sha, range, content_length, body).await?;
+    let status = if resp.complete { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    if resp.complete {
+        tracing::info!("installed model {name} version {version} ({} bytes)", resp.received_bytes);
+    }
+    Ok((status, Json(resp)))
+}
+
+/// Load `version` of `name` with tract, proving it runs before anything
+/// switches to it.
+async fn load(state: &Arc<AppState>, name: &str, version: &str, threshold: f64) -> Result<Arc<LoadedModel>, ApiError> {
+    let (n, v) = (name.to_owned(), version.to_owned());
+    let runner = blocking(state, move |s| {
+        let bytes = s.store.read_model(&n, &v)?;
+        Runner::from_bytes(&bytes).map_err(|e| StoreError::InvalidModel(e.to_string()))
+    })
+    .await?;
+    Ok(Arc::new(LoadedModel { version: version.to_owned(), runner: Arc::new(runner), threshold }))
+}
+
+fn threshold_of(state: &AppState, st: &ModelState) -> f64 {
+    st.confidence_threshold.unwrap_or(state.default_threshold)
+}
+
+/// Switch `name` to `new_state` (already checked): write the state file
+/// atomically, then swap the cached runner.
+async fn switch(
+    state: &Arc<AppState>,
+    name: &str,
+    new_state: ModelState,
+    model: Arc<LoadedModel>,
+) -> Result<(), ApiError> {
+    let n = name.to_owned();
+    blocking(state, move |s| s.store.write_state(&n, &new_state)).await?;
+    state.serving.swap(name, model);
+    Ok(())
+}
+
+pub(crate) async fn activate(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Result<Json<ActivateRequest>, JsonRejection>,
+) -> Result<Json<ActivateResponse>, ApiError> {
+    let Json(req) = body?;
+    check(&name, Some(&req.version))?;
+    if let Some(t) = req.confidence_threshold
+        && !(t.is_finite() && (0.0..=1.0).contains(&t))
+    {
+        return Err(StoreError::BadThreshold(t).into());
+    }
+    let _lock = state.store.state_lock.lock().await;
+    let n = name.clone();
+    let old = blocking(&state, move |s| s.store.state(&n)).await?;
+    let mut new_state = old.clone();
+    if old.active.as_deref() != Some(req.version.as_str()) {
+        new_state.previous = old.active.clone();
+        new_state.active = Some(req.version.clone());
+    }
+    if req.confidence_threshold.is_some() {
+        new_state.confidence_threshold = req.confidence_threshold;
+    }
+    let model = load(&state, &name, &req.version, threshold_of(&state, &new_state)).await?;
+    switch(&state, &name, new_state.clone(), model).await?;
+    tracing::info!("model {name}: version {} active", req.version);
+    Ok(Json(ActivateResponse { name, active_version: req.version, previous_version: new_state.previous }))
+}
+
+pub(crate) async fn rollback(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<ActivateResponse>, ApiError> {
+    check(&name, None)?;
+    let _lock = state.store.state_lock.lock().await;
+    let n = name.clone();
+    let old = blocking(&state, move |s| s.store.state(&n)).await?;
+    let Some(previous) = old.previous.clone() else {
+        return Err(StoreError::NoPrevious(name).into());
+    };
+    let new_state = ModelState { active: Some(previous.clone()), previous: old.active.clone(), ..old.clone() };
+    let model = load(&state, &name, &previous, threshold_of(&state, &new_state)).await?;
+    switch(&state, &name, new_state.clone(), model).await?;
+    tracing::info!("model {name}: rolled back to version {previous}");
+    Ok(Json(ActivateResponse { name, active_version: previous, previous_version: new_state.previous }))
+}
+
+/// The served model for `name`: the cached one, or the active version
+/// loaded from disk (after a restart).
+pub(crate) async fn active_model(state: &Arc<AppState>, name: &str) -> Result<Arc<LoadedModel>, ApiError> {
+    check(name, None)?;
+    if let Some(m) = state.serving.get(name) {
+        return Ok(m);
+    }
+    let _lock = state.store.state_lock.lock().await;
+    if let Some(m) = state.serving.get(name) {
+        return Ok(m);
+    }
+    let n = name.to_owned();
+    let st = blocking(state, move |s| s.store.state(&n)).await?;
+    let version = st.active.clone().ok_or_else(|| StoreError::NoActiveVersion(name.to_owned()))?;
+    let model = load(state, name, &version, threshold_of(state, &st)).await?;
+    state.serving.swap(name, model.clone());
+    Ok(model)
+}

@@ -1,0 +1,204 @@
+//! Starting and stopping one agent: `run` (serve a bound listener until a
+//! shutdown signal), `spawn` (the same on 127.0.0.1:0 in a task, for tests
+//! and simulated fleets) and the router.
+
+use crate::advertise::{Advertisement, MdnsDaemon};
+use crate::app_state::{AppState, Probe};
+use crate::auth::require_token;
+use crate::config::AgentConfig;
+use crate::error::AgentError;
+use crate::gflops::measure_gflops;
+use crate::identity::load_or_create_token;
+use crate::model_store::ModelStore;
+use crate::serving::Serving;
+use crate::synthetic::SyntheticLoad;
+use crate::system_probe::SystemProbe;
+use crate::upstream::Upstream;
+use crate::{info_routes, model_routes, predict_routes};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// JSON bodies (predict batches, activate) larger than this are refused.
+const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
+
+/// The HTTP API. Everything but `/v1/health` needs the bearer token.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let protected = Router::new()
+        .route("/v1/info", get(info_routes::info))
+        .route("/v1/metrics", get(info_routes::metrics))
+        .route("/metrics", get(info_routes::prometheus_metrics))
+        .route("/v1/models", get(model_routes::list))
+        .route("/v1/models/{name}/{version}", axum::routing::put(model_routes::upload))
+        .route("/v1/models/{name}/{version}/upload", get(model_routes::upload_status))
+        .route("/v1/models/{name}/activate", post(model_routes::activate))
+        .route("/v1/models/{name}/rollback", post(model_routes::rollback))
+        .route("/v1/predict/{model}", post(predict_routes::predict))
+        .route("/v1/benchmark/{model}", post(predict_routes::benchmark))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/v1/health", get(info_routes::health))
+        .merge(protected)
+        .fallback(|| async { crate::api_error::ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(state)
+}
+
+/// An agent set up and ready to serve.
+struct Prepared {
+    state: Arc<AppState>,
+    advertisement: Option<Advertisement>,
+    /// The daemon this agent started itself (not a fleet's shared one).
+    own_daemon: Option<MdnsDaemon>,
+}
+
+async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, AgentError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AgentError::io(format!("cannot create data dir {}", dir.display()), e))?;
+    let token = match config.token.take().filter(|t| !t.trim().is_empty()) {
+        Some(t) => t.trim().to_owned(),
+        None => load_or_create_token(&dir)?.0,
+    };
+    let mut device = config.device.clone();
+    device.simulated = config.simulated;
+    device.validate()?;
+    let probe = if config.simulated {
+        // A simulated device's speed comes from its profile: 200 agents must
+        // not run 200 benchmarks on the host.
+        Probe::Synthetic(SyntheticLoad::new(&device, config.seed))
+    } else {
+        let budget = config.benchmark_duration;
+        let gflops = tokio::task::spawn_blocking(move || measure_gflops(budget))
+            .await
+            .map_err(|e| AgentError::System(e.to_string()))?;
+        device.gflops = Some((gflops * 100.0).round() / 100.0);
+        tracing::info!("start-up benchmark: {gflops:.2} GFLOP/s (f32, one thread)");
+        Probe::Real(Box::new(Mutex::new(SystemProbe::new(&dir)?)))
+    };
+    let store = ModelStore::open(&dir, config.max_upload_bytes).map_err(|e| AgentError::Config(e.to_string()))?;
+    let upstream = match &config.upstream {
+        Some(url) => Some(
+            Upstream::new(url, config.upstream_token.clone())
+                .map_err(|e| AgentError::Config(format!("upstream {url}: {e}")))?,
+        ),
+        None => None,
+    };
+    let (advertisement, own_daemon) = if config.advertise {
+        let (daemon, own) = match config.mdns.clone() {
+            Some(shared) => (shared, None),
+            None => {
+                let d = MdnsDaemon::new(&config.interfaces)?;
+                (d.clone(), Some(d))
+            }
+        };
+        (Some(daemon.advertise(&device, addr.ip(), addr.port())?), own)
+    } else {
+        (None, None)
+    };
+    let state = Arc::new(AppState {
+        device,
+        token,
+        started: Instant::now(),
+        probe,
+        store,
+        serving: Serving::default(),
+        upstream,
+        default_threshold: config.confidence_threshold,
+    });
+    Ok(Prepared { state, advertisement, own_daemon })
+}
+
+async fn serve(
+    listener: TcpListener,
+    prepared: Prepared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AgentError> {
+    let app = router(prepared.state.clone());
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(AgentError::Serve);
+    // Graceful: say goodbye on mDNS so consoles drop the device at once.
+    if let Some(ad) = prepared.advertisement {
+        ad.withdraw().await;
+    }
+    if let Some(d) = prepared.own_daemon {
+        d.shutdown().await;
+    }
+    served
+}
+
+/// Serve the agent on `listener` until `shutdown` completes, then withdraw
+/// its mDNS record.
+pub async fn run(
+    listener: TcpListener,
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AgentError> {
+    let addr = listener.local_addr().map_err(|e| AgentError::io("cannot read the listener address", e))?;
+    let prepared = prepare(config, addr).await?;
+    serve(listener, prepared, shutdown).await
+}
+
+/// A running agent started with [`spawn`].
+#[derive(Debug)]
+pub struct AgentHandle {
+    pub addr: SocketAddr,
+    pub device_id: String,
+    pub token: String,
+    shutdown_tx: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), AgentError>>,
+    own_daemon: Option<MdnsDaemon>,
+}
+
+impl AgentHandle {
+    /// `http://IP:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop gracefully: finish in-flight requests, send the mDNS goodbye.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("agent {} stopped with an error: {e}", self.device_id),
+            Err(e) => tracing::warn!("agent {} task failed: {e}", self.device_id),
+        }
+    }
+
+    /// Stop like a crash: connections dropped, no goodbye. An agent on a
+    /// fleet's shared daemon keeps its mDNS record (the daemon, like a hung
+    /// device's, still answers for it); only HTTP goes dead.
+    pub fn abort(self) {
+        if let Some(d) = &self.own_daemon {
+            d.silence();
+        }
+        self.task.abort();
+    }
+}
+
+/// Start an agent on 127.0.0.1, any free port, in a background task.
+pub async fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
+    spawn_on((Ipv4Addr::LOCALHOST, 0).into(), config).await
+}
+
+/// Start an agent on `bind` (port 0 = any) in a background task.
+pub async fn spawn_on(bind: SocketAddr, config: AgentConfig) -> Result<AgentHandle, AgentError> {
+    let listener = TcpListener::bind(bind).await.map_err(|e| AgentError::io(format!("cannot bind {bind}"), e))?;
+    let addr = listener.local_addr().map_err(|e| AgentError::io("cannot read the listener address", e))?;
+    let prepared = prepare(config, addr).await?;
+    let device_id = prepared.state.device.device_id.clone();
+    let token = prepared.state.token.clone();
+    let own_daemon = prepared.own_daemon.clone();
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, prepared, async move {
+        let _ = shutdown_rx.await;
+    }));
+    Ok(AgentHandle { addr, device_id, token, shutdown_tx, task, own_daemon })
+}

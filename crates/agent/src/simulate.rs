@@ -1,0 +1,99 @@
+//! Simulated fleets: N real agents in one process, each with its own port,
+//! data dir, token and mDNS record (on one shared daemon), with synthetic
+//! hardware and load.
+
+use crate::advertise::MdnsDaemon;
+use crate::config::AgentConfig;
+use crate::error::AgentError;
+use crate::server::{AgentHandle, spawn_on};
+use crate::synthetic::synthetic_device;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// What `simulate` starts.
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    pub count: usize,
+    pub seed: u64,
+    /// Centre (lat, lon) the devices are scattered around.
+    pub center: (f64, f64),
+    /// mDNS interfaces; empty = all.
+    pub interfaces: Vec<String>,
+    /// One token for every agent; `None` = each generates its own.
+    pub token: Option<String>,
+    /// Each agent's data dir is `base_dir/<device_id>`.
+    pub base_dir: PathBuf,
+    pub advertise: bool,
+    pub bind: IpAddr,
+}
+
+impl SimulateOptions {
+    /// `count` agents on 127.0.0.1, advertised on `lo`, seed 0, centred on Paris.
+    pub fn loopback(count: usize, base_dir: impl Into<PathBuf>) -> Self {
+        SimulateOptions {
+            count,
+            seed: 0,
+            center: (48.8566, 2.3522),
+            interfaces: vec!["lo".into()],
+            token: None,
+            base_dir: base_dir.into(),
+            advertise: true,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+}
+
+/// The running agents of a simulated fleet.
+#[derive(Debug)]
+pub struct SimulatedFleet {
+    agents: Vec<AgentHandle>,
+    daemon: Option<MdnsDaemon>,
+}
+
+impl SimulatedFleet {
+    pub fn agents(&self) -> &[AgentHandle] {
+        &self.agents
+    }
+
+    /// Remove agent `idx` from the fleet (to stop or abort it alone).
+    /// Panics when `idx` is out of range, like `Vec::remove`.
+    pub fn take(&mut self, idx: usize) -> AgentHandle {
+        self.agents.remove(idx)
+    }
+
+    /// Stop every agent gracefully (goodbyes), then the shared daemon.
+    pub async fn shutdown(self) {
+        futures_util::future::join_all(self.agents.into_iter().map(AgentHandle::shutdown)).await;
+        if let Some(d) = self.daemon {
+            d.shutdown().await;
+        }
+    }
+}
+
+/// Start `opts.count` simulated agents. On error the ones already started
+/// are stopped again.
+pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentError> {
+    if opts.count == 0 {
+        return Err(AgentError::Config("simulate needs --count of at least 1".into()));
+    }
+    let daemon = if opts.advertise { Some(MdnsDaemon::new(&opts.interfaces)?) } else { None };
+    let mut fleet = SimulatedFleet { agents: Vec::with_capacity(opts.count), daemon };
+    for index in 0..opts.count {
+        let device = synthetic_device(index, opts.seed, opts.center);
+        let mut config = AgentConfig::new(device.clone(), opts.base_dir.join(&device.device_id));
+        config.simulated = true;
+        config.token = opts.token.clone();
+        config.interfaces = opts.interfaces.clone();
+        config.advertise = opts.advertise;
+        config.mdns = fleet.daemon.clone();
+        config.seed = opts.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
+        match spawn_on(SocketAddr::new(opts.bind, 0), config).await {
+            Ok(handle) => fleet.agents.push(handle),
+            Err(e) => {
+                fleet.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(fleet)
+}
