@@ -155,6 +155,21 @@ pub struct Directory {
 }
 
 impl Directory {
+    /// A directory of known endpoints, for callers without an engine (the
+    /// CLI builds one from the store).
+    pub fn from_entries(
+        http: reqwest::Client,
+        entries: impl IntoIterator<Item = (String, SocketAddr, Option<String>)>,
+    ) -> Self {
+        let map = entries.into_iter().map(|(id, addr, token)| (id, (addr, token))).collect();
+        Directory { inner: Arc::new(RwLock::new(map)), http: Some(http) }
+    }
+
+    /// Add or replace one device's endpoint.
+    pub fn insert(&self, device_id: &str, addr: SocketAddr, token: Option<String>) {
+        self.set(device_id, addr, token);
+    }
+
     /// A client for a known device.
     pub fn client(&self, device_id: &str) -> Option<AgentClient> {
         let http = self.http.clone()?;
