@@ -1,0 +1,161 @@
+//! Shared helpers of the agent's integration tests: start an agent on
+//! 127.0.0.1:0, talk to it, build tiny ONNX models.
+#![allow(dead_code)]
+
+use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
+use edgefleet_core::{Device, DeviceType};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+use tract_onnx::pb;
+
+pub struct TestAgent {
+    pub handle: AgentHandle,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+}
+
+pub fn test_device(id: &str) -> Device {
+    Device::new(id, DeviceType::EmbeddedDevice, 2, 1024, 8.0)
+}
+
+pub async fn start(id: &str, configure: impl FnOnce(&mut AgentConfig)) -> TestAgent {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AgentConfig::new(test_device(id), dir.path());
+    config.benchmark_duration = Duration::from_millis(10);
+    configure(&mut config);
+    let handle = spawn(config).await.unwrap();
+    TestAgent { handle, dir, client: reqwest::Client::new() }
+}
+
+impl TestAgent {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.handle.addr)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.handle.token)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&self.handle.token)
+    }
+
+    pub fn put_model(&self, name: &str, version: &str, bytes: Vec<u8>, sha: &str) -> reqwest::RequestBuilder {
+        self.client
+            .put(self.url(&format!("/v1/models/{name}/{version}")))
+            .bearer_auth(&self.handle.token)
+            .header("x-content-sha256", sha)
+            .body(bytes)
+    }
+
+    /// Upload and activate `bytes` as `name`/`version`.
+    pub async fn install(&self, name: &str, version: &str, bytes: Vec<u8>, threshold: Option<f64>) {
+        let sha = sha256_hex(&bytes);
+        let r = self.put_model(name, version, bytes, &sha).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let mut body = serde_json::json!({ "version": version });
+        if let Some(t) = threshold {
+            body["confidence_threshold"] = t.into();
+        }
+        let r = self.post(&format!("/v1/models/{name}/activate")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// Every file under the data dir's `uploads/`.
+    pub fn upload_parts(&self) -> Vec<PathBuf> {
+        files_under(&self.dir.path().join("uploads"))
+    }
+}
+
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A model `Y = X · W` with X of shape [N, 3]: a 3×3 `MatMul`, so the
+/// output (logits) is known exactly for any input.
+pub fn matmul_model(w: [[f32; 3]; 3]) -> Vec<u8> {
+    use pb::tensor_shape_proto::{Dimension, dimension::Value as D};
+    let value = |name: &str| pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto {
+                    dim: vec![
+                        Dimension { value: Some(D::DimParam("N".into())), ..Default::default() },
+                        Dimension { value: Some(D::DimValue(3)), ..Default::default() },
+                    ],
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let weights = pb::TensorProto {
+        name: "W".into(),
+        dims: vec![3, 3],
+        data_type: 1,
+        float_data: w.iter().flatten().copied().collect(),
+        ..Default::default()
+    };
+    let node = pb::NodeProto {
+        input: vec!["X".into(), "W".into()],
+        output: vec!["Y".into()],
+        name: "matmul".into(),
+        op_type: "MatMul".into(),
+        ..Default::default()
+    };
+    let model = pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        producer_name: "edgefleet-agent tests".into(),
+        graph: Some(pb::GraphProto {
+            node: vec![node],
+            name: "tiny".into(),
+            initializer: vec![weights],
+            input: vec![value("X")],
+            output: vec![value("Y")],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    model.encode_to_vec()
+}
+
+pub const IDENTITY: [[f32; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+/// Moves input feature 0 to output class 2 (1→0, 2→1).
+pub const ROTATE: [[f32; 3]; 3] = [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+
+pub fn assets_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/models")
+}
+
+/// The digits eval set: (64 features, label) rows.
+pub fn digits_eval() -> Vec<(Vec<f32>, usize)> {
+    let text = std::fs::read_to_string(assets_dir().join("digits_eval.csv")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut v: Vec<f32> = l.split(',').map(|x| x.trim().parse().unwrap()).collect();
+            let label = v.pop().unwrap() as usize;
+            (v, label)
+        })
+        .collect()
+}
