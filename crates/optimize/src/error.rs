@@ -17,6 +17,8 @@ pub enum OptimizeError {
     Runtime(String),
     #[error("bad input: {0}")]
     BadInput(String),
+    #[error("{source_name} line {line}: {reason}")]
+    EvalData { source_name: String, line: usize, reason: String },
 }
 
 pub type Result<T, E = OptimizeError> = std::result::Result<T, E>;

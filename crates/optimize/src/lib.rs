@@ -3,7 +3,18 @@
 //! tract.
 
 pub mod error;
+pub mod evaluate;
+pub mod inspect;
+pub mod proto;
+pub mod report;
 pub mod runner;
+pub mod shapes;
+pub mod transform;
 
 pub use error::{OptimizeError, Result};
+pub use evaluate::{EvalConfig, EvalData};
+pub use inspect::{inspect_bytes, inspect_model, inspect_path};
+pub use proto::encode_model;
+pub use report::{OptimizeReport, optimize_model};
 pub use runner::{Runner, decode_model, top_class};
+pub use transform::{apply_recipe, canonical_order};

@@ -123,13 +123,30 @@ impl Runner {
         &self.sample_shape
     }
 
+    /// The batch size the model's input fixes, if its first dimension is
+    /// a number rather than a symbol (then only that batch runs).
+    pub fn fixed_batch(&self) -> Option<usize> {
+        let graph = self.proto.graph.as_ref()?;
+        let input = real_inputs(graph).into_iter().find(|i| i.name == self.input_name)?;
+        value_dims(input).first().copied().flatten().map(|n| n as usize)
+    }
+
+    /// The ops of tract's optimized plan at a batch size (e.g. to check
+    /// which kernels an integer model really runs).
+    pub fn plan_ops(&self, batch: usize) -> Result<Vec<String>> {
+        let plan = self.plan(batch)?;
+        Ok(plan.model().nodes().iter().map(|n| n.op().name().to_string()).collect())
+    }
+
     /// The decoded model.
     pub fn proto(&self) -> &pb::ModelProto {
         &self.proto
     }
 
     fn plan(&self, batch: usize) -> Result<Plan> {
-        if let Some(p) = self.plans.lock().map_err(|_| OptimizeError::Runtime("plan cache poisoned".into()))?.get(&batch) {
+        if let Some(p) =
+            self.plans.lock().map_err(|_| OptimizeError::Runtime("plan cache poisoned".into()))?.get(&batch)
+        {
             return Ok(p.clone());
         }
         let mut shape = vec![batch];
@@ -170,9 +187,13 @@ impl Runner {
         let outputs = self.plan(batch)?.run(tvec!(tensor.into())).map_err(OptimizeError::runtime)?;
         let out = outputs.first().ok_or_else(|| OptimizeError::Runtime("the model produced no output".into()))?;
         let out = out.cast_to::<f32>().map_err(OptimizeError::runtime)?;
-        let values = out.as_slice::<f32>().map_err(OptimizeError::runtime)?;
-        if values.len() % batch != 0 {
-            return Err(OptimizeError::Runtime(format!("output of {} values does not split into {batch} samples", values.len())));
+        let values: Vec<f32> =
+            out.to_plain_array_view::<f32>().map_err(OptimizeError::runtime)?.iter().copied().collect();
+        if !values.len().is_multiple_of(batch) {
+            return Err(OptimizeError::Runtime(format!(
+                "output of {} values does not split into {batch} samples",
+                values.len()
+            )));
         }
         Ok(values.chunks(values.len() / batch).map(<[f32]>::to_vec).collect())
     }
