@@ -1,6 +1,8 @@
 //! The HTTP API over real sockets on 127.0.0.1: auth, the model store's
 //! bad-input cases, activation, prediction, offload and metrics.
 
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

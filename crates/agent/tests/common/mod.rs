@@ -1,6 +1,7 @@
 //! Shared helpers of the agent's integration tests: start an agent on
 //! 127.0.0.1:0, talk to it, build tiny ONNX models.
-#![allow(dead_code)]
+// Test helpers: a failed unwrap is a failed test, which is what we want.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
 use edgefleet_core::{Device, DeviceType};

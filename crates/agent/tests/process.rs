@@ -1,0 +1,126 @@
+//! The real binary: SIGKILL it in the middle of an upload, restart it on
+//! the same data dir, and check the active model survived intact.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod common;
+
+use common::{assets_dir, sha256_hex};
+use edgefleet_core::wire::{ModelsResponse, PredictResponse, UploadStatus};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+const TOKEN: &str = "process-test-token";
+
+/// Start the agent binary; returns the child and the address from its first stdout line.
+fn start_binary(data_dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--interface", "lo", "--token", TOKEN, "--name", "kill-test"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
+    (child, addr.parse().unwrap())
+}
+
+#[tokio::test]
+async fn sigkill_during_upload_keeps_the_active_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let model = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();
+    let sha = sha256_hex(&model);
+
+    let (mut child, addr) = start_binary(dir.path());
+    let url = |addr: SocketAddr, p: &str| format!("http://{addr}{p}");
+    let r = client
+        .put(url(addr, "/v1/models/digits/1"))
+        .bearer_auth(TOKEN)
+        .header("x-content-sha256", &sha)
+        .body(model.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r =
+        client.post(url(addr, "/v1/models/digits/activate")).bearer_auth(TOKEN).json(&json!({"version": "1"})).send();
+    assert_eq!(r.await.unwrap().status(), 200);
+
+    // Version 2 is the same bytes with a trailing byte changed; upload part of it.
+    let mut v2 = model.clone();
+    *v2.last_mut().unwrap() ^= 0xff;
+    let v2_sha = sha256_hex(&v2);
+    let half = v2.len() / 2;
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/models/digits/2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nX-Content-Sha256: {v2_sha}\r\nContent-Length: {}\r\n\r\n",
+        v2.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&v2[..half]).await.unwrap();
+    sock.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    drop(sock);
+
+    let (mut child, addr) = start_binary(dir.path());
+    let listed: ModelsResponse =
+        client.get(url(addr, "/v1/models")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.models.len(), 1, "{listed:?}");
+    let m = &listed.models[0];
+    assert!(m.active && m.version == "1" && m.sha256 == sha && m.size_bytes == model.len() as u64);
+    assert_eq!(sha256_hex(&std::fs::read(dir.path().join("models/digits/1.onnx")).unwrap()), sha);
+
+    let p: PredictResponse = client
+        .post(url(addr, "/v1/predict/digits"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"inputs": [common::digits_eval()[0].0]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p.model_version, "1");
+    assert_eq!(p.outputs[0].top_class, common::digits_eval()[0].1);
+
+    // What reached the disk before the kill is resumable.
+    let st: UploadStatus = client
+        .get(url(addr, "/v1/models/digits/2/upload"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!st.complete && st.received_bytes <= half as u64, "{st:?}");
+    let held = st.received_bytes as usize;
+    let r = client
+        .put(url(addr, "/v1/models/digits/2"))
+        .bearer_auth(TOKEN)
+        .header("x-content-sha256", &v2_sha)
+        .header("content-range", format!("bytes {held}-{}/{}", v2.len() - 1, v2.len()))
+        .body(v2[held..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(sha256_hex(&std::fs::read(dir.path().join("models/digits/2.onnx")).unwrap()), v2_sha);
+
+    // SIGTERM is a graceful stop.
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert!(code.success(), "{code:?}");
+}
