@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond the Rust toolchain: Python's
+# `onnx` and `onnxruntime`, which the validity test uses to check that every
+# model edgefleet writes is valid ONNX that another runtime loads and agrees
+# with. Idempotent; quiet when already installed.
+set -euo pipefail
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
+  "$PY" -m pip install --quiet --disable-pip-version-check onnx onnxruntime numpy
+fi
+"$PY" -c "import onnx, onnxruntime; print('onnx', onnx.__version__, '/ onnxruntime', onnxruntime.__version__)"
