@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod proto;
 pub mod report;
 pub mod runner;
+pub mod search;
 pub mod shapes;
 pub mod transform;
 
@@ -17,4 +18,5 @@ pub use inspect::{inspect_bytes, inspect_model, inspect_path};
 pub use proto::encode_model;
 pub use report::{OptimizeReport, optimize_model};
 pub use runner::{Runner, decode_model, top_class};
+pub use search::{Objective, SearchLimits, SearchResult, SearchTarget, search};
 pub use transform::{apply_recipe, canonical_order};
