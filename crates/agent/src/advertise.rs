@@ -14,6 +14,24 @@ use std::time::Duration;
 
 /// How long a goodbye or shutdown may take before we stop waiting.
 const MDNS_ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The daemon's command queue holds 100 commands; a fleet registering or
+/// leaving all at once fills it, and mdns-sd then answers `Again`.
+const QUEUE_FULL_RETRIES: u32 = 400;
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(5);
+
+/// Run a daemon command, waiting while its queue is full.
+async fn retry_when_full<T>(mut command: impl FnMut() -> mdns_sd::Result<T>) -> mdns_sd::Result<T> {
+    let mut tries = 0;
+    loop {
+        match command() {
+            Err(mdns_sd::Error::Again) if tries < QUEUE_FULL_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// A running mdns-sd daemon restricted to the chosen interfaces.
 #[derive(Clone)]
@@ -46,7 +64,7 @@ impl MdnsDaemon {
 
     /// Register `device` as reachable at `ip:port`. An unspecified `ip`
     /// (0.0.0.0) advertises every address of the enabled interfaces.
-    pub fn advertise(&self, device: &Device, ip: IpAddr, port: u16) -> Result<Advertisement, AgentError> {
+    pub async fn advertise(&self, device: &Device, ip: IpAddr, port: u16) -> Result<Advertisement, AgentError> {
         let host = format!("{}.local.", device.device_id);
         let props = txt_properties(device);
         let info = if ip.is_unspecified() {
@@ -56,7 +74,7 @@ impl MdnsDaemon {
         }
         .map_err(mdns_err)?;
         let fullname = info.get_fullname().to_owned();
-        self.daemon.register(info).map_err(mdns_err)?;
+        retry_when_full(|| self.daemon.register(info.clone())).await.map_err(mdns_err)?;
         Ok(Advertisement { daemon: self.daemon.clone(), fullname })
     }
 
@@ -99,13 +117,12 @@ impl Advertisement {
 
     /// Unregister (goodbye packets) and wait for the daemon to confirm.
     pub async fn withdraw(self) {
-        let _ = tokio::task::spawn_blocking(move || match self.daemon.unregister(&self.fullname) {
+        match retry_when_full(|| self.daemon.unregister(&self.fullname)).await {
             Ok(rx) => {
-                let _ = rx.recv_timeout(MDNS_ACK_TIMEOUT);
+                let _ = tokio::task::spawn_blocking(move || rx.recv_timeout(MDNS_ACK_TIMEOUT)).await;
             }
             Err(e) => tracing::warn!("mDNS unregister of {} failed: {e}", self.fullname),
-        })
-        .await;
+        }
     }
 }
 

@@ -99,7 +99,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
                 (d.clone(), Some(d))
             }
         };
-        (Some(daemon.advertise(&device, addr.ip(), addr.port())?), own)
+        (Some(daemon.advertise(&device, addr.ip(), addr.port()).await?), own)
     } else {
         (None, None)
     };

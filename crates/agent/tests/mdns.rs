@@ -106,3 +106,50 @@ async fn simulated_fleet_shares_one_daemon_and_every_agent_is_found() {
     fleet.shutdown().await;
     let _ = browser.shutdown();
 }
+
+/// The 200-agent figure of the report: `cargo test -p edgefleet-agent
+/// --test mdns -- --ignored --nocapture`. Ignored by default: it takes a
+/// few seconds and floods `lo` with 200 records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn two_hundred_simulated_agents_start_and_are_all_discovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let fleet = edgefleet_agent::simulate(edgefleet_agent::SimulateOptions::loopback(200, dir.path())).await.unwrap();
+    let startup = started.elapsed();
+    let mut want: std::collections::HashSet<String> = fleet.agents().iter().map(|a| a.device_id.clone()).collect();
+    let (browser, rx) = loopback_browser();
+    let browse_started = Instant::now();
+    let missing = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !want.is_empty() {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(ServiceEvent::ServiceResolved(s)) => {
+                    if let Some(id) = s.get_property_val_str("id") {
+                        want.remove(id);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        want
+    })
+    .await
+    .unwrap();
+    let discovery = browse_started.elapsed();
+    // Every agent answers HTTP.
+    let client = reqwest::Client::new();
+    for a in fleet.agents() {
+        let r = client.get(format!("{}/v1/health", a.base_url())).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let stop = Instant::now();
+    fleet.shutdown().await;
+    println!(
+        "200 agents: startup {startup:?}, all discovered on lo in {discovery:?}, graceful shutdown {:?}",
+        stop.elapsed()
+    );
+    assert!(missing.is_empty(), "{} not discovered: {missing:?}", missing.len());
+    let _ = browser.shutdown();
+}
