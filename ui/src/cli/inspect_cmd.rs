@@ -1,10 +1,66 @@
-//! `edgefleet inspect` (not implemented yet).
+//! `edgefleet inspect MODEL.onnx [--json]`: the static profile of a model
+//! (parameters, weights, FLOPs and peak activations per sample, ops, opset,
+//! inputs and outputs), computed from the graph without running it.
 
 use super::GlobalArgs;
+use edgefleet_core::{ModelProfile, TensorInfo};
+use edgefleet_optimize::OptimizeError;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {}
+pub struct InspectArgs {
+    /// The ONNX model file.
+    pub model: PathBuf,
+    /// Print the profile as JSON (the format `edgefleet estimate --profile` reads).
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_global: &GlobalArgs, _args: InspectArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`edgefleet inspect` is not implemented yet")
+/// Map a library error: problems with the user's file are bad input (exit
+/// 2); failures while running are runtime errors (exit 1).
+pub(crate) fn classify(err: OptimizeError) -> anyhow::Error {
+    match err {
+        OptimizeError::Runtime(_) => anyhow::Error::new(err),
+        other => anyhow::Error::new(super::BadInput(other.to_string())),
+    }
+}
+
+pub fn run(_global: &GlobalArgs, args: InspectArgs) -> anyhow::Result<()> {
+    let profile = edgefleet_optimize::inspect_path(&args.model).map_err(classify)?;
+    // write! rather than print!: a closed pipe (`| head`) is an error, not a panic.
+    use std::io::Write;
+    let text = if args.json { serde_json::to_string_pretty(&profile)? + "\n" } else { table(&profile) };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn shape(t: &TensorInfo) -> String {
+    let dims: Vec<String> = t.shape.iter().map(ToString::to_string).collect();
+    format!("{} {}[{}]", t.name, t.elem_type, dims.join(", "))
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.2} MiB ({n} B)", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB ({n} B)", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// The human-readable profile.
+pub(crate) fn table(p: &ModelProfile) -> String {
+    let mut rows: Vec<(&str, String)> = vec![
+        ("model", p.name.clone()),
+        ("file", human_bytes(p.file_bytes)),
+        ("params", p.params.to_string()),
+        ("weights", human_bytes(p.weights_bytes)),
+        ("FLOPs / sample", p.flops_per_sample.to_string()),
+        ("peak activations / sample", human_bytes(p.peak_activation_bytes_per_sample)),
+        ("opset", p.opset.map(|o| o.to_string()).unwrap_or_else(|| "-".into())),
+        ("ops", p.ops.join(", ")),
+    ];
+    rows.extend(p.inputs.iter().map(|t| ("input", shape(t))));
+    rows.extend(p.outputs.iter().map(|t| ("output", shape(t))));
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }
