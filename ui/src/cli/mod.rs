@@ -54,6 +54,19 @@ pub struct GlobalArgs {
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Open the app on N simulated devices on loopback (default 24), with a
+    /// scratch database: nothing leaves 127.0.0.1.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "24")]
+    pub demo: Option<usize>,
+    /// mDNS interface for the app to browse (repeat; default: all).
+    #[arg(long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Tab to open on: map, charts or deployments (for screenshots).
+    #[arg(long, hide = true)]
+    pub start_tab: Option<String>,
+    /// Open a fit panel as soon as a model and a camera are known (for screenshots).
+    #[arg(long, hide = true)]
+    pub demo_fit: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -88,9 +101,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
         None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(())
+            let mut config = match cli.demo {
+                Some(count) => crate::app::AppConfig::demo(count),
+                None => {
+                    let db = match global.db {
+                        Some(db) => db,
+                        None => edgefleet_store::default_path()?,
+                    };
+                    let engine = edgefleet_fleet::EngineConfig {
+                        interfaces: cli.interfaces,
+                        default_token: global.token,
+                        ..Default::default()
+                    };
+                    crate::app::AppConfig::new(engine, Some(db))
+                }
+            };
+            if let Some(tab) = cli.start_tab {
+                match crate::app::Tab::parse(&tab) {
+                    Some(t) => config.start_tab = Some(t),
+                    None => bad_input!("--start-tab takes map, charts or deployments, not `{tab}`"),
+                }
+            }
+            config.demo_fit = cli.demo_fit;
+            crate::app::run_gui(config)
         }
     }
 }
