@@ -1,0 +1,139 @@
+//! Writing a rollout's progress: each step change goes to the store first,
+//! then to the caller's progress callback. Also the small note kept in a
+//! step's detail about which version was active before, which a resumed
+//! rollout needs to roll a device back correctly.
+
+use super::{ProgressFn, StepProgress, StepState};
+use crate::error::{FleetError, Result};
+use crate::liveness::now_ms;
+use edgefleet_store::Store;
+use std::sync::{Arc, Mutex};
+
+/// Deployment states while a rollout runs (the final ones are `done`,
+/// `failed`, `rolled_back`).
+pub(crate) const STATE_CANARY: &str = "canary";
+pub(crate) const STATE_ROLLING: &str = "rolling";
+/// Stopped: touched devices are being rolled back.
+pub(crate) const STATE_STOPPING: &str = "stopping";
+pub(crate) const STATE_DONE: &str = "done";
+pub(crate) const STATE_FAILED: &str = "failed";
+pub(crate) const STATE_ROLLED_BACK: &str = "rolled_back";
+
+/// Detail prefix of a step that failed because its device could not be
+/// reached; such failures do not count against `max_failures`.
+pub(crate) const UNREACHABLE_PREFIX: &str = "device unreachable: ";
+
+/// Which version of the model was active on a device before the rollout
+/// switched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Prior {
+    /// None: the rollout installs the first version (nothing to return to).
+    Absent,
+    /// The rolled-out version was active already: nothing to undo.
+    Same,
+    Version(String),
+}
+
+const PRIOR_TAG: &str = "prior:";
+
+impl Prior {
+    fn tag(&self) -> String {
+        match self {
+            Prior::Absent => format!("{PRIOR_TAG}none"),
+            Prior::Same => format!("{PRIOR_TAG}same"),
+            Prior::Version(v) => format!("{PRIOR_TAG}{v}"),
+        }
+    }
+
+    /// A step detail that carries this prior: `prior:VERSION; text`.
+    pub(crate) fn note(&self, text: &str) -> String {
+        if text.is_empty() { self.tag() } else { format!("{}; {text}", self.tag()) }
+    }
+
+    /// The prior a detail written by [`Prior::note`] carries. Versions never
+    /// contain `;` or spaces (agent naming rule), so the split is exact.
+    pub(crate) fn from_detail(detail: Option<&str>) -> Option<Prior> {
+        let rest = detail?.strip_prefix(PRIOR_TAG)?;
+        let value = rest.split_once("; ").map_or(rest, |(v, _)| v);
+        Some(match value {
+            "none" => Prior::Absent,
+            "same" => Prior::Same,
+            "" => return None,
+            v => Prior::Version(v.to_owned()),
+        })
+    }
+}
+
+/// Run a store call off the async workers.
+pub(crate) async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&Store) -> std::result::Result<T, edgefleet_store::StoreError> + Send + 'static,
+) -> Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let guard = store.lock().map_err(|_| poisoned())?;
+        Ok(f(&guard)?)
+    })
+    .await
+    .map_err(|e| FleetError::Io { path: "store task".into(), source: std::io::Error::other(e.to_string()) })?
+}
+
+fn poisoned() -> FleetError {
+    FleetError::Io { path: "store".into(), source: std::io::Error::other("the store lock is poisoned") }
+}
+
+/// Writes one rollout's transitions and reports them.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    pub store: Arc<Mutex<Store>>,
+    pub deployment_id: i64,
+    pub total_bytes: u64,
+    progress: ProgressFn,
+}
+
+impl Recorder {
+    pub fn new(store: Arc<Mutex<Store>>, deployment_id: i64, total_bytes: u64, progress: ProgressFn) -> Self {
+        Recorder { store, deployment_id, total_bytes, progress }
+    }
+
+    /// Record a step's new state (durably), then report it.
+    pub async fn step(&self, device_id: &str, state: StepState, bytes_sent: u64, detail: Option<String>) -> Result<()> {
+        let (id, dev, d) = (self.deployment_id, device_id.to_owned(), detail.clone());
+        with_store(&self.store, move |s| s.upsert_step(id, &dev, state.as_str(), bytes_sent, d.as_deref(), now_ms()))
+            .await?;
+        self.emit(device_id, state, bytes_sent, detail);
+        Ok(())
+    }
+
+    /// Report without recording (upload byte counts between checkpoints).
+    pub fn emit(&self, device_id: &str, state: StepState, bytes_sent: u64, detail: Option<String>) {
+        (self.progress)(StepProgress {
+            deployment_id: self.deployment_id,
+            device_id: device_id.to_owned(),
+            state,
+            bytes_sent,
+            total_bytes: self.total_bytes,
+            detail,
+        });
+    }
+
+    pub async fn deployment(&self, state: &'static str, detail: Option<String>) -> Result<()> {
+        let id = self.deployment_id;
+        with_store(&self.store, move |s| s.set_deployment_state(id, state, detail.as_deref(), now_ms())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prior_survives_the_detail_round_trip() {
+        for p in [Prior::Absent, Prior::Same, Prior::Version("1a2b3c4d5e6f".into())] {
+            assert_eq!(Prior::from_detail(Some(&p.note("health check failed: x; y"))), Some(p.clone()));
+            assert_eq!(Prior::from_detail(Some(&p.note(""))), Some(p));
+        }
+        assert_eq!(Prior::from_detail(Some("device unreachable: refused")), None);
+        assert_eq!(Prior::from_detail(None), None);
+    }
+}
