@@ -43,6 +43,9 @@ pub struct OptimizeReport {
     pub peak_activation_bytes_after: u64,
     /// Fraction of zero weights after the recipe.
     pub weight_sparsity_after: f64,
+    /// Wall time spent rewriting the graph (the recipe alone, no measuring).
+    #[serde(default)]
+    pub transform_ms: f64,
     /// Plain-words caveats (e.g. a result slower than its original).
     pub notes: Vec<String>,
 }
@@ -92,9 +95,12 @@ pub fn optimize_model(
 ) -> Result<(pb::ModelProto, OptimizeReport)> {
     let original = decode_model(bytes)?;
     let before = measure(&original, name, data, cfg)?;
+    let started = std::time::Instant::now();
     let result = apply_recipe(&original, recipe)?;
+    let transform_ms = started.elapsed().as_secs_f64() * 1e3;
     let after = measure(&result, name, data, cfg)?;
-    let report = compare(name, &canonical_order(recipe)?, &before, &after, &result)?;
+    let mut report = compare(name, &canonical_order(recipe)?, &before, &after, &result)?;
+    report.transform_ms = transform_ms;
     Ok((result, report))
 }
 
@@ -159,6 +165,7 @@ pub fn compare(
         peak_activation_bytes_before: before.profile.peak_activation_bytes_per_sample,
         peak_activation_bytes_after: after.profile.peak_activation_bytes_per_sample,
         weight_sparsity_after: weight_sparsity(result)?,
+        transform_ms: 0.0,
         notes,
     })
 }
