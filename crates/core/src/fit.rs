@@ -310,6 +310,8 @@ pub(crate) struct DeviceFactors {
     pub ms_per_flop_low: f64,
     pub ms_per_flop_high: f64,
     pub fixed_overhead_ms: f64,
+    /// Current load used, in 0..=1 (a non-number counts as idle).
+    pub load: f64,
     pub type_bit: u8,
     pub max_batch_cap: u32,
 }
@@ -340,6 +342,7 @@ impl DeviceFactors {
             ms_per_flop_low: 1.0 / (flops_per_ms * cfg.efficiency_high),
             ms_per_flop_high: 1.0 / (flops_per_ms * cfg.efficiency_low),
             fixed_overhead_ms: cfg.fixed_overhead_ms,
+            load,
             type_bit: type_bit(device.device_type),
             max_batch_cap: cfg.max_batch_cap,
         }
@@ -533,7 +536,7 @@ pub fn estimate_fit(profile: &ModelProfile, device: &Device, cfg: &FitConfig) ->
         true,
         format!(
             "compute: {speed}; at {} load {} GFLOP/s are available; the model is assumed to reach {}–{} of that",
-            percent(device.current_load.clamp(0.0, 1.0)),
+            percent(d.load),
             fmt_amount(d.available_gflops),
             percent(cfg.efficiency_low),
             percent(cfg.efficiency_high),

@@ -65,7 +65,9 @@ impl FitSummary {
     }
 }
 
-/// Fit summaries of every model × device pair, model-major.
+/// Fit summaries of every model × device pair, device-major: one device's
+/// summaries for every model sit together, so building the matrix reads
+/// each device once and writes memory in order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FitMatrix {
     models: usize,
@@ -85,24 +87,29 @@ impl FitMatrix {
     /// The pair's summary; `None` when an index is out of range.
     pub fn get(&self, model_idx: usize, device_idx: usize) -> Option<FitSummary> {
         if model_idx < self.models && device_idx < self.devices {
-            self.cells.get(model_idx * self.devices + device_idx).copied()
+            self.cells.get(device_idx * self.models + model_idx).copied()
         } else {
             None
         }
     }
 
-    /// One model's summaries, indexed by device.
-    pub fn row(&self, model_idx: usize) -> Option<&[FitSummary]> {
-        if model_idx < self.models {
-            self.cells.get(model_idx * self.devices..(model_idx + 1) * self.devices)
+    /// One device's summaries, indexed by model.
+    pub fn for_device(&self, device_idx: usize) -> Option<&[FitSummary]> {
+        if device_idx < self.devices {
+            self.cells.get(device_idx * self.models..(device_idx + 1) * self.models)
         } else {
             None
         }
     }
 
-    /// Devices the model fits on.
+    /// Devices the model fits on (none when the index is out of range).
     pub fn compatible_devices(&self, model_idx: usize) -> impl Iterator<Item = usize> + '_ {
-        self.row(model_idx).unwrap_or(&[]).iter().enumerate().filter(|(_, s)| s.compatible).map(|(i, _)| i)
+        (0..self.devices).filter(move |&d| self.get(model_idx, d).is_some_and(|s| s.compatible))
+    }
+
+    /// Models that fit on the device (none when the index is out of range).
+    pub fn compatible_models(&self, device_idx: usize) -> impl Iterator<Item = usize> + '_ {
+        self.for_device(device_idx).unwrap_or(&[]).iter().enumerate().filter(|(_, s)| s.compatible).map(|(i, _)| i)
     }
 
     /// Number of compatible pairs.
@@ -113,17 +120,17 @@ impl FitMatrix {
 
 /// Build the matrix for every model × device.
 pub fn fit_matrix(models: &[ModelProfile], devices: &[Device], cfg: &FitConfig) -> FitMatrix {
+    // The model terms stay in L1 while each device is visited once.
     let mf: Vec<ModelFactors> = models.iter().map(|m| ModelFactors::new(m, cfg)).collect();
-    let df: Vec<DeviceFactors> = devices.iter().map(|d| DeviceFactors::new(d, cfg)).collect();
     let mut cells = Vec::with_capacity(models.len() * devices.len());
-    for (model, m) in models.iter().zip(&mf) {
-        for (device, d) in devices.iter().zip(&df) {
+    for device in devices {
+        let d = DeviceFactors::new(device, cfg);
+        match &device.runtime_ops {
+            None => cells.extend(mf.iter().map(|m| summarize(m, &d, m.default_ops_ok))),
             // Devices with their own op list are rare; check those pair by pair.
-            let ops_ok = match &device.runtime_ops {
-                None => m.default_ops_ok,
-                Some(ops) => model.ops.iter().all(|op| ops.contains(op)),
-            };
-            cells.push(summarize(m, d, ops_ok));
+            Some(ops) => cells.extend(
+                models.iter().zip(&mf).map(|(model, m)| summarize(m, &d, model.ops.iter().all(|op| ops.contains(op)))),
+            ),
         }
     }
     FitMatrix { models: models.len(), devices: devices.len(), cells }
@@ -238,6 +245,8 @@ mod tests {
         assert_eq!(mx.get(2, 0).unwrap().failed, failed::MEMORY | failed::DEVICE_TYPE);
         assert!(mx.compatible_devices(3).next().is_none());
         assert_eq!(mx.compatible_devices(1).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        // The custom-runtime camera runs only the conv net.
+        assert_eq!(mx.compatible_models(2).collect::<Vec<_>>(), vec![1]);
         assert_eq!(mx.get(2, 3).unwrap().max_batch, 0);
     }
 
@@ -246,12 +255,14 @@ mod tests {
         let mx = fit_matrix(&models(), &fleet(), &FitConfig::default());
         assert_eq!(mx.get(4, 0), None);
         assert_eq!(mx.get(0, 4), None);
-        assert!(mx.row(9).is_none());
+        assert!(mx.for_device(9).is_none());
+        assert_eq!(mx.compatible_devices(9).count(), 0);
         let empty = fit_matrix(&[], &fleet(), &FitConfig::default());
         assert_eq!(empty.compatible_count(), 0);
         assert_eq!(empty.get(0, 0), None);
         let no_devices = fit_matrix(&models(), &[], &FitConfig::default());
-        assert_eq!(no_devices.row(0).map(<[_]>::len), Some(0));
+        assert_eq!(no_devices.compatible_devices(0).count(), 0);
+        assert_eq!(empty.for_device(0).map(<[_]>::len), Some(0));
     }
 
     #[test]
