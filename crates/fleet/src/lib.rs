@@ -26,3 +26,5 @@ pub mod rollout;
 pub use rollout::{
     RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, StepState, resume_rollout, rollout_job, run_rollout,
 };
+pub mod gateway;
+pub use gateway::{BackendStatus, GatewayConfig, GatewayError, GatewayHealth, run_gateway};

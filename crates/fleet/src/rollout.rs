@@ -32,6 +32,11 @@ use std::sync::{Arc, Mutex};
 
 pub use model_file::{default_model_name, default_version, sha256_file};
 
+/// Check a model name against the agents' naming rule.
+pub fn check_model_name(name: &str) -> Result<()> {
+    model_file::check_segment("name", name)
+}
+
 /// Called with every step change and upload progress.
 pub type ProgressFn = Arc<dyn Fn(StepProgress) + Send + Sync>;
 
