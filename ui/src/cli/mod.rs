@@ -5,11 +5,15 @@ use clap::{Parser, Subcommand};
 use std::fmt;
 
 mod add_cmd;
+mod deploy_cmd;
+mod deployments_cmd;
 mod devices_cmd;
 mod estimate_cmd;
+mod gateway_cmd;
 mod inspect_cmd;
 mod optimize_cmd;
 mod pair_cmd;
+mod rollback_cmd;
 mod scan_cmd;
 mod store_args;
 
@@ -87,6 +91,14 @@ pub enum Command {
     Inspect(inspect_cmd::InspectArgs),
     /// Rewrite a model (int8, fp16, pruning, fixed shapes) and measure it.
     Optimize(optimize_cmd::OptimizeArgs),
+    /// Roll a model out to devices: canary first, health-checked, resumable.
+    Deploy(deploy_cmd::DeployArgs),
+    /// Put devices back on the version of a model they ran before.
+    Rollback(rollback_cmd::RollbackArgs),
+    /// Rollout history, or one rollout's steps.
+    Deployments(deployments_cmd::DeploymentsArgs),
+    /// Serve one model's predict API, load-balanced over the devices that have it.
+    Gateway(gateway_cmd::GatewayArgs),
 }
 
 /// Run a parsed command line; `Ok(())` means exit code 0.
@@ -100,6 +112,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
+        Some(Command::Deploy(a)) => deploy_cmd::run(&global, a),
+        Some(Command::Rollback(a)) => rollback_cmd::run(&global, a),
+        Some(Command::Deployments(a)) => deployments_cmd::run(&global, a),
+        Some(Command::Gateway(a)) => gateway_cmd::run(&global, a),
         None => {
             let mut config = match cli.demo {
                 Some(count) => crate::app::AppConfig::demo(count),
