@@ -323,6 +323,9 @@ impl App {
     /// Everything that happens once per frame before drawing.
     pub fn logic_step(&mut self, ctx: &egui::Context) {
         let _ = self.notifier.0.get_or_init(|| ctx.clone());
+        if self.applied_theme.is_none() {
+            ctx.set_fonts(fonts());
+        }
         if self.applied_theme != Some(self.state.theme) {
             ctx.set_visuals(match self.state.theme {
                 Theme::Dark => egui::Visuals::dark(),
@@ -728,6 +731,19 @@ impl eframe::App for App {
             eframe::set_value(storage, eframe::APP_KEY, &self.state);
         }
     }
+}
+
+/// egui's fonts with the monospace font as a last fallback of the
+/// proportional family: engine messages use arrows (→) that Ubuntu-Light lacks.
+fn fonts() -> egui::FontDefinitions {
+    let mut defs = egui::FontDefinitions::default();
+    if defs.font_data.contains_key("Hack")
+        && let Some(family) = defs.families.get_mut(&egui::FontFamily::Proportional)
+        && !family.iter().any(|f| f == "Hack")
+    {
+        family.push("Hack".to_owned());
+    }
+    defs
 }
 
 fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, String> {

@@ -186,6 +186,8 @@ fn header_ui(ui: &mut Ui, state: &mut AppState) {
 fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: &mut Vec<UiCommand>) {
     let width = ui.available_width();
     let (rect, resp) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::click());
+    // Screen readers (and the GUI tests) find a row by the device's name.
+    resp.widget_info(|| egui::WidgetInfo::selected(egui::Role::ListItem, true, selected, e.device.display_name()));
     // Drop target: a model card released over this row.
     let hovering_drag = resp.dnd_hover_payload::<ModelDrag>().is_some();
     if let Some(drag) = resp.dnd_release_payload::<ModelDrag>() {

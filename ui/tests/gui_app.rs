@@ -1,0 +1,180 @@
+//! GUI tests of the whole app with egui_kittest (no display, no GPU),
+//! against real simulated agents on 127.0.0.1 with mDNS on `lo` only.
+
+use edgefleet_core::DeviceType;
+use edgefleet_fleet::{AgentClient, JobState, http_client};
+use edgefleet_ui::app::{App, AppConfig, UiCommand};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+
+/// Six agents: one of each device type.
+fn demo_app() -> App {
+    App::new_for_test(AppConfig::demo(6)).expect("the app starts")
+}
+
+fn harness(app: App) -> Harness<'static, App> {
+    Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
+}
+
+/// Run frames until `cond` holds; fail with `what` after `timeout`.
+fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !cond(h.state()) {
+        if start.elapsed() > timeout {
+            let app = h.state();
+            let log: Vec<&str> = app.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
+            panic!("timed out after {timeout:?} waiting for {what}; jobs: {:?}; recent log: {log:#?}", app.jobs.list);
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+}
+
+/// The whole demo fleet listed, with metrics, and the two demo models in the library.
+fn wait_for_fleet(h: &mut Harness<'_, App>) {
+    wait_until(h, Duration::from_secs(30), "6 devices with metrics and the demo models", |app| {
+        app.fleet.len() == 6
+            && app.fleet.entries().iter().all(|e| e.metrics.is_some())
+            && app.library.cards.iter().any(|c| c.name == "mlp_digits")
+    });
+}
+
+fn device_name(app: &App, t: DeviceType) -> (String, String) {
+    let e = app.fleet.entries().iter().find(|e| e.device.device_type == t).expect("a device of that type");
+    (e.id().to_owned(), e.device.display_name().to_owned())
+}
+
+/// Drag the library card whose title label contains `card_label` onto the
+/// device row labelled `row_label`.
+fn drag_card_to_row(h: &mut Harness<'_, App>, card_label: &str, row_label: &str) {
+    let from = h.get_by_label_contains(card_label).rect().center();
+    let to = h.get_by_label(row_label).rect().center();
+    h.drag_at(from);
+    h.run_steps(2);
+    h.hover_at(from + egui::vec2(-30.0, 0.0));
+    h.run_steps(2);
+    h.hover_at(to);
+    h.run_steps(2);
+    h.drop_at(to);
+    h.run_steps(3);
+}
+
+#[test]
+fn devices_appear_selecting_shows_details_and_a_drop_opens_the_fit() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let (cam_id, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
+    // Every demo device has a row in the list.
+    for e in h.state().fleet.entries().to_vec() {
+        h.get_by_label(e.device.display_name());
+    }
+
+    h.get_by_label(&cam_name).click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.selected.as_deref(), Some(cam_id.as_str()));
+    // The detail view shows its id (the row's tooltip may too)…
+    assert!(h.query_all_by_label_contains(&cam_id).count() >= 1);
+    h.get_by_label("Installed models"); // …and its models section
+
+    drag_card_to_row(&mut h, "mlp_digits", &cam_name);
+    let fit = h.state().fit.clone().expect("dropping a card on a row opens the fit panel");
+    assert_eq!(fit.device_id, cam_id);
+    assert!(fit.fit.compatible, "the digits MLP fits a camera: {:?}", fit.fit.reasons);
+    assert!(fit.fit.max_batch >= 1);
+    h.get_by_label(&format!("Max batch size: {}", fit.fit.max_batch));
+}
+
+#[test]
+fn a_too_big_model_shows_why_it_does_not_fit() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let (sensor_id, sensor_name) = device_name(h.state(), DeviceType::IotSensor);
+    drag_card_to_row(&mut h, "big_detector", &sensor_name);
+    let fit = h.state().fit.clone().expect("the fit panel opens");
+    assert_eq!(fit.device_id, sensor_id);
+    assert!(!fit.fit.compatible, "a 300 MB detector must not fit a sensor");
+    h.get_by_label("✖ Does not fit");
+    let failed = fit.fit.reasons.iter().find(|r| !r.ok).expect("a failing reason");
+    h.get_by_label(&failed.message);
+    // Deploy is disabled for it: clicking starts nothing.
+    h.get_by_label("⬆ Deploy").click();
+    h.run_steps(3);
+    assert!(h.state().jobs.list.is_empty(), "no deploy may start for a model that does not fit");
+}
+
+#[test]
+fn optimize_adds_a_variant_and_deploy_activates_it_on_the_agent() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let (cam_id, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
+    drag_card_to_row(&mut h, "mlp_digits", &cam_name);
+    assert!(h.state().fit.is_some(), "the fit panel opens");
+    let parent = h.state().library.cards.iter().find(|c| c.name == "mlp_digits").map(|c| c.id).expect("card");
+
+    h.get_by_label("⚙ Optimize for this device").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(240), "an optimized variant card", |app| {
+        app.library.cards.iter().any(|c| c.parent_id == Some(parent))
+    });
+    let variant = h.state().library.cards.iter().find(|c| c.parent_id == Some(parent)).cloned().expect("variant");
+    assert!(variant.recipe.as_deref().is_some_and(|r| !r.is_empty()));
+    assert!(variant.size_bytes > 0 && variant.path.as_ref().is_some_and(|p| p.is_file()));
+    h.get_by_label_contains(&format!("optimized: {}", variant.recipe.clone().unwrap_or_default()));
+
+    // Deploy the variant to the camera through the fleet engine's rollout.
+    h.state_mut().push_command(UiCommand::OpenFit { card_id: variant.id, device_id: cam_id.clone() });
+    h.run_steps(6);
+    let fit = h.state().fit.clone().expect("the fit panel for the variant");
+    assert_eq!(fit.card_id, variant.id);
+    assert!(fit.fit.compatible, "the variant fits the camera: {:?}", fit.fit.reasons);
+    h.get_by_label("⬆ Deploy").click();
+    h.run_steps(2);
+    assert!(
+        !h.state().jobs.list.iter().all(|j| !j.title.starts_with("Deploy"))
+            || h.state().fit.as_ref().is_some_and(|f| f.deploy_job.is_some()),
+        "Deploy click started nothing"
+    );
+    wait_until(&mut h, Duration::from_secs(60), "the deploy job to end", |app| {
+        app.jobs.list.iter().any(|j| j.title.starts_with("Deploy") && j.state != JobState::Running)
+    });
+    let job = h.state().jobs.list.iter().find(|j| j.title.starts_with("Deploy")).cloned().expect("job");
+    assert!(matches!(job.state, JobState::Done(_)), "deploy failed: {job:?}");
+
+    // Ask the agent itself.
+    let demo = h.state().demo().expect("demo fleet");
+    let agent = demo.agents().iter().find(|a| a.device_id == cam_id).expect("the camera's agent");
+    let client = AgentClient::new(http_client().expect("http"), agent.addr, Some(demo.token().to_owned()));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let models = rt.block_on(client.models()).expect("GET /v1/models");
+    let active = models.models.iter().find(|m| m.active).expect("an active model");
+    assert_eq!((active.name.as_str(), active.version.as_str()), ("mlp_digits", variant.version.as_str()));
+
+    // The list shows it once the engine has refreshed the device's models.
+    wait_until(&mut h, Duration::from_secs(10), "the list to show the active model", |app| {
+        app.fleet.get(&cam_id).and_then(|e| e.active_model()).is_some_and(|m| m.contains(&variant.version))
+    });
+}
+
+#[test]
+fn importing_a_bad_path_reports_it_and_changes_nothing() {
+    let mut h = harness(App::new_for_test(AppConfig::demo(1)).expect("app"));
+    wait_until(&mut h, Duration::from_secs(30), "the demo models", |app| app.library.cards.len() >= 3);
+    let before = h.state().library.cards.len();
+    let dir = tempfile::tempdir().expect("tmp");
+    let not_onnx = dir.path().join("notes.txt");
+    std::fs::write(&not_onnx, "hello").expect("write");
+    let garbage = dir.path().join("broken.onnx");
+    std::fs::write(&garbage, b"\x08\x07 definitely not protobuf").expect("write");
+    for p in [dir.path().join("missing.onnx"), not_onnx, garbage] {
+        h.state_mut().push_command(UiCommand::ImportModel(p));
+    }
+    wait_until(&mut h, Duration::from_secs(20), "three import errors", |app| {
+        app.log.lines.iter().filter(|l| l.level == edgefleet_fleet::LogLevel::Error).count() >= 3
+    });
+    assert!(h.state().log.contains("not an .onnx file"));
+    assert!(h.state().log.contains("cannot read"));
+    assert!(h.state().log.contains("is not a usable ONNX model"));
+    assert_eq!(h.state().library.cards.len(), before, "a bad import adds no card");
+}
