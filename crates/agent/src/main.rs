@@ -3,14 +3,28 @@
 mod cli;
 
 use clap::Parser;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Log to stderr. `RUST_LOG` takes full filter syntax; without it a fixed
+/// filter is built directly, so a default start does not compile
+/// `EnvFilter`'s directive regexes.
+fn init_logging() {
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => {
+            tracing_subscriber::registry().with(fmt).with(tracing_subscriber::EnvFilter::new(spec)).init()
+        }
+        _ => tracing_subscriber::registry()
+            .with(fmt)
+            .with(Targets::new().with_default(LevelFilter::INFO).with_target("mdns_sd", LevelFilter::WARN))
+            .init(),
+    }
+}
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,mdns_sd=warn".into()),
-        )
-        .init();
+    init_logging();
     let cli = cli::Cli::parse();
     // Two workers: the agent is I/O-bound and inference runs on the
     // blocking pool, so a small runtime keeps the idle footprint low.

@@ -357,7 +357,8 @@ impl ModelStore {
 
         let part = self.part_path(name, version, sha);
         let held = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        if start != held {
+        // Only a Content-Range resumes; a request without one starts over.
+        if range.is_some() && start != held {
             return Err(StoreError::RangeMismatch { start, held });
         }
         if start == 0 {

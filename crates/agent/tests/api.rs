@@ -164,8 +164,33 @@ async fn truncated_upload_resumes_with_content_range() {
     let listed = models(&agent).await.models;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].sha256, sha);
+    // Installing again is idempotent: same bytes, same hash, nothing rewritten.
+    let again = agent.put_model("tiny", "2", bytes.clone(), &sha).send().await.unwrap();
+    assert_eq!(again.status(), 201);
     assert_eq!(listed[0].size_bytes, bytes.len() as u64);
     assert_eq!(std::fs::read(agent.dir.path().join("models/tiny/2.onnx")).unwrap(), bytes);
+    assert!(agent.upload_parts().is_empty());
+}
+
+#[tokio::test]
+async fn an_upload_without_content_range_starts_over() {
+    let agent = start("restart-dev", |_| {}).await;
+    let bytes = matmul_model(IDENTITY);
+    let sha = sha256_hex(&bytes);
+    // A first piece, announced as part of the whole file.
+    let r = agent
+        .put_model("m", "1", bytes[..10].to_vec(), &sha)
+        .header("content-range", format!("bytes 0-9/{}", bytes.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let st: UploadResponse = r.json().await.unwrap();
+    assert_eq!((st.received_bytes, st.complete), (10, false));
+    // The whole file again, plainly: replaces the partial and installs.
+    let r = agent.put_model("m", "1", bytes.clone(), &sha).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<UploadResponse>().await.unwrap().received_bytes, bytes.len() as u64);
     assert!(agent.upload_parts().is_empty());
 }
 

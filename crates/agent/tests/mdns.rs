@@ -153,3 +153,45 @@ async fn two_hundred_simulated_agents_start_and_are_all_discovered() {
     assert!(missing.is_empty(), "{} not discovered: {missing:?}", missing.len());
     let _ = browser.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_is_like_a_crash_no_goodbye_and_http_gone() {
+    let agent = common::start("crash-dev", |c| {
+        c.advertise = true;
+        c.interfaces = vec!["lo".into()];
+    })
+    .await;
+    let (browser, rx) = loopback_browser();
+    let addr = agent.handle.addr;
+    let events = tokio::task::spawn_blocking(move || {
+        let mut resolved = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if let ServiceEvent::ServiceResolved(s) = ev
+                && s.get_property_val_str("id") == Some("crash-dev")
+            {
+                resolved = Some(s.get_fullname().to_owned());
+                break;
+            }
+        }
+        (resolved, rx)
+    });
+    let (resolved, rx) = events.await.unwrap();
+    let fullname = resolved.expect("found before the crash");
+    agent.handle.abort();
+    let goodbye = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if matches!(&ev, ServiceEvent::ServiceRemoved(_, name) if *name == fullname) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(!goodbye, "an aborted agent must not say goodbye");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(reqwest::get(format!("http://{addr}/v1/health")).await.is_err(), "HTTP is gone");
+    let _ = browser.shutdown();
+}
