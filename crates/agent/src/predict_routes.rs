@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use edgefleet_core::wire::{
     BatchLatency, BenchmarkRequest, BenchmarkResponse, PredictOutput, PredictRequest, PredictResponse, SERVED_BY_LOCAL,
 };
-use edgefleet_optimize::{OptimizeError, top_class};
+use edgefleet_optimize::{OptimizeError, Runner, top_class};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +24,17 @@ fn run_error(e: OptimizeError) -> ApiError {
     match e {
         OptimizeError::BadInput(d) => ApiError::bad_request(d),
         other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// A model whose input fixes the batch size runs only that batch; say so
+/// instead of letting tract fail on the shape.
+fn check_batch(runner: &Runner, rows: usize) -> Result<(), ApiError> {
+    match runner.fixed_batch() {
+        Some(fixed) if fixed != rows => {
+            Err(ApiError::bad_request(format!("this model's input fixes the batch at {fixed} rows; got {rows}")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -51,6 +62,7 @@ pub(crate) async fn predict(
     }
     let model = active_model(&state, &name).await?;
     let runner = model.runner.clone();
+    check_batch(&runner, req.inputs.len())?;
     let rows = req.inputs;
     let (rows, values) = tokio::task::spawn_blocking(move || {
         let values = runner.run_rows(&rows);
@@ -123,6 +135,9 @@ pub(crate) async fn benchmark(
     }
     let model = active_model(&state, &name).await?;
     let runner = model.runner.clone();
+    for &b in &req.batch_sizes {
+        check_batch(&runner, b as usize)?;
+    }
     let results = tokio::task::spawn_blocking(move || -> Result<Vec<BatchLatency>, OptimizeError> {
         let features = runner.features_per_sample();
         let mut rng = fastrand::Rng::with_seed(0x00BE_7C4A);

@@ -473,3 +473,30 @@ async fn simulated_fleet_has_synthetic_devices_and_drifting_load() {
     assert_eq!(types.len(), 6, "one of each type");
     fleet.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fixed_batch_model_refuses_other_batch_sizes_clearly() {
+    let agent = start("fixed-dev", |_| {}).await;
+    agent.install("one", "1", matmul_model_with_batch(IDENTITY, Some(1)), None).await;
+    let ok: PredictResponse = agent
+        .post("/v1/predict/one")
+        .json(&json!({"inputs": [[0.0, 3.0, 0.0]]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok.outputs[0].top_class, 1);
+    let r = agent
+        .post("/v1/predict/one")
+        .json(&json!({"inputs": [[0.0, 3.0, 0.0], [1.0, 0.0, 0.0]]}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = error_of(r).await;
+    assert_eq!(status, 400);
+    assert!(body.detail.contains("fixes the batch at 1"), "{}", body.detail);
+    let r = agent.post("/v1/benchmark/one").json(&json!({"batch_sizes": [1, 8]})).send().await.unwrap();
+    assert_eq!(error_of(r).await.0, 400);
+}

@@ -92,7 +92,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A model `Y = X · W` with X of shape [N, 3]: a 3×3 `MatMul`, so the
 /// output (logits) is known exactly for any input.
 pub fn matmul_model(w: [[f32; 3]; 3]) -> Vec<u8> {
+    matmul_model_with_batch(w, None)
+}
+
+/// The same with the batch dimension fixed to `batch` when given.
+pub fn matmul_model_with_batch(w: [[f32; 3]; 3], batch: Option<i64>) -> Vec<u8> {
     use pb::tensor_shape_proto::{Dimension, dimension::Value as D};
+    let batch_dim = match batch {
+        Some(n) => D::DimValue(n),
+        None => D::DimParam("N".into()),
+    };
     let value = |name: &str| pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
@@ -100,7 +109,7 @@ pub fn matmul_model(w: [[f32; 3]; 3]) -> Vec<u8> {
                 elem_type: 1,
                 shape: Some(pb::TensorShapeProto {
                     dim: vec![
-                        Dimension { value: Some(D::DimParam("N".into())), ..Default::default() },
+                        Dimension { value: Some(batch_dim.clone()), ..Default::default() },
                         Dimension { value: Some(D::DimValue(3)), ..Default::default() },
                     ],
                 }),
