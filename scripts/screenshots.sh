@@ -28,6 +28,6 @@ shot() { # shot <name> <args…>
 }
 
 shot screenshot-map --start-tab map
-shot screenshot-charts --start-tab charts
+WAIT_S=$((WAIT_S + 12)) shot screenshot-charts --start-tab charts --demo-fit --demo-deploy
 shot screenshot-fit --start-tab map --demo-fit
-shot screenshot-deployments --start-tab deployments --demo-fit
+WAIT_S=$((WAIT_S + 4)) shot screenshot-deployments --start-tab deployments --demo-deploy

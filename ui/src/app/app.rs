@@ -42,6 +42,8 @@ pub struct AppConfig {
     pub start_tab: Option<Tab>,
     /// Open a fit panel as soon as a model and a device are known (screenshots).
     pub demo_fit: bool,
+    /// With `demo_fit`: also deploy that model and close the panel (screenshots).
+    pub demo_deploy: bool,
     /// `assets/` (demo models, evaluation data).
     pub assets_dir: PathBuf,
     /// Import the demo models when the library is empty.
@@ -58,6 +60,7 @@ impl AppConfig {
             demo: None,
             start_tab: None,
             demo_fit: false,
+            demo_deploy: false,
             assets_dir: default_assets_dir(),
             seed_library: true,
         }
@@ -135,6 +138,9 @@ pub struct App {
     status_line: Option<(LogLevel, String)>,
     applied_theme: Option<Theme>,
     demo_fit_pending: bool,
+    /// Agents on `lo` that are not part of the demo (other programs'): their
+    /// devices and log lines are left out of a demo.
+    foreign: std::collections::HashSet<String>,
     started: Instant,
 }
 
@@ -185,6 +191,10 @@ impl App {
         if let Some(tab) = config.start_tab {
             state.tab = tab;
         }
+        if demo.is_some() {
+            // A fresh demo has seconds of history: show them at a readable scale.
+            state.chart_window = crate::app::app_state::ChartWindow::OneMinute;
+        }
         let notifier = Notifier::default();
         let n = notifier.clone();
         let engine =
@@ -227,6 +237,7 @@ impl App {
             history: Vec::new(),
             drag_fits: None,
             refresh_after: HashMap::new(),
+            foreign: Default::default(),
             status_line: None,
             applied_theme: None,
             started: Instant::now(),
@@ -371,6 +382,12 @@ impl App {
                 Event::Metrics { device_id, metrics } => self.fleet.set_metrics(&device_id, metrics, now),
                 Event::Models { device_id, models } => self.fleet.set_models(&device_id, models),
                 Event::Log(entry) => {
+                    let first = entry.message.split([':', ' ']).next().unwrap_or_default();
+                    if self.foreign.contains(first)
+                        || self.foreign.iter().any(|f| entry.message.starts_with(f.as_str()))
+                    {
+                        continue;
+                    }
                     if entry.level == LogLevel::Error {
                         self.status_line = Some((entry.level, entry.message.clone()));
                     }
@@ -454,7 +471,11 @@ impl App {
         let (card_id, device_id) = (card.id, entry.id().to_owned());
         self.demo_fit_pending = false;
         self.state.selected = Some(device_id.clone());
-        self.commands.push(UiCommand::OpenFit { card_id, device_id });
+        self.commands.push(UiCommand::OpenFit { card_id, device_id: device_id.clone() });
+        if self.config.demo_deploy {
+            self.commands.push(UiCommand::Deploy { card_id, device_id });
+            self.commands.push(UiCommand::CloseFit);
+        }
     }
 
     fn send(&mut self, command: Command) {

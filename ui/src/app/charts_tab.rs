@@ -45,7 +45,12 @@ pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, wi
         for (i, (id, title, series, max_y)) in pick.into_iter().enumerate() {
             ui.vertical(|ui| {
                 ui.set_width(w);
-                ui.label(title);
+                ui.horizontal(|ui| {
+                    ui.label(title);
+                    if id == "lat" && series(&fleet.fleet).is_empty() {
+                        ui.weak("(no inference traffic yet)");
+                    }
+                });
                 let fleet_pts = series(&fleet.fleet).since(since);
                 let dev_pts = dev_hist.map(|h| series(h).since(since));
                 let mut plot = Plot::new(id)

@@ -71,6 +71,9 @@ pub struct Cli {
     /// Open a fit panel as soon as a model and a camera are known (for screenshots).
     #[arg(long, hide = true)]
     pub demo_fit: bool,
+    /// With --demo-fit: also deploy that model (for screenshots).
+    #[arg(long, hide = true)]
+    pub demo_deploy: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -138,7 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     None => bad_input!("--start-tab takes map, charts or deployments, not `{tab}`"),
                 }
             }
-            config.demo_fit = cli.demo_fit;
+            config.demo_fit = cli.demo_fit || cli.demo_deploy;
+            config.demo_deploy = cli.demo_deploy;
             crate::app::run_gui(config)
         }
     }
