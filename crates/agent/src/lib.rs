@@ -15,6 +15,7 @@ mod error;
 mod gflops;
 mod identity;
 mod info_routes;
+mod kill_switch;
 mod model_routes;
 mod model_store;
 mod predict_routes;

@@ -9,6 +9,7 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::gflops::measure_gflops;
 use crate::identity::load_or_create_token;
+use crate::kill_switch::KillableListener;
 use crate::model_store::ModelStore;
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
@@ -20,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -119,9 +121,11 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
 async fn serve(
     listener: TcpListener,
     prepared: Prepared,
+    killed: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
     let app = router(prepared.state.clone());
+    let listener = KillableListener { inner: listener, killed };
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(AgentError::Serve);
     // Graceful: say goodbye on mDNS so consoles drop the device at once.
     if let Some(ad) = prepared.advertisement {
@@ -142,7 +146,7 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     let addr = listener.local_addr().map_err(|e| AgentError::io("cannot read the listener address", e))?;
     let prepared = prepare(config, addr).await?;
-    serve(listener, prepared, shutdown).await
+    serve(listener, prepared, Arc::new(AtomicBool::new(false)), shutdown).await
 }
 
 /// A running agent started with [`spawn`].
@@ -154,6 +158,7 @@ pub struct AgentHandle {
     shutdown_tx: oneshot::Sender<()>,
     task: JoinHandle<Result<(), AgentError>>,
     own_daemon: Option<MdnsDaemon>,
+    killed: Arc<AtomicBool>,
 }
 
 impl AgentHandle {
@@ -172,10 +177,12 @@ impl AgentHandle {
         }
     }
 
-    /// Stop like a crash: connections dropped, no goodbye. An agent on a
+    /// Stop like a crash: the listener closes, open connections (pooled
+    /// keep-alives too) die without an answer, no goodbye. An agent on a
     /// fleet's shared daemon keeps its mDNS record (the daemon, like a hung
     /// device's, still answers for it); only HTTP goes dead.
     pub fn abort(self) {
+        self.killed.store(true, Ordering::Relaxed);
         if let Some(d) = &self.own_daemon {
             d.silence();
         }
@@ -197,8 +204,9 @@ pub async fn spawn_on(bind: SocketAddr, config: AgentConfig) -> Result<AgentHand
     let token = prepared.state.token.clone();
     let own_daemon = prepared.own_daemon.clone();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, prepared, async move {
+    let killed = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(serve(listener, prepared, killed.clone(), async move {
         let _ = shutdown_rx.await;
     }));
-    Ok(AgentHandle { addr, device_id, token, shutdown_tx, task, own_daemon })
+    Ok(AgentHandle { addr, device_id, token, shutdown_tx, task, own_daemon, killed })
 }

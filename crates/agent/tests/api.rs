@@ -500,3 +500,30 @@ async fn a_fixed_batch_model_refuses_other_batch_sizes_clearly() {
     let r = agent.post("/v1/benchmark/one").json(&json!({"batch_sizes": [1, 8]})).send().await.unwrap();
     assert_eq!(error_of(r).await.0, 400);
 }
+
+#[tokio::test]
+async fn abort_cuts_a_request_in_flight_like_a_crash() {
+    let agent = start("crash-http-dev", |_| {}).await;
+    let bytes = matmul_model(IDENTITY);
+    let sha = sha256_hex(&bytes);
+    let half = bytes.len() / 2;
+    let mut sock = tokio::net::TcpStream::connect(agent.handle.addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/models/m/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Content-Sha256: {sha}\r\nContent-Length: {}\r\n\r\n",
+        agent.handle.token,
+        bytes.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&bytes[..half]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let TestAgent { handle, dir, .. } = agent;
+    handle.abort();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A graceful stop would finish this upload and answer 201; a crash does not.
+    let _ = sock.write_all(&bytes[half..]).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut answer))
+        .await;
+    assert!(!String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 201"), "answered after abort");
+    assert!(!dir.path().join("models/m/1.onnx").exists());
+}
