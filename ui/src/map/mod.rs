@@ -15,6 +15,7 @@ mod basemap;
 mod basemap_layer;
 mod cluster;
 mod marker;
+mod marker_sprites;
 mod projection;
 mod tray;
 mod widget;
@@ -27,7 +28,9 @@ pub use projection::{
     MAX_LAT_DEG, MAX_ZOOM, MIN_ZOOM, MapState, ScreenProjection, WorldRect, inverse_mercator, mercator,
 };
 pub use tray::tray_ui;
-pub use widget::{CLUSTER_BELOW_ZOOM, MapResponse, fit_markers, map_ui, map_ui_highlighted};
+pub use widget::{
+    CLUSTER_BELOW_ZOOM, MAX_SINGLE_MARKERS, MapResponse, SPREAD_GAP_PX, fit_markers, map_ui, map_ui_highlighted,
+};
 
 #[cfg(test)]
 mod widget_tests;

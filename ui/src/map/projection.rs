@@ -45,10 +45,8 @@ impl WorldRect {
     pub const EMPTY: WorldRect = WorldRect { min: [f64::INFINITY; 2], max: [f64::NEG_INFINITY; 2] };
 
     pub fn include(&mut self, p: [f64; 2]) {
-        for axis in 0..2 {
-            self.min[axis] = self.min[axis].min(p[axis]);
-            self.max[axis] = self.max[axis].max(p[axis]);
-        }
+        self.min = [self.min[0].min(p[0]), self.min[1].min(p[1])];
+        self.max = [self.max[0].max(p[0]), self.max[1].max(p[1])];
     }
 
     pub fn union(&mut self, other: &WorldRect) {

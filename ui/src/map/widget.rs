@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 
+use egui::epaint::Mesh;
 use egui::{Align2, Color32, CursorIcon, FontId, Painter, Pos2, Rect, Response, Sense, Shape, Stroke, Ui, Vec2};
 
 use super::basemap::Basemap;
 use super::basemap_layer::{BasemapColors, paint_basemap};
 use super::cluster::{Glyph, LayoutMode, MarkerLayout, layout_markers};
 use super::marker::{MapMarker, severity};
+use super::marker_sprites::{LOAD_RING_RADIUS, push_marker, sprite_texture};
 use super::projection::{MAX_ZOOM, MapState, ScreenProjection, mercator};
 
 /// Below this zoom nearby markers merge into clusters; from it on they are
@@ -19,9 +21,11 @@ pub const CLUSTER_BELOW_ZOOM: f64 = 13.0;
 const CLUSTER_CELL_PX: f64 = 56.0;
 /// Markers closer than this (in points) count as "the same spot".
 const SAME_SPOT_PX: f64 = 8.0;
-const MARKER_RADIUS: f32 = 6.0;
-const LOAD_RING_RADIUS: f32 = 9.5;
-const LOAD_RING_WIDTH: f32 = 2.5;
+/// Above this many markers on screen the map clusters even when zoomed in:
+/// more cannot be told apart on one screen, and it bounds the frame's cost.
+pub const MAX_SINGLE_MARKERS: usize = 2000;
+/// Distance between neighbours in a fan of co-located markers.
+pub const SPREAD_GAP_PX: f32 = 2.0 * LOAD_RING_RADIUS + 2.0;
 /// Extra reach of the pointer around a glyph, so small markers are easy to hit.
 const HIT_SLOP_PX: f32 = 3.0;
 /// Zooming to a cluster's members or "fit" stops here; a cluster whose
@@ -149,10 +153,8 @@ fn handle_navigation(ui: &Ui, state: &mut MapState, response: &Response) {
 
 /// Clusters or spreads the markers that are on (or just off) screen.
 fn layout_visible(state: &MapState, proj: &ScreenProjection, rect: Rect, markers: &[MapMarker]) -> MarkerLayout {
-    let clustering = state.zoom < CLUSTER_BELOW_ZOOM;
     // Markers just outside still count, so clusters at the edge do not flicker.
-    let margin = if clustering { CLUSTER_CELL_PX as f32 } else { 2.0 * LOAD_RING_RADIUS };
-    let area = rect.expand(margin);
+    let area = rect.expand(CLUSTER_CELL_PX as f32);
     let (min, max) = ([f64::from(area.min.x), f64::from(area.min.y)], [f64::from(area.max.x), f64::from(area.max.y)]);
     let mut points = Vec::with_capacity(markers.len());
     for (i, m) in markers.iter().enumerate() {
@@ -164,10 +166,11 @@ fn layout_visible(state: &MapState, proj: &ScreenProjection, rect: Rect, markers
             points.push((i, p));
         }
     }
-    let mode = if clustering {
+    let visible = points.iter().filter(|(_, p)| rect.contains(Pos2::new(p[0] as f32, p[1] as f32))).count();
+    let mode = if state.zoom < CLUSTER_BELOW_ZOOM || visible > MAX_SINGLE_MARKERS {
         LayoutMode::Cluster { cell_px: CLUSTER_CELL_PX }
     } else {
-        LayoutMode::Spread { same_spot_px: SAME_SPOT_PX, gap_px: 2.0 * LOAD_RING_RADIUS + 2.0 }
+        LayoutMode::Spread { same_spot_px: SAME_SPOT_PX, gap_px: SPREAD_GAP_PX }
     };
     layout_markers(&points, proj.to_screen_f64([0.0, 0.0]), mode, |m| severity(markers[m].color))
 }
@@ -201,8 +204,10 @@ fn paint_markers(
     dark_mode: bool,
 ) {
     let outline = if dark_mode { Color32::from_black_alpha(200) } else { Color32::from_gray(40) };
-    let ring_track = Color32::from_black_alpha(70);
-    let mut shapes = Vec::with_capacity(layout.glyphs.len() * 3);
+    // Below the markers: legs of fanned markers, highlight halos.
+    let mut below = Vec::new();
+    let mut sprites = Mesh::with_texture(sprite_texture(painter.ctx()));
+    let mut above = Vec::new();
     let mut selected_at = None;
     for (i, glyph) in layout.glyphs.iter().enumerate() {
         let emphasis = if hovered == Some(i) { 1.5 } else { 0.0 };
@@ -210,16 +215,13 @@ fn paint_markers(
             Glyph::Marker { marker, pos, anchor } => {
                 let m = &markers[*marker];
                 if let Some(anchor) = anchor {
-                    shapes.push(Shape::line_segment([*anchor, *pos], Stroke::new(1.0, outline)));
-                    shapes.push(Shape::circle_filled(*anchor, 2.0, outline));
+                    below.push(Shape::line_segment([*anchor, *pos], Stroke::new(1.0, outline)));
+                    below.push(Shape::circle_filled(*anchor, 2.0, outline));
                 }
                 if let Some(&halo) = highlight.get(&m.id) {
-                    shapes.push(Shape::circle_filled(*pos, LOAD_RING_RADIUS + 5.0, halo.gamma_multiply(0.45)));
+                    below.push(Shape::circle_filled(*pos, LOAD_RING_RADIUS + 5.0, halo.gamma_multiply(0.45)));
                 }
-                shapes.push(Shape::circle_stroke(*pos, LOAD_RING_RADIUS, Stroke::new(LOAD_RING_WIDTH, ring_track)));
-                load_arc(&mut shapes, *pos, m.load);
-                shapes.push(Shape::circle_filled(*pos, MARKER_RADIUS + emphasis, m.color));
-                shapes.push(Shape::circle_stroke(*pos, MARKER_RADIUS + emphasis, Stroke::new(1.0, outline)));
+                push_marker(&mut sprites, *pos, m.color, m.load, emphasis);
                 if selected == Some(m.id.as_str()) {
                     selected_at = Some((*pos, LOAD_RING_RADIUS + 3.0));
                 }
@@ -228,52 +230,31 @@ fn paint_markers(
                 let count = members.len();
                 let radius = cluster_radius(count) + emphasis;
                 let color = markers[*worst].color;
-                shapes.push(Shape::circle_filled(*pos, radius + 4.0, color.gamma_multiply(0.35)));
-                shapes.push(Shape::circle_filled(*pos, radius, color));
-                shapes.push(Shape::circle_stroke(*pos, radius, Stroke::new(1.0, outline)));
                 let members = &layout.members[members.clone()];
+                if let Some(halo) = members.iter().find_map(|&m| highlight.get(&markers[m].id)) {
+                    above.push(Shape::circle_stroke(*pos, radius + 6.0, Stroke::new(3.0, *halo)));
+                }
+                above.push(Shape::circle_filled(*pos, radius + 4.0, color.gamma_multiply(0.35)));
+                above.push(Shape::circle_filled(*pos, radius, color));
+                above.push(Shape::circle_stroke(*pos, radius, Stroke::new(1.0, outline)));
+                let galley = painter.layout_no_wrap(count_text(count), FontId::proportional(11.5), Color32::WHITE);
+                let text_pos = *pos - galley.size() / 2.0;
+                above.push(Shape::galley(text_pos, galley, Color32::WHITE));
                 if let Some(sel) = selected
                     && members.iter().any(|&m| markers[m].id == sel)
                 {
                     selected_at = Some((*pos, radius + 6.0));
                 }
-                if members.iter().any(|&m| highlight.contains_key(&markers[m].id)) {
-                    let halo = members.iter().find_map(|&m| highlight.get(&markers[m].id)).copied().unwrap_or(color);
-                    shapes.push(Shape::circle_stroke(*pos, radius + 6.0, Stroke::new(3.0, halo)));
-                }
-                painter.extend(shapes.drain(..));
-                painter.text(
-                    *pos,
-                    Align2::CENTER_CENTER,
-                    count_text(count),
-                    FontId::proportional(11.5),
-                    Color32::WHITE,
-                );
             }
         }
     }
+    painter.extend(below);
+    painter.add(Shape::mesh(sprites));
+    painter.extend(above);
     if let Some((pos, radius)) = selected_at {
-        shapes.push(Shape::circle_stroke(pos, radius + 1.0, Stroke::new(3.5, Color32::BLACK)));
-        shapes.push(Shape::circle_stroke(pos, radius + 1.0, Stroke::new(2.0, Color32::WHITE)));
+        painter.circle_stroke(pos, radius + 1.0, Stroke::new(3.5, Color32::BLACK));
+        painter.circle_stroke(pos, radius + 1.0, Stroke::new(2.0, Color32::WHITE));
     }
-    painter.extend(shapes);
-}
-
-/// Clockwise from 12 o'clock, `load` of the full turn.
-fn load_arc(shapes: &mut Vec<Shape>, center: Pos2, load: f32) {
-    let load = if load.is_finite() { load.clamp(0.0, 1.0) } else { 0.0 };
-    if load <= 0.005 {
-        return;
-    }
-    let color = if load >= 0.85 { Color32::from_rgb(255, 110, 60) } else { Color32::from_rgb(90, 170, 255) };
-    let steps = (load * 24.0).ceil().max(2.0) as usize;
-    let points = (0..=steps)
-        .map(|s| {
-            let angle = -std::f32::consts::FRAC_PI_2 + std::f32::consts::TAU * load * s as f32 / steps as f32;
-            center + LOAD_RING_RADIUS * Vec2::angled(angle)
-        })
-        .collect();
-    shapes.push(Shape::line(points, Stroke::new(LOAD_RING_WIDTH, color)));
 }
 
 fn count_text(count: usize) -> String {

@@ -131,7 +131,7 @@ fn co_located_markers_are_each_clickable() {
     let rect = h.state().map_rect;
     let center = h.state().state.project(rect, 52.52, 13.405);
     for (k, id) in ids.iter().enumerate() {
-        let pos = spread_position(center, k, ids.len(), 2.0 * 9.5 + 2.0);
+        let pos = spread_position(center, k, ids.len(), SPREAD_GAP_PX);
         click(&mut h, pos);
         assert_eq!(h.state().clicked.last().map(String::as_str), Some(*id), "fanned marker {k}");
     }
