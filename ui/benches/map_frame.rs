@@ -4,7 +4,8 @@
 //! same frame with the basemap only (no markers), measured in the same run.
 //!
 //! Prints the median ms per frame and the ratio to the basemap-only frame,
-//! then runs the same frames under criterion.
+//! for a still view and for a view panning 1 pt a frame, then runs the
+//! panning frames under criterion.
 //!
 //! `cargo bench -p edgefleet --bench map_frame`
 
@@ -71,7 +72,7 @@ fn views() -> Vec<View> {
             area: ((47.5, 50.0), (0.0, 5.0)),
         },
         View {
-            name: "zoomed in (Paris, every marker drawn)",
+            name: "zoomed in (Paris, street level)",
             state: MapState { center_lat: 48.85, center_lon: 2.35, zoom: 13.0 },
             area: ((48.82, 48.88), (2.28, 2.42)),
         },
@@ -79,26 +80,36 @@ fn views() -> Vec<View> {
 }
 
 /// One full frame: layout + paint commands, then tessellation into meshes.
-fn frame(ctx: &egui::Context, basemap: &Basemap, state: &MapState, markers: &[MapMarker]) -> usize {
+fn frame(ctx: &egui::Context, basemap: &Basemap, state: &mut MapState, markers: &[MapMarker]) -> usize {
     let input = RawInput { screen_rect: Some(Rect::from_min_size(Pos2::ZERO, SCREEN)), ..Default::default() };
-    // The same view every frame, like a live dashboard between user inputs.
-    let mut state = *state;
     let output = ctx.run_ui(input, |ui| {
-        let out = map_ui(ui, &mut state, basemap, markers, None);
+        let out = map_ui(ui, state, basemap, markers, None);
         black_box(out.clicked);
     });
     let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
     primitives.len()
 }
 
-fn median_ms(ctx: &egui::Context, basemap: &Basemap, state: &MapState, markers: &[MapMarker]) -> f64 {
+/// Median frame time. `panning` moves the view 1 pt each frame (the basemap
+/// is rebuilt every frame); otherwise the view stays put, like a live
+/// dashboard between user inputs (the basemap comes from the cache).
+fn median_ms(ctx: &egui::Context, basemap: &Basemap, start: &MapState, markers: &[MapMarker], panning: bool) -> f64 {
+    let mut state = *start;
+    let one = |state: &mut MapState| {
+        if panning {
+            state.pan_by(Vec2::new(1.0, 0.0));
+        } else {
+            *state = *start;
+        }
+        frame(ctx, basemap, state, markers)
+    };
     for _ in 0..WARMUP_FRAMES {
-        black_box(frame(ctx, basemap, state, markers));
+        black_box(one(&mut state));
     }
     let mut times: Vec<f64> = (0..TIMED_FRAMES)
         .map(|_| {
             let start = Instant::now();
-            black_box(frame(ctx, basemap, state, markers));
+            black_box(one(&mut state));
             start.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
@@ -117,24 +128,30 @@ fn main() {
     let ctx = egui::Context::default();
 
     println!("map frame (run_ui + tessellate), {}x{} points, median of {TIMED_FRAMES} frames", SCREEN.x, SCREEN.y);
-    println!("{:<40} {:>8} {:>11} {:>8}", "view", "markers", "median ms", "ratio");
+    println!("{:<40} {:>8} {:>8} {:>11} {:>8}", "view", "motion", "markers", "median ms", "ratio");
     for view in views() {
-        let reference = median_ms(&ctx, &basemap, &view.state, &[]);
-        println!("{:<40} {:>8} {:>11.3} {:>8}", view.name, "0 (ref)", reference, "1.00");
-        for n in [100, 1_000, 10_000] {
-            let markers = markers(n, view.area.0, view.area.1);
-            let ms = median_ms(&ctx, &basemap, &view.state, &markers);
-            println!("{:<40} {:>8} {:>11.3} {:>8.2}", view.name, n, ms, ms / reference);
+        for (motion, panning) in [("still", false), ("panning", true)] {
+            let reference = median_ms(&ctx, &basemap, &view.state, &[], panning);
+            println!("{:<40} {:>8} {:>8} {:>11.3} {:>8}", view.name, motion, "0 (ref)", reference, "1.00");
+            for n in [100, 1_000, 10_000] {
+                let markers = markers(n, view.area.0, view.area.1);
+                let ms = median_ms(&ctx, &basemap, &view.state, &markers, panning);
+                println!("{:<40} {:>8} {:>8} {:>11.3} {:>8.2}", view.name, motion, n, ms, ms / reference);
+            }
         }
     }
 
     let mut criterion = Criterion::default().sample_size(20).configure_from_args();
     for view in views() {
-        let mut group = criterion.benchmark_group(format!("map_frame/{}", view.name));
+        let mut group = criterion.benchmark_group(format!("map_frame/{} panning", view.name));
         for n in [0, 10_000] {
             let markers = markers(n, view.area.0, view.area.1);
             group.bench_function(format!("{n} markers"), |b| {
-                b.iter(|| frame(&ctx, &basemap, &view.state, &markers));
+                let mut state = view.state;
+                b.iter(|| {
+                    state.pan_by(Vec2::new(1.0, 0.0));
+                    frame(&ctx, &basemap, &mut state, &markers)
+                });
             });
         }
         group.finish();

@@ -4,8 +4,10 @@
 //! bounding box and lines are thinned to about a point per screen point,
 //! so the cost follows what is on screen, not the size of the data.
 
-use egui::epaint::{Mesh, PathStroke};
-use egui::{Color32, Painter, Pos2, Rect, Shape, Stroke, Visuals};
+use std::sync::Arc;
+
+use egui::epaint::{Mesh, PathStroke, TessellationOptions, Tessellator};
+use egui::{Color32, Id, Painter, Pos2, Rect, Shape, Stroke, Visuals};
 
 use super::basemap::Basemap;
 use super::projection::ScreenProjection;
@@ -40,9 +42,9 @@ impl BasemapColors {
 }
 
 /// Lines are thinned so consecutive kept points are at least this far apart.
-const MIN_SEGMENT_PX: f32 = 0.8;
+const MIN_SEGMENT_PX: f32 = 1.5;
 /// Polygons and rings smaller than this on screen are skipped.
-const MIN_FEATURE_PX: f64 = 0.6;
+const MIN_FEATURE_PX: f64 = 1.0;
 /// Borders are noise below this zoom.
 const BORDERS_FROM_ZOOM: f64 = 1.0;
 
@@ -54,17 +56,73 @@ pub struct BasemapStats {
     pub line_points: usize,
 }
 
-/// Adds the basemap's shapes for `rect` to `painter`.
+/// What the cached basemap mesh was built for; any change rebuilds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LayerKey {
+    rect: Rect,
+    proj: ScreenProjection,
+    zoom: f64,
+    pixels_per_point: f32,
+    colors: BasemapColors,
+    /// Identity of the basemap (address and size): a different map rebuilds.
+    basemap: (usize, usize),
+}
+
+#[derive(Clone)]
+struct CachedLayer {
+    key: LayerKey,
+    mesh: Arc<Mesh>,
+    stats: BasemapStats,
+}
+
+/// Adds the basemap for `rect` to `painter`. The tessellated result is
+/// kept in the context's memory under `id` and reused while the view does
+/// not move, so a frame that only changes markers pays a copy, not a rebuild.
 pub fn paint_basemap(
     painter: &Painter,
+    id: Id,
     rect: Rect,
     proj: &ScreenProjection,
     zoom: f64,
     basemap: &Basemap,
     colors: &BasemapColors,
 ) -> BasemapStats {
-    let mut stats = BasemapStats::default();
     painter.rect_filled(rect, 0.0, colors.sea);
+    let ctx = painter.ctx();
+    let key = LayerKey {
+        rect,
+        proj: *proj,
+        zoom,
+        pixels_per_point: ctx.pixels_per_point(),
+        colors: *colors,
+        basemap: (std::ptr::from_ref(basemap) as usize, basemap.land_vertices.len()),
+    };
+    let cached = ctx.data(|d| d.get_temp::<CachedLayer>(id)).filter(|c| c.key == key);
+    let layer = match cached {
+        Some(layer) => layer,
+        None => {
+            let options = ctx.options(|o| o.tessellation_options);
+            let (mesh, stats) = basemap_mesh(rect, proj, zoom, basemap, colors, key.pixels_per_point, options);
+            let layer = CachedLayer { key, mesh: Arc::new(mesh), stats };
+            ctx.data_mut(|d| d.insert_temp(id, layer.clone()));
+            layer
+        }
+    };
+    painter.add(Shape::Mesh(layer.mesh));
+    layer.stats
+}
+
+/// Land fill, coastlines and borders for `rect`, tessellated into one mesh.
+pub fn basemap_mesh(
+    rect: Rect,
+    proj: &ScreenProjection,
+    zoom: f64,
+    basemap: &Basemap,
+    colors: &BasemapColors,
+    pixels_per_point: f32,
+    options: TessellationOptions,
+) -> (Mesh, BasemapStats) {
+    let mut stats = BasemapStats::default();
     let visible = proj.visible(rect);
     let big_enough =
         |min: [f64; 2], max: [f64; 2]| (max[0] - min[0]).max(max[1] - min[1]) * proj.scale >= MIN_FEATURE_PX;
@@ -94,7 +152,6 @@ pub fn paint_basemap(
             }
         }
     }
-    painter.add(Shape::mesh(mesh));
 
     if zoom >= BORDERS_FROM_ZOOM {
         let border = Stroke::new(0.7, colors.border);
@@ -105,8 +162,13 @@ pub fn paint_basemap(
             }
         }
     }
-    painter.extend(lines);
-    stats
+    // Lines are tessellated here (not by egui each frame) so the result can be cached.
+    let mut tessellator = Tessellator::new(pixels_per_point, options, [1, 1], Vec::new());
+    tessellator.set_clip_rect(rect);
+    for line in lines {
+        tessellator.tessellate_shape(line, &mut mesh);
+    }
+    (mesh, stats)
 }
 
 /// Edges the asset script made by cutting polygons at the antimeridian or
@@ -180,8 +242,8 @@ mod tests {
         let points: Vec<[f64; 2]> = (0..=100).map(|i| [0.4 + f64::from(i) * 0.0001, 0.5]).collect();
         let mut out = Vec::new();
         let kept = push_thinned_line(&points, false, &proj(), Stroke::new(1.0, Color32::RED), &mut out);
-        // 100 steps of 0.1 px over 10 px: about one point per 0.8 px.
-        assert!((10..=16).contains(&kept), "{kept}");
+        // 100 steps of 0.1 px over 10 px: about one point per 1.5 px.
+        assert!((6..=9).contains(&kept), "{kept}");
         let Shape::Path(path) = &out[0] else { panic!("a path") };
         assert_eq!(path.points.first(), Some(&Pos2::new(400.0, 500.0)));
         assert_eq!(path.points.last(), Some(&Pos2::new(410.0, 500.0)));

@@ -20,7 +20,11 @@ const SPRITE_PX: usize = SPRITE_PT as usize * PX_PER_PT;
 /// Load is shown in this many steps (plus the empty ring).
 pub const LOAD_STEPS: usize = 32;
 const COLUMNS: usize = 6;
-const SPRITES: usize = 1 + LOAD_STEPS + 1;
+/// Sprite 0: marker disc; 1..=LOAD_STEPS+1: load rings; last: cluster disc.
+const SPRITES: usize = 1 + LOAD_STEPS + 1 + 1;
+const CLUSTER_SPRITE: usize = SPRITES - 1;
+/// Radius of the cluster disc in the atlas; drawn scaled to the cluster's size.
+const CLUSTER_SPRITE_RADIUS: f32 = 12.0;
 const ROWS: usize = SPRITES.div_ceil(COLUMNS);
 
 /// The atlas texture, created on first use and kept in the context's memory.
@@ -46,10 +50,10 @@ fn render_atlas() -> ColorImage {
                 // Pixel centre relative to the sprite centre, in points.
                 let dx = (px as f32 + 0.5) / PX_PER_PT as f32 - SPRITE_PT / 2.0;
                 let dy = (py as f32 + 0.5) / PX_PER_PT as f32 - SPRITE_PT / 2.0;
-                let color = if sprite == 0 {
-                    disc_pixel(dx, dy)
-                } else {
-                    ring_pixel(dx, dy, (sprite - 1) as f32 / LOAD_STEPS as f32)
+                let color = match sprite {
+                    0 => disc_pixel(dx, dy, MARKER_RADIUS),
+                    CLUSTER_SPRITE => disc_pixel(dx, dy, CLUSTER_SPRITE_RADIUS),
+                    _ => ring_pixel(dx, dy, (sprite - 1) as f32 / LOAD_STEPS as f32),
                 };
                 pixels[(oy + py) * width + ox + px] = color;
             }
@@ -66,10 +70,10 @@ fn band(d: f32, inner: f32, outer: f32) -> f32 {
 
 /// White fill with a dark 1-point outline: tinting by the status colour
 /// gives a status-coloured disc with a darker rim.
-fn disc_pixel(dx: f32, dy: f32) -> Color32 {
+fn disc_pixel(dx: f32, dy: f32, radius: f32) -> Color32 {
     let d = (dx * dx + dy * dy).sqrt();
-    let fill = band(d, -1.0, MARKER_RADIUS - 0.5);
-    let rim = band(d, MARKER_RADIUS - 0.5, MARKER_RADIUS + 0.6);
+    let fill = band(d, -1.0, radius - 0.5);
+    let rim = band(d, radius - 0.5, radius + 0.6);
     let alpha = (fill + rim).min(1.0);
     let grey = (255.0 * fill + 45.0 * rim) / (fill + rim).max(1e-6);
     Color32::from_rgba_unmultiplied(grey as u8, grey as u8, grey as u8, (alpha * 255.0) as u8)
@@ -125,6 +129,12 @@ pub fn push_marker(mesh: &mut Mesh, center: Pos2, color: Color32, load: f32, gro
     mesh.add_rect_with_uv(Rect::from_center_size(center, 2.0 * half * scale), uv(0), color);
 }
 
+/// Appends a filled disc of `radius` points (cluster body or halo), tinted `color`.
+pub fn push_disc(mesh: &mut Mesh, center: Pos2, radius: f32, color: Color32) {
+    let side = SPRITE_PT * radius / CLUSTER_SPRITE_RADIUS;
+    mesh.add_rect_with_uv(Rect::from_center_size(center, Vec2::splat(side)), uv(CLUSTER_SPRITE), color);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,8 +144,9 @@ mod tests {
         let atlas = render_atlas();
         assert_eq!(atlas.size, [COLUMNS * SPRITE_PX, ROWS * SPRITE_PX]);
         // Disc: opaque white centre, transparent corner.
-        assert_eq!(disc_pixel(0.0, 0.0), Color32::WHITE);
-        assert_eq!(disc_pixel(12.0, 12.0).a(), 0);
+        assert_eq!(disc_pixel(0.0, 0.0, MARKER_RADIUS), Color32::WHITE);
+        assert_eq!(disc_pixel(12.0, 12.0, MARKER_RADIUS).a(), 0);
+        assert_eq!(disc_pixel(0.0, 11.0, CLUSTER_SPRITE_RADIUS), Color32::WHITE);
         // Ring at 3 o'clock: lit at 50% load, track only at 10%.
         let three = (LOAD_RING_RADIUS, 0.0);
         assert_eq!(ring_pixel(three.0, three.1, 0.5).r(), 255);
