@@ -19,9 +19,10 @@ const PAD_BYTES: usize = 200 * 1024 * 1024;
 
 /// The demo MLP plus an unused initializer: same answers, a big file.
 fn padded_mlp(dir: &Path) -> PathBuf {
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/mlp_digits.onnx")).unwrap();
-    let mut m = pb::ModelProto::decode(bytes.as_slice()).unwrap();
-    m.graph.as_mut().unwrap().initializer.push(pb::TensorProto {
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/mlp_digits.onnx"))
+        .expect("demo model");
+    let mut m = pb::ModelProto::decode(bytes.as_slice()).expect("valid ONNX");
+    m.graph.as_mut().expect("a graph").initializer.push(pb::TensorProto {
         name: "unused_padding".into(),
         dims: vec![PAD_BYTES as i64],
         data_type: 2, // uint8
@@ -29,7 +30,7 @@ fn padded_mlp(dir: &Path) -> PathBuf {
         ..Default::default()
     });
     let path = dir.join("big_mlp.onnx");
-    std::fs::write(&path, m.encode_to_vec()).unwrap();
+    std::fs::write(&path, m.encode_to_vec()).expect("write the padded model");
     path
 }
 
@@ -57,23 +58,28 @@ async fn killed_deploy_resumes_and_completes() {
 
     // First run: kill it as soon as the agent holds part of the file.
     let mut first = edgefleet(&db)
-        .args(["deploy", model.to_str().unwrap(), "--to", "resume-board", "--canary", "0"])
+        .arg("deploy")
+        .arg(&model)
+        .args(["--to", "resume-board", "--canary", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let held = loop {
-        assert!(Instant::now() < deadline, "the upload never started");
+        if Instant::now() > deadline {
+            break None;
+        }
         if let Ok(s) = client.upload_status("big_mlp", version).await
             && s.received_bytes > 0
         {
-            first.kill().unwrap(); // SIGKILL
-            first.wait().unwrap();
-            break s.received_bytes;
+            break Some(s.received_bytes);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let held = held.expect("the upload never started");
     let after_kill = client.upload_status("big_mlp", version).await.unwrap();
     assert!(!after_kill.complete, "the kill came after the upload finished; the file is too small for this machine");
     assert!(after_kill.received_bytes >= held && after_kill.received_bytes > 0);
@@ -87,7 +93,9 @@ async fn killed_deploy_resumes_and_completes() {
 
     // Second run: resumes and completes.
     let second = edgefleet(&db)
-        .args(["deploy", model.to_str().unwrap(), "--to", "resume-board", "--canary", "0", "--json"])
+        .arg("deploy")
+        .arg(&model)
+        .args(["--to", "resume-board", "--canary", "0", "--json"])
         .output()
         .unwrap();
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
