@@ -94,6 +94,9 @@ pub struct SimulateArgs {
     /// Do not advertise on mDNS.
     #[arg(long)]
     pub no_advertise: bool,
+    /// Unsure predictions on small devices fall back to an edge server of the fleet.
+    #[arg(long)]
+    pub offload_to_edge: bool,
 }
 
 fn parse_device_type(s: &str) -> Result<DeviceType, String> {
@@ -222,6 +225,7 @@ async fn run_simulation(args: SimulateArgs) -> Result<()> {
         base_dir,
         advertise: !args.no_advertise,
         bind: args.bind,
+        offload_to_edge: args.offload_to_edge,
     };
     let started = Instant::now();
     let fleet = simulate(opts).await?;

@@ -7,6 +7,7 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::server::{AgentHandle, spawn_on};
 use crate::synthetic::synthetic_device;
+use edgefleet_core::DeviceType;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -25,6 +26,10 @@ pub struct SimulateOptions {
     pub base_dir: PathBuf,
     pub advertise: bool,
     pub bind: IpAddr,
+    /// Give every agent that is not an edge server an edge server of the
+    /// fleet as its upstream (round robin), so unsure predictions fall back
+    /// to a bigger machine — the edge/cloud offload demo.
+    pub offload_to_edge: bool,
 }
 
 impl SimulateOptions {
@@ -39,6 +44,7 @@ impl SimulateOptions {
             base_dir: base_dir.into(),
             advertise: true,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            offload_to_edge: false,
         }
     }
 }
@@ -78,8 +84,17 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
     }
     let daemon = if opts.advertise { Some(MdnsDaemon::new(&opts.interfaces)?) } else { None };
     let mut fleet = SimulatedFleet { agents: Vec::with_capacity(opts.count), daemon };
-    for index in 0..opts.count {
-        let device = synthetic_device(index, opts.seed, opts.center);
+    let devices: Vec<_> = (0..opts.count).map(|i| synthetic_device(i, opts.seed, opts.center)).collect();
+    // Edge servers start first so the others can name one as their upstream.
+    let mut order: Vec<usize> = (0..opts.count).collect();
+    if opts.offload_to_edge {
+        order.sort_by_key(|&i| devices[i].device_type != DeviceType::EdgeServer);
+    }
+    let mut started: Vec<(usize, AgentHandle)> = Vec::with_capacity(opts.count);
+    let mut servers: Vec<(String, String)> = Vec::new();
+    for index in order {
+        let device = devices[index].clone();
+        let is_server = device.device_type == DeviceType::EdgeServer;
         let mut config = AgentConfig::new(device.clone(), opts.base_dir.join(&device.device_id));
         config.simulated = true;
         config.token = opts.token.clone();
@@ -87,13 +102,27 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         config.advertise = opts.advertise;
         config.mdns = fleet.daemon.clone();
         config.seed = opts.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
+        if opts.offload_to_edge && !is_server && !servers.is_empty() {
+            let (url, token) = &servers[index % servers.len()];
+            config.upstream = Some(url.clone());
+            config.upstream_token = Some(token.clone());
+        }
         match spawn_on(SocketAddr::new(opts.bind, 0), config).await {
-            Ok(handle) => fleet.agents.push(handle),
+            Ok(handle) => {
+                if is_server {
+                    servers.push((handle.base_url(), handle.token.clone()));
+                }
+                started.push((index, handle));
+            }
             Err(e) => {
+                fleet.agents.extend(started.into_iter().map(|(_, h)| h));
                 fleet.shutdown().await;
                 return Err(e);
             }
         }
     }
+    // Keep `agents()` in device-index order whatever the start order was.
+    started.sort_by_key(|(i, _)| *i);
+    fleet.agents.extend(started.into_iter().map(|(_, h)| h));
     Ok(fleet)
 }

@@ -164,7 +164,11 @@ impl App {
 
     fn build(mut config: AppConfig, mut state: AppState) -> anyhow::Result<App> {
         let demo = match &config.demo {
-            Some(opts) => Some(DemoFleet::start(opts)?),
+            Some(opts) => {
+                let mut opts = opts.clone();
+                opts.traffic_csv.get_or_insert_with(|| config.assets_dir.join("models/digits_eval.csv"));
+                Some(DemoFleet::start(&opts)?)
+            }
             None => None,
         };
         let mut log = EventLog::default();
@@ -313,8 +317,9 @@ impl App {
         self.spawn_bg("history", move || {
             match lock(&store).and_then(|s| s.list_deployments().map_err(|e| e.to_string())) {
                 Ok(mut list) => {
-                    list.reverse();
+                    // Newest first from the store: keep the newest 50, show them oldest first.
                     list.truncate(50);
+                    list.reverse();
                     BgEvent::Deployments(list)
                 }
                 Err(e) => BgEvent::Log(LogLevel::Warn, format!("cannot read the deployment history: {e}")),

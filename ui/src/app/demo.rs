@@ -2,6 +2,11 @@
 //! mDNS on `lo` only, sharing one random token, in a scratch directory that
 //! also holds the demo database — so a demo never touches the user's
 //! registry and never sends a packet beyond loopback.
+//!
+//! Small devices name an edge server of the fleet as their upstream, and a
+//! light stream of real predictions (rows of the digits evaluation set) goes
+//! to every agent with an active model — so the charts move and unsure
+//! predictions visibly fall back to an edge server.
 
 use anyhow::Context as _;
 use edgefleet_agent::{SimulateOptions, SimulatedFleet, simulate};
@@ -15,11 +20,13 @@ pub struct DemoOptions {
     pub seed: u64,
     /// (lat, lon) the fleet is scattered around: Paris.
     pub center: (f64, f64),
+    /// Rows (CSV: features, then label) to send as demo traffic; none: no traffic.
+    pub traffic_csv: Option<PathBuf>,
 }
 
 impl DemoOptions {
     pub fn new(count: usize) -> Self {
-        DemoOptions { count, seed: 7, center: (48.8566, 2.3522) }
+        DemoOptions { count, seed: 7, center: (48.8566, 2.3522), traffic_csv: None }
     }
 }
 
@@ -28,6 +35,8 @@ impl DemoOptions {
 pub struct DemoFleet {
     runtime: Option<tokio::runtime::Runtime>,
     fleet: Option<SimulatedFleet>,
+    /// Dropping it stops the demo traffic.
+    _traffic_stop: Option<tokio::sync::oneshot::Sender<()>>,
     token: String,
     dir: PathBuf,
 }
@@ -58,9 +67,26 @@ impl DemoFleet {
             base_dir: dir.join("agents"),
             advertise: true,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            offload_to_edge: true,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
-        Ok(DemoFleet { runtime: Some(runtime), fleet: Some(fleet), token, dir })
+        let rows = match &opts.traffic_csv {
+            None => Vec::new(),
+            Some(path) => match edgefleet_optimize::EvalData::from_path(path) {
+                Ok(data) => data.rows,
+                Err(e) => {
+                    tracing::warn!("demo traffic is off: {e}");
+                    Vec::new()
+                }
+            },
+        };
+        let traffic_stop = (!rows.is_empty()).then(|| {
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+            let targets = fleet.agents().iter().map(|a| (a.addr, a.token.clone())).collect();
+            runtime.spawn(demo_traffic(targets, rows, stop_rx));
+            stop_tx
+        });
+        Ok(DemoFleet { runtime: Some(runtime), fleet: Some(fleet), _traffic_stop: traffic_stop, token, dir })
     }
 
     /// The token every demo agent accepts.
@@ -88,6 +114,46 @@ impl Drop for DemoFleet {
         }
         // Best effort: a leftover scratch dir in /tmp is harmless.
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Rows sent to each agent with an active model, per second.
+const TRAFFIC_ROWS_PER_S: usize = 4;
+
+/// Every second, send a few evaluation rows to every agent that has a model
+/// active. Errors are expected (no model yet, model just swapped) and ignored:
+/// this is background load, not a check.
+async fn demo_traffic(
+    targets: Vec<(std::net::SocketAddr, String)>,
+    rows: Vec<Vec<f32>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let Ok(http) = edgefleet_fleet::http_client() else { return };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    // A small LCG is plenty to pick rows; no need for a RNG crate here.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let mut calls = tokio::task::JoinSet::new();
+        for (addr, token) in &targets {
+            let client = edgefleet_fleet::AgentClient::new(http.clone(), *addr, Some(token.clone()));
+            let batch: Vec<Vec<f32>> = (0..TRAFFIC_ROWS_PER_S)
+                .map(|_| {
+                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    rows[(state >> 33) as usize % rows.len()].clone()
+                })
+                .collect();
+            calls.spawn(async move {
+                let Ok(models) = client.models().await else { return };
+                for m in models.models.into_iter().filter(|m| m.active) {
+                    let _ = client.predict(&m.name, batch.clone()).await;
+                }
+            });
+        }
+        while calls.join_next().await.is_some() {}
     }
 }
 

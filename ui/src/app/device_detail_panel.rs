@@ -58,7 +58,13 @@ pub fn device_detail_ui(ui: &mut Ui, entry: Option<&DeviceEntry>) {
     for m in &e.models {
         let stats =
             e.metrics.as_ref().and_then(|x| x.models.iter().find(|s| s.name == m.name && s.version == m.version));
-        let live = stats.map(|s| format!(" · {:.1} qps · p50 {:.2} ms", s.qps, s.p50_ms)).unwrap_or_default();
+        let live = stats
+            .map(|s| {
+                let upstream =
+                    if s.offloaded > 0 { format!(" · {} sent upstream", s.offloaded) } else { String::new() };
+                format!(" · {:.1} qps · p50 {:.2} ms{upstream}", s.qps, s.p50_ms)
+            })
+            .unwrap_or_default();
         let tag = if m.active {
             " (active)"
         } else if m.previous {
