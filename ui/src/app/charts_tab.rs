@@ -39,7 +39,7 @@ pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, wi
         ("cpu", "CPU load (%)", |h| &h.cpu_pct, Some(100.0)),
         ("mem", "Memory used (%)", |h| &h.mem_pct, Some(100.0)),
         ("lat", "Inference latency p50 (ms)", |h| &h.latency_ms, None),
-        ("qps", "Inferences per second", |h| &h.qps, None),
+        ("qps", "Predict requests per second", |h| &h.qps, None),
     ];
     egui::Grid::new("charts-grid").num_columns(2).spacing([12.0, 12.0]).show(ui, |ui| {
         for (i, (id, title, series, max_y)) in pick.into_iter().enumerate() {
