@@ -16,6 +16,7 @@ mod basemap_layer;
 mod cluster;
 mod marker;
 mod marker_sprites;
+mod places;
 mod projection;
 mod tray;
 mod widget;
@@ -24,6 +25,7 @@ pub use basemap::{Basemap, BasemapError, LandPolygon, Ring};
 pub use basemap_layer::{BasemapColors, BasemapStats, paint_basemap};
 pub use cluster::{Glyph, LayoutMode, MarkerLayout, layout_markers, spread_position};
 pub use marker::{MapMarker, severity, status_color};
+pub use places::{Place, Places, PlacesError, choose_labels, min_population_at, paint_places};
 pub use projection::{
     MAX_LAT_DEG, MAX_ZOOM, MIN_ZOOM, MapState, ScreenProjection, WorldRect, inverse_mercator, mercator,
 };

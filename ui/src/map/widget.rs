@@ -12,6 +12,7 @@ use super::basemap_layer::{BasemapColors, paint_basemap};
 use super::cluster::{Glyph, LayoutMode, MarkerLayout, layout_markers};
 use super::marker::{MapMarker, severity};
 use super::marker_sprites::{LOAD_RING_RADIUS, push_disc, push_marker, sprite_texture};
+use super::places::{Places, paint_places};
 use super::projection::{MAX_ZOOM, MapState, ScreenProjection, mercator};
 
 /// Below this zoom nearby markers merge into clusters; from it on they are
@@ -77,6 +78,7 @@ pub fn map_ui_highlighted(
     let proj = state.projection(rect);
     let colors = BasemapColors::for_visuals(ui.visuals());
     paint_basemap(&painter, response.id.with("basemap"), rect, &proj, state.zoom, basemap, &colors);
+    paint_places(&painter, &proj, rect, state.zoom, Places::embedded(), ui.visuals().weak_text_color());
 
     let layout = layout_visible(state, &proj, rect, markers);
     let pointer = ui.input(|i| i.pointer.hover_pos()).filter(|p| response.contains_pointer() && rect.contains(*p));
@@ -120,7 +122,7 @@ pub fn map_ui_highlighted(
     painter.text(
         rect.right_bottom() - Vec2::new(6.0, 4.0),
         Align2::RIGHT_BOTTOM,
-        "Natural Earth",
+        "Natural Earth · GeoNames",
         FontId::proportional(10.0),
         ui.visuals().weak_text_color(),
     );
