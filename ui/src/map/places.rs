@@ -65,7 +65,7 @@ impl Places {
             }
             places.push(Place { name: name.to_owned(), population, world: mercator(lat, lon) });
         }
-        places.sort_by(|a, b| b.population.cmp(&a.population));
+        places.sort_by_key(|p| std::cmp::Reverse(p.population));
         Ok(places.into())
     }
 
