@@ -7,7 +7,7 @@ use crate::client::{AgentClient, http_client};
 use crate::discovery::{BrowseEvent, Browser};
 use crate::error::{FleetError, Result};
 use crate::liveness::{LivenessPolicy, now_ms};
-use crate::scan::{Found, Source, confirm};
+use crate::scan::{Found, Source, confirm, confirm_all};
 use crate::store_writer::StoreWriter;
 use crate::sweep::{SweepSpec, sweep};
 use edgefleet_core::wire::{Metrics, ModelEntry};
@@ -167,7 +167,9 @@ impl Directory {
 
     /// Add or replace one device's endpoint.
     pub fn insert(&self, device_id: &str, addr: SocketAddr, token: Option<String>) {
-        self.set(device_id, addr, token);
+        if let Ok(mut m) = self.inner.write() {
+            m.insert(device_id.to_owned(), (addr, token));
+        }
     }
 
     /// A client for a known device.
@@ -181,12 +183,6 @@ impl Directory {
     /// Ids of every known device.
     pub fn device_ids(&self) -> Vec<String> {
         self.inner.read().map(|m| m.keys().cloned().collect()).unwrap_or_default()
-    }
-
-    fn set(&self, id: &str, addr: SocketAddr, token: Option<String>) {
-        if let Ok(mut m) = self.inner.write() {
-            m.insert(id.to_owned(), (addr, token));
-        }
     }
 }
 
@@ -476,8 +472,9 @@ impl Engine {
                     let addrs = sweep(&http, &spec, Duration::from_millis(800), 128).await;
                     sink.log(LogLevel::Info, format!("sweep found {} agent(s)", addrs.len()));
                     let token_for = |id: &str| tokens.get(id).cloned().or_else(|| default.clone());
-                    for addr in addrs {
-                        match confirm(&http, addr, None, Source::Sweep, &token_for).await {
+                    let candidates = addrs.into_iter().map(|addr| (addr, None, Source::Sweep));
+                    for (addr, result) in confirm_all(&http, candidates, &token_for).await {
+                        match result {
                             Ok(found) => {
                                 let token = token_for(&found.device.device_id);
                                 let _ = tx.send(Internal::Confirmed(Box::new(found), token));
@@ -495,7 +492,7 @@ impl Engine {
                 }
                 if let Some(t) = self.devices.get_mut(&device_id) {
                     t.token = Some(token.clone());
-                    self.directory.set(&device_id, t.snapshot.addr, Some(token));
+                    self.directory.insert(&device_id, t.snapshot.addr, Some(token));
                     let (addr, source, device) = (t.snapshot.addr, t.snapshot.source, t.snapshot.device.clone());
                     self.spawn_confirm(addr, Some(device), source, None, int_tx);
                 }
@@ -534,7 +531,7 @@ impl Engine {
 
     fn track(&mut self, snapshot: DeviceSnapshot, token: Option<String>, last_ok_ms: Option<u64>) {
         let id = snapshot.device.device_id.clone();
-        self.directory.set(&id, snapshot.addr, token.clone());
+        self.directory.insert(&id, snapshot.addr, token.clone());
         let status = snapshot.device.status;
         self.sink.send(Event::Device(snapshot.clone()));
         self.devices.insert(id, Tracked { snapshot, token, last_ok_ms, status, polling: false, said_goodbye: false });

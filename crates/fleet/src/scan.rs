@@ -111,6 +111,23 @@ pub async fn confirm(
     }
 }
 
+/// How many candidates are confirmed at once.
+const CONFIRM_CONCURRENCY: usize = 64;
+
+/// Confirm many candidates concurrently (see [`confirm`]); each result is
+/// paired with its address, so one failure never hides the others.
+pub async fn confirm_all(
+    http: &reqwest::Client,
+    candidates: impl IntoIterator<Item = (SocketAddr, Option<Device>, Source)>,
+    token_for: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Vec<(SocketAddr, Result<Found>)> {
+    futures_util::stream::iter(candidates)
+        .map(|(addr, adv, source)| async move { (addr, confirm(http, addr, adv, source, token_for).await) })
+        .buffer_unordered(CONFIRM_CONCURRENCY)
+        .collect()
+        .await
+}
+
 /// Run a scan. Problems with single devices are in their `problem`; the
 /// returned error is only for a scan that could not run at all.
 pub async fn scan(http: &reqwest::Client, opts: &ScanOptions) -> Result<Vec<Found>> {
@@ -148,23 +165,14 @@ pub async fn scan(http: &reqwest::Client, opts: &ScanOptions) -> Result<Vec<Foun
         }
     }
     let token_for = |id: &str| opts.token_for(id);
-    let found: Vec<Found> = futures_util::stream::iter(candidates)
-        .map(|(addr, (adv, source))| {
-            let token_for = &token_for;
-            async move {
-                match confirm(http, addr, adv, source, token_for).await {
-                    Ok(f) => Some(f),
-                    Err(e) => {
-                        tracing::warn!("{addr}: {e}");
-                        None
-                    }
-                }
-            }
-        })
-        .buffer_unordered(64)
-        .filter_map(|f| async move { f })
-        .collect()
-        .await;
+    let candidates = candidates.into_iter().map(|(addr, (adv, source))| (addr, adv, source));
+    let mut found = Vec::new();
+    for (addr, result) in confirm_all(http, candidates, &token_for).await {
+        match result {
+            Ok(f) => found.push(f),
+            Err(e) => tracing::warn!("{addr}: {e}"),
+        }
+    }
     // One record per device id: mDNS may report a device on several addresses.
     let mut by_id: BTreeMap<String, Found> = BTreeMap::new();
     for f in found {
