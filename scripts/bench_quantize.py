@@ -67,8 +67,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(ROOT, "assets/models/mlp_digits.onnx"))
     ap.add_argument("--eval", default=os.path.join(ROOT, "assets/models/digits_eval.csv"))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     default_bin = next(
-        (p for p in (os.path.join(ROOT, "target/release/edgefleet"), os.path.join(ROOT, "target/debug/edgefleet")) if os.path.exists(p)),
+        (p for p in (os.path.join(target, "release/edgefleet"), os.path.join(target, "debug/edgefleet")) if os.path.exists(p)),
         None,
     )
     ap.add_argument("--edgefleet", default=default_bin)

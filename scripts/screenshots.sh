@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DISPLAY_NUM="${DISPLAY_NUM:-:99}"
 WAIT_S="${WAIT_S:-8}"
 cargo build -p edgefleet
-BIN=target/debug/edgefleet
+BIN="${CARGO_TARGET_DIR:-target}/debug/edgefleet"
 mkdir -p docs
 
 Xvfb "$DISPLAY_NUM" -screen 0 1440x900x24 -nolisten tcp &
