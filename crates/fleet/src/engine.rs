@@ -16,6 +16,7 @@ use edgefleet_store::{DeviceRecord, Store, TelemetrySample};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::Duration;
 use tokio::sync::mpsc as tmpsc;
@@ -75,8 +76,10 @@ pub enum Command {
     RefreshModels {
         device_id: String,
     },
-    /// Run a job on the engine's runtime; progress arrives as [`Event::Job`].
+    /// Run a job on the engine's runtime; progress arrives as [`Event::Job`]
+    /// under `id`. [`FleetEngine::start_job`] picks a fresh id for you.
     Job {
+        id: JobId,
         title: String,
         run: JobFn,
     },
@@ -113,9 +116,20 @@ pub enum JobState {
     Failed(String),
 }
 
+/// Names one job for its whole life, so two jobs with the same title stay
+/// apart. Ids come from [`FleetEngine::start_job`], unique per engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobUpdate {
-    pub id: u64,
+    pub id: JobId,
     pub title: String,
     /// 0..=1, or `None` when unknown.
     pub progress: Option<f32>,
@@ -189,7 +203,7 @@ impl Directory {
 /// Handed to a job: report progress, reach devices.
 #[derive(Clone)]
 pub struct JobContext {
-    pub id: u64,
+    pub id: JobId,
     pub title: String,
     pub directory: Directory,
     pub store: Option<Arc<Mutex<Store>>>,
@@ -242,6 +256,9 @@ pub struct FleetEngine {
     commands: tmpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<Event>,
     directory: Directory,
+    /// The next [`JobId`]: handed out here, not on the engine thread, so the
+    /// caller knows a job's id before any of its events arrive.
+    next_job: AtomicU64,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -264,11 +281,29 @@ impl FleetEngine {
             .name("edgefleet-engine".into())
             .spawn(move || runtime.block_on(Engine::new(config, sink, dir).run(cmd_rx)))
             .map_err(|e| FleetError::Io { path: "engine thread".into(), source: e })?;
-        Ok(FleetEngine { commands: cmd_tx, events: ev_rx, directory, thread: Some(thread) })
+        Ok(FleetEngine {
+            commands: cmd_tx,
+            events: ev_rx,
+            directory,
+            next_job: AtomicU64::new(1),
+            thread: Some(thread),
+        })
     }
 
     pub fn send(&self, command: Command) -> Result<()> {
         self.commands.send(command).map_err(|_| FleetError::EngineStopped)
+    }
+
+    /// Start a job on the engine's runtime and return its id at once; its
+    /// progress arrives as [`Event::Job`] updates carrying that id.
+    /// If the engine has stopped, the job never runs and no update comes.
+    pub fn start_job(&self, title: impl Into<String>, run: JobFn) -> JobId {
+        let id = JobId(self.next_job.fetch_add(1, Ordering::Relaxed));
+        let title = title.into();
+        if self.send(Command::Job { id, title: title.clone(), run }).is_err() {
+            tracing::error!("cannot start {title:?}: the fleet engine has stopped");
+        }
+        id
     }
 
     /// The next pending event, without waiting.
@@ -328,14 +363,13 @@ struct Engine {
     devices: HashMap<String, Tracked>,
     tokens: HashMap<String, String>,
     writer: Option<StoreWriter>,
-    next_job: u64,
 }
 
 impl Engine {
     fn new(config: EngineConfig, sink: EventSink, directory: Directory) -> Engine {
         let http = directory.http.clone().unwrap_or_default();
         let writer = config.store.clone().map(StoreWriter::start);
-        Engine { config, sink, directory, http, devices: HashMap::new(), tokens: HashMap::new(), writer, next_job: 1 }
+        Engine { config, sink, directory, http, devices: HashMap::new(), tokens: HashMap::new(), writer }
     }
 
     fn policy(&self) -> LivenessPolicy {
@@ -503,9 +537,7 @@ impl Engine {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
             Command::RefreshModels { device_id } => self.refresh_models(device_id),
-            Command::Job { title, run } => {
-                let id = self.next_job;
-                self.next_job += 1;
+            Command::Job { id, title, run } => {
                 let ctx = JobContext {
                     id,
                     title: title.clone(),

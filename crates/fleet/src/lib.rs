@@ -15,8 +15,8 @@ pub mod sweep;
 pub use client::{AgentClient, http_client};
 pub use discovery::{BrowseEvent, Browser, Discovered};
 pub use engine::{
-    Command, DeviceSnapshot, Directory, EngineConfig, Event, FleetEngine, JobContext, JobFn, JobState, JobUpdate,
-    LogEntry, LogLevel,
+    Command, DeviceSnapshot, Directory, EngineConfig, Event, FleetEngine, JobContext, JobFn, JobId, JobState,
+    JobUpdate, LogEntry, LogLevel,
 };
 pub use error::{FleetError, Result};
 pub use liveness::{LivenessPolicy, now_ms};

@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
-    Command, EngineConfig, Event, FleetEngine, FleetError, JobState, RolloutPlan, RolloutRequest, StepProgress,
-    StepState, resume_rollout, rollout_job, run_rollout,
+    EngineConfig, Event, FleetEngine, FleetError, JobState, RolloutPlan, RolloutRequest, StepProgress, StepState,
+    resume_rollout, rollout_job, run_rollout,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -324,7 +324,7 @@ fn the_engine_job_runs_the_same_rollout() {
         engine.directory().insert(&h.device_id, h.addr, Some(h.token.clone()));
     }
     let req = RolloutRequest::for_file(mlp_path(), agents.ids.clone(), RolloutPlan::default());
-    engine.send(Command::Job { title: "deploy".into(), run: rollout_job(req) }).unwrap();
+    engine.start_job("deploy", rollout_job(req));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut progressed = false;
     let state = loop {
