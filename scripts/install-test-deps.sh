@@ -9,3 +9,4 @@ if ! "$PY" -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
   "$PY" -m pip install --quiet --disable-pip-version-check onnx onnxruntime numpy
 fi
 "$PY" -c "import onnx, onnxruntime; print('onnx', onnx.__version__, '/ onnxruntime', onnxruntime.__version__)"
+echo "ONNX Runtime library for the ort runtime: $(bash "$(dirname "$0")/install-onnxruntime.sh")"

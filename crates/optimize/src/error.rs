@@ -15,6 +15,15 @@ pub enum OptimizeError {
     Unsupported(String),
     #[error("tract cannot run this model: {0}")]
     Runtime(String),
+    /// The ONNX Runtime library is missing or does not load (the message
+    /// says where it looked and how to get it, on one line).
+    #[error("{0}")]
+    OrtUnavailable(String),
+    #[error("ONNX Runtime cannot run this model: {0}")]
+    Ort(String),
+    /// The model has ops the chosen runtime does not implement.
+    #[error("{runtime} cannot run this model: it has no {ops}{hint}")]
+    OpsUnsupported { runtime: String, ops: String, hint: String },
     #[error("bad input: {0}")]
     BadInput(String),
     #[error("{source_name} line {line}: {reason}")]

@@ -1,8 +1,8 @@
-//! Measuring a model with tract, the runtime edgefleet serves with:
-//! accuracy (with a Wilson 95 % interval) on an evaluation CSV, top-1
-//! agreement and output differences against another model, latency
-//! percentiles after warm-up at batch 1 and a larger batch (tract's single
-//! thread), and file size raw and zstd-compressed.
+//! Measuring a model on the runtime that loaded it (tract unless the caller
+//! chose ONNX Runtime): accuracy (with a Wilson 95 % interval) on an
+//! evaluation CSV, top-1 agreement and output differences against another
+//! model, latency percentiles after warm-up at batch 1 and a larger batch
+//! (one thread), and file size raw and zstd-compressed.
 //!
 //! The CSV holds one sample a line: the features, then the integer label
 //! last. Blank lines and lines starting with `#` are skipped.
@@ -11,7 +11,6 @@ use crate::error::{OptimizeError, Result};
 use crate::runner::{Runner, top_class};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Instant;
 
 /// Labelled samples to evaluate on.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,7 +206,8 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Time runs at one batch size after warm-up. `sample_rows` provides the
+/// Time runs at one batch size after warm-up, through the runtime's
+/// [`crate::runtime::Session::benchmark`]. `sample_rows` provides the
 /// data (cycled); without rows a fixed pseudo-random input is used.
 pub fn time_batch(runner: &Runner, batch: usize, sample_rows: &[Vec<f32>], cfg: &EvalConfig) -> Result<LatencyStat> {
     let features = runner.features_per_sample();
@@ -222,15 +222,8 @@ pub fn time_batch(runner: &Runner, batch: usize, sample_rows: &[Vec<f32>], cfg: 
             })),
         }
     }
-    for _ in 0..cfg.warmup_runs {
-        runner.run_flat(batch, &flat)?;
-    }
-    let mut times_ms = Vec::with_capacity(cfg.timed_runs);
-    for _ in 0..cfg.timed_runs.max(1) {
-        let start = Instant::now();
-        runner.run_flat(batch, &flat)?;
-        times_ms.push(start.elapsed().as_secs_f64() * 1e3);
-    }
+    let mut times_ms =
+        runner.session().benchmark(&runner.input_shape(batch), &flat, cfg.warmup_runs, cfg.timed_runs.max(1))?;
     times_ms.sort_by(f64::total_cmp);
     Ok(LatencyStat {
         batch,

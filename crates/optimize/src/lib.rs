@@ -1,6 +1,7 @@
 //! edgefleet-optimize: read ONNX graphs, profile them, rewrite them for real
-//! (int8 / fp16 weights, pruning, fixed shapes) and measure the result with
-//! tract.
+//! (int8 / fp16 weights, pruning, fixed shapes) and measure the result on
+//! the runtime that will serve it: tract, or ONNX Runtime when its library
+//! is there ([`runtime`]).
 
 pub mod error;
 pub mod evaluate;
@@ -8,6 +9,7 @@ pub mod inspect;
 pub mod proto;
 pub mod report;
 pub mod runner;
+pub mod runtime;
 pub mod search;
 pub mod shapes;
 pub mod transform;
@@ -18,5 +20,6 @@ pub use inspect::{inspect_bytes, inspect_model, inspect_path};
 pub use proto::encode_model;
 pub use report::{OptimizeReport, optimize_model};
 pub use runner::{Runner, decode_model, top_class};
+pub use runtime::{OrtRuntime, Runtime, RuntimeChoice, RuntimeKind, TractRuntime};
 pub use search::{Objective, SearchLimits, SearchResult, SearchTarget, search};
 pub use transform::{apply_recipe, canonical_order};

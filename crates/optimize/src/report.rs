@@ -1,11 +1,13 @@
-//! [`OptimizeReport`]: what a recipe did to a model, measured — and
-//! [`optimize_model`], which applies a recipe and fills one in.
+//! [`OptimizeReport`]: what a recipe did to a model, measured on one
+//! runtime — and [`optimize_model`] / [`optimize_model_on`], which apply a
+//! recipe and fill one in.
 
 use crate::error::Result;
 use crate::evaluate::{self, Accuracy, EvalConfig, EvalData, LatencyStat};
 use crate::inspect::inspect_model;
 use crate::proto::{decode_model, encode_model};
 use crate::runner::Runner;
+use crate::runtime::{Runtime, RuntimeKind, TractRuntime};
 use crate::transform::{apply_recipe, canonical_order, weight_sparsity};
 use edgefleet_core::{ModelProfile, OptimizationKind};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,9 @@ use tract_onnx::pb;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptimizeReport {
     pub model: String,
+    /// The runtime the figures were measured on (`tract 0.23.9`, `ort 1.32.0`).
+    #[serde(default)]
+    pub runtime: String,
     /// The steps in the order they were applied (`int8`, `prune:0.5`, …).
     pub recipe: Vec<String>,
     pub size_before_bytes: u64,
@@ -61,10 +66,21 @@ pub struct Measured {
     pub latency: Vec<LatencyStat>,
 }
 
-/// Load, run and time one model.
+/// Load, run and time one model with tract.
 pub fn measure(model: &pb::ModelProto, name: &str, data: Option<&EvalData>, cfg: &EvalConfig) -> Result<Measured> {
+    measure_on(&TractRuntime, model, name, data, cfg)
+}
+
+/// Load, run and time one model on `runtime`.
+pub fn measure_on(
+    runtime: &dyn Runtime,
+    model: &pb::ModelProto,
+    name: &str,
+    data: Option<&EvalData>,
+    cfg: &EvalConfig,
+) -> Result<Measured> {
     let bytes = encode_model(model);
-    let runner = Runner::from_proto(model.clone())?;
+    let runner = Runner::load(runtime, model.clone())?;
     let (accuracy, outputs) = match data {
         Some(d) => {
             d.check_fits(&runner)?;
@@ -84,8 +100,8 @@ pub fn measure(model: &pb::ModelProto, name: &str, data: Option<&EvalData>, cfg:
     })
 }
 
-/// Apply `recipe` to the ONNX `bytes` and measure original and result.
-/// Returns the rewritten model and the report.
+/// Apply `recipe` to the ONNX `bytes` and measure original and result
+/// with tract. Returns the rewritten model and the report.
 pub fn optimize_model(
     bytes: &[u8],
     name: &str,
@@ -93,19 +109,43 @@ pub fn optimize_model(
     data: Option<&EvalData>,
     cfg: &EvalConfig,
 ) -> Result<(pb::ModelProto, OptimizeReport)> {
+    optimize_model_on(&TractRuntime, bytes, name, recipe, data, cfg)
+}
+
+/// [`optimize_model`], measuring on `runtime`.
+pub fn optimize_model_on(
+    runtime: &dyn Runtime,
+    bytes: &[u8],
+    name: &str,
+    recipe: &[OptimizationKind],
+    data: Option<&EvalData>,
+    cfg: &EvalConfig,
+) -> Result<(pb::ModelProto, OptimizeReport)> {
     let original = decode_model(bytes)?;
-    let before = measure(&original, name, data, cfg)?;
+    let before = measure_on(runtime, &original, name, data, cfg)?;
     let started = std::time::Instant::now();
     let result = apply_recipe(&original, recipe)?;
     let transform_ms = started.elapsed().as_secs_f64() * 1e3;
-    let after = measure(&result, name, data, cfg)?;
-    let mut report = compare(name, &canonical_order(recipe)?, &before, &after, &result)?;
+    let after = measure_on(runtime, &result, name, data, cfg)?;
+    let mut report = compare_on(runtime, name, &canonical_order(recipe)?, &before, &after, &result)?;
     report.transform_ms = transform_ms;
     Ok((result, report))
 }
 
-/// Build the report from two measurements.
+/// Build the report from two measurements taken with tract.
 pub fn compare(
+    name: &str,
+    applied: &[OptimizationKind],
+    before: &Measured,
+    after: &Measured,
+    result: &pb::ModelProto,
+) -> Result<OptimizeReport> {
+    compare_on(&TractRuntime, name, applied, before, after, result)
+}
+
+/// Build the report from two measurements taken on `runtime`.
+pub fn compare_on(
+    runtime: &dyn Runtime,
     name: &str,
     applied: &[OptimizationKind],
     before: &Measured,
@@ -124,13 +164,14 @@ pub fn compare(
     let mut notes = Vec::new();
     if lat_after > lat_before * 1.2 {
         notes.push(format!(
-            "the result is {:.1}× slower than the original in tract on this machine ({lat_after:.3} ms vs {lat_before:.3} ms); do not serve it here without measuring on the target",
-            lat_after / lat_before.max(1e-9)
+            "the result is {:.1}× slower than the original in {} on this machine ({lat_after:.3} ms vs {lat_before:.3} ms); do not serve it here without measuring on the target",
+            lat_after / lat_before.max(1e-9),
+            runtime.kind().display_name()
         ));
     }
     for step in applied {
         match step {
-            OptimizationKind::Int8 | OptimizationKind::Fp16 => notes.push(format!(
+            OptimizationKind::Int8 | OptimizationKind::Fp16 if runtime.kind() == RuntimeKind::Tract => notes.push(format!(
                 "{step} compresses weight storage; tract expands the weights to float at load, so memory and speed stay those of the float model"
             )),
             OptimizationKind::Prune { .. } => notes.push(
@@ -142,6 +183,7 @@ pub fn compare(
     let ci = |a: &Option<Accuracy>| a.map(|a| [a.ci95_low, a.ci95_high]);
     Ok(OptimizeReport {
         model: name.to_owned(),
+        runtime: runtime.label(),
         recipe: applied.iter().map(ToString::to_string).collect(),
         size_before_bytes: before.size_bytes,
         size_after_bytes: after.size_bytes,

@@ -1,20 +1,14 @@
-//! Running an ONNX model with tract: load once, build an optimized plan per
-//! batch size (cached), and run batches of flat float rows.
+//! Running an ONNX model: [`Runner`] checks the input, hands batches of
+//! flat float rows to a [`Session`] of whichever [`Runtime`] loaded it
+//! (tract unless the caller chose), and splits the output per sample.
 //!
 //! This is the one inference path of edgefleet: the agent serves predictions
 //! through it and the optimizer measures latency and accuracy through it, so
 //! what is measured is what is served.
 
 use crate::error::{OptimizeError, Result};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::runtime::{Runtime, RuntimeKind, Session, TractRuntime};
 use tract_onnx::pb;
-use tract_onnx::prelude::*;
-
-/// How many batch sizes keep a compiled plan; older ones are dropped.
-const MAX_CACHED_PLANS: usize = 8;
-
-type Plan = Arc<TypedRunnableModel>;
 
 /// A loaded model ready to run batches.
 pub struct Runner {
@@ -22,12 +16,18 @@ pub struct Runner {
     input_name: String,
     /// Shape of one sample (the input shape without its batch dimension).
     sample_shape: Vec<usize>,
-    plans: Mutex<HashMap<usize, Plan>>,
+    runtime: RuntimeKind,
+    runtime_label: String,
+    session: Box<dyn Session>,
 }
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("input", &self.input_name).field("sample_shape", &self.sample_shape).finish()
+        f.debug_struct("Runner")
+            .field("input", &self.input_name)
+            .field("sample_shape", &self.sample_shape)
+            .field("runtime", &self.runtime_label)
+            .finish()
     }
 }
 
@@ -71,13 +71,26 @@ pub fn value_dims(v: &pb::ValueInfoProto) -> Vec<Option<i64>> {
 }
 
 impl Runner {
-    /// Load a model from ONNX bytes.
+    /// Load a model from ONNX bytes with tract.
     pub fn from_bytes(bytes: &[u8]) -> Result<Runner> {
         Runner::from_proto(decode_model(bytes)?)
     }
 
-    /// Load a model already decoded (e.g. one just rewritten in memory).
+    /// Load a model already decoded (e.g. one just rewritten in memory)
+    /// with tract.
     pub fn from_proto(proto: pb::ModelProto) -> Result<Runner> {
+        Runner::load(&TractRuntime, proto)
+    }
+
+    /// Load ONNX bytes with `runtime`.
+    pub fn load_bytes(runtime: &dyn Runtime, bytes: &[u8]) -> Result<Runner> {
+        Runner::load(runtime, decode_model(bytes)?)
+    }
+
+    /// Load a decoded model with `runtime`. Ops the runtime does not
+    /// implement are refused up front, naming them; then the runtime loads
+    /// the model, so anything else it cannot run is reported here too.
+    pub fn load(runtime: &dyn Runtime, proto: pb::ModelProto) -> Result<Runner> {
         let graph = proto.graph.as_ref().ok_or_else(|| OptimizeError::Decode("the file has no graph".into()))?;
         let inputs = real_inputs(graph);
         let input = match inputs.as_slice() {
@@ -107,10 +120,37 @@ impl Runner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let runner = Runner { input_name: input.name.clone(), proto, sample_shape, plans: Mutex::new(HashMap::new()) };
-        // Build the batch-1 plan now so an op tract cannot run is reported at load.
-        runner.plan(1)?;
-        Ok(runner)
+        let missing = runtime.unsupported_ops(&proto);
+        if !missing.is_empty() {
+            let other = match runtime.kind() {
+                RuntimeKind::Tract => RuntimeKind::Ort,
+                RuntimeKind::Ort => RuntimeKind::Tract,
+            };
+            let hint = if missing.iter().all(|op| other.supports(op)) {
+                format!(" (only {} runs it)", other.display_name())
+            } else {
+                String::new()
+            };
+            return Err(OptimizeError::OpsUnsupported { runtime: runtime.label(), ops: missing.join(", "), hint });
+        }
+        let input_name = input.name.clone();
+        let session = runtime.load(&proto, &input_name, &sample_shape)?;
+        Ok(Runner { input_name, proto, sample_shape, runtime: runtime.kind(), runtime_label: runtime.label(), session })
+    }
+
+    /// Which runtime runs this model.
+    pub fn runtime(&self) -> RuntimeKind {
+        self.runtime
+    }
+
+    /// The runtime and its version (`tract 0.23.9`, `ort 1.32.0`).
+    pub fn runtime_label(&self) -> &str {
+        &self.runtime_label
+    }
+
+    /// The loaded session (to benchmark it directly).
+    pub fn session(&self) -> &dyn Session {
+        self.session.as_ref()
     }
 
     /// Number of floats in one sample (one row of a predict request).
@@ -123,6 +163,13 @@ impl Runner {
         &self.sample_shape
     }
 
+    /// The full input shape at a batch size.
+    pub fn input_shape(&self, batch: usize) -> Vec<usize> {
+        let mut shape = vec![batch];
+        shape.extend_from_slice(&self.sample_shape);
+        shape
+    }
+
     /// The batch size the model's input fixes, if its first dimension is
     /// a number rather than a symbol (then only that batch runs).
     pub fn fixed_batch(&self) -> Option<usize> {
@@ -131,40 +178,15 @@ impl Runner {
         value_dims(input).first().copied().flatten().map(|n| n as usize)
     }
 
-    /// The ops of tract's optimized plan at a batch size (e.g. to check
-    /// which kernels an integer model really runs).
+    /// The ops of the runtime's optimized plan at a batch size (e.g. to
+    /// check which kernels an integer model really runs in tract).
     pub fn plan_ops(&self, batch: usize) -> Result<Vec<String>> {
-        let plan = self.plan(batch)?;
-        Ok(plan.model().nodes().iter().map(|n| n.op().name().to_string()).collect())
+        self.session.plan_ops(batch)
     }
 
     /// The decoded model.
     pub fn proto(&self) -> &pb::ModelProto {
         &self.proto
-    }
-
-    fn plan(&self, batch: usize) -> Result<Plan> {
-        if let Some(p) =
-            self.plans.lock().map_err(|_| OptimizeError::Runtime("plan cache poisoned".into()))?.get(&batch)
-        {
-            return Ok(p.clone());
-        }
-        let mut shape = vec![batch];
-        shape.extend_from_slice(&self.sample_shape);
-        let plan = tract_onnx::onnx()
-            .model_for_proto_model(&self.proto)
-            .and_then(|m| m.with_input_fact(0, f32::fact(&shape).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(OptimizeError::runtime)?;
-        let mut plans = self.plans.lock().map_err(|_| OptimizeError::Runtime("plan cache poisoned".into()))?;
-        if plans.len() >= MAX_CACHED_PLANS
-            && let Some(&evict) = plans.keys().find(|&&b| b != 1)
-        {
-            plans.remove(&evict);
-        }
-        plans.insert(batch, plan.clone());
-        Ok(plan)
     }
 
     /// Run a batch given as one flat buffer of `batch × features` floats;
@@ -181,15 +203,8 @@ impl Runner {
                 data.len()
             )));
         }
-        let mut shape = vec![batch];
-        shape.extend_from_slice(&self.sample_shape);
-        let tensor = Tensor::from_shape(&shape, data).map_err(OptimizeError::runtime)?;
-        let outputs = self.plan(batch)?.run(tvec!(tensor.into())).map_err(OptimizeError::runtime)?;
-        let out = outputs.first().ok_or_else(|| OptimizeError::Runtime("the model produced no output".into()))?;
-        let out = out.cast_to::<f32>().map_err(OptimizeError::runtime)?;
-        let values: Vec<f32> =
-            out.to_plain_array_view::<f32>().map_err(OptimizeError::runtime)?.iter().copied().collect();
-        if !values.len().is_multiple_of(batch) {
+        let values = self.session.run(&self.input_shape(batch), data)?;
+        if values.is_empty() || !values.len().is_multiple_of(batch) {
             return Err(OptimizeError::Runtime(format!(
                 "output of {} values does not split into {batch} samples",
                 values.len()

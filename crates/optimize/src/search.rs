@@ -1,13 +1,21 @@
 //! Recipe search: try a fixed set of recipe combinations on a model,
-//! measure each with tract on the evaluation data, keep the Pareto front
-//! of (file size, latency, accuracy), and pick the best candidate that
-//! meets the limits and fits the target device (by
-//! `edgefleet_core::estimate_fit` on the candidate's own profile).
+//! measure each on the runtime the target device runs (tract unless told
+//! otherwise) with the evaluation data, keep the Pareto front of (file
+//! size, latency, accuracy), and pick the best candidate that meets the
+//! limits and fits the target device (by `edgefleet_core::estimate_fit` on
+//! the candidate's own profile).
+//!
+//! A candidate much slower than the original on that runtime is never
+//! chosen (tract's integer kernels make int8-dynamic many times slower on
+//! x86; on ONNX Runtime the same model is faster), so what the search
+//! picks is never a step back in speed without the user asking for it
+//! through the limits.
 
 use crate::error::{OptimizeError, Result};
 use crate::evaluate::{EvalConfig, EvalData};
 use crate::proto::decode_model;
-use crate::report::{Measured, OptimizeReport, compare, measure};
+use crate::report::{Measured, OptimizeReport, compare_on, measure_on};
+use crate::runtime::{Runtime, RuntimeKind, TractRuntime};
 use crate::transform::{apply_recipe, canonical_order};
 use edgefleet_core::{Device, FitConfig, OptimizationKind as K, estimate_fit};
 use serde::{Deserialize, Serialize};
@@ -95,8 +103,12 @@ fn dominates(a: &OptimizeReport, b: &OptimizeReport) -> bool {
     no_worse && better
 }
 
-/// Search recipes for `model_bytes` on `device`. `progress(done, total,
-/// what)` is called before each candidate and once at the end.
+/// A candidate this many times slower than the original is not chosen.
+pub const MAX_SLOWDOWN: f64 = 1.5;
+
+/// Search recipes for `model_bytes` on `device`, measured with tract.
+/// `progress(done, total, what)` is called before each candidate and once
+/// at the end.
 pub fn search(
     model_bytes: &[u8],
     name: &str,
@@ -105,12 +117,33 @@ pub fn search(
     cfg: &EvalConfig,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<(SearchResult, Option<pb::ModelProto>)> {
-    let (device, limits, objective) = (&target.device, &target.limits, target.objective);
+    search_on(&TractRuntime, model_bytes, name, target, data, cfg, progress)
+}
+
+/// [`search`], measuring every candidate on `runtime` (the one the target
+/// device runs).
+pub fn search_on(
+    runtime: &dyn Runtime,
+    model_bytes: &[u8],
+    name: &str,
+    target: &SearchTarget,
+    data: &EvalData,
+    cfg: &EvalConfig,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(SearchResult, Option<pb::ModelProto>)> {
+    let (limits, objective) = (&target.limits, target.objective);
+    // The fit checks ops against the runtime measured on when the device
+    // did not report its own list.
+    let mut device = target.device.clone();
+    if device.runtime_ops.is_none() && runtime.kind() != RuntimeKind::Tract {
+        device.runtime_ops = Some(runtime.supported_ops());
+    }
+    let device = &device;
     let original = decode_model(model_bytes)?;
     let recipes = default_recipes();
     let total = recipes.len() + 1;
     progress(0, total, "measuring the original");
-    let before: Measured = measure(&original, name, Some(data), cfg)?;
+    let before: Measured = measure_on(runtime, &original, name, Some(data), cfg)?;
     let base_accuracy = before.accuracy.map(|a| a.value).unwrap_or(0.0);
     let mut candidates = Vec::new();
     let mut models = Vec::new();
@@ -127,8 +160,17 @@ pub fn search(
             Err(OptimizeError::Unsupported(_)) => continue,
             Err(e) => return Err(e),
         };
-        let after = if recipe.is_empty() { before.clone() } else { measure(&result, name, Some(data), cfg)? };
-        let report = compare(name, &canonical_order(recipe)?, &before, &after, &result)?;
+        let after = if recipe.is_empty() {
+            before.clone()
+        } else {
+            match measure_on(runtime, &result, name, Some(data), cfg) {
+                Ok(m) => m,
+                // A rewrite this runtime cannot load (an op it lacks) is not a candidate here.
+                Err(OptimizeError::OpsUnsupported { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let report = compare_on(runtime, name, &canonical_order(recipe)?, &before, &after, &result)?;
         let fit = estimate_fit(&after.profile, device, &FitConfig::default());
         let mut why = Vec::new();
         let loss = base_accuracy - report.accuracy_after.unwrap_or(0.0);
@@ -148,6 +190,15 @@ pub fn search(
             && report.size_after_bytes > max
         {
             why.push(format!("size {} bytes exceeds {max}", report.size_after_bytes));
+        }
+        let slowdown = report.latency_ms_after / report.latency_ms_before.max(1e-9);
+        if slowdown > MAX_SLOWDOWN {
+            why.push(format!(
+                "{slowdown:.1}× slower than the original on {} ({:.3} ms vs {:.3} ms)",
+                runtime.label(),
+                report.latency_ms_after,
+                report.latency_ms_before
+            ));
         }
         let meets_limits = why.is_empty();
         if !fit.compatible {

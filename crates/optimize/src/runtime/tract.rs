@@ -1,0 +1,113 @@
+//! tract behind the [`Runtime`] trait: pure Rust, no native library, one
+//! thread. A loaded model builds an optimized plan per batch size (cached,
+//! batch 1 built at load so an op tract cannot run is reported then).
+
+use super::{Runtime, RuntimeKind, Session};
+use crate::error::{OptimizeError, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+/// The tract-onnx version edgefleet is built with (checked against
+/// Cargo.lock by a test, since tract exports no version constant).
+pub const TRACT_VERSION: &str = "0.23.9";
+
+/// How many batch sizes keep a compiled plan; older ones are dropped.
+const MAX_CACHED_PLANS: usize = 8;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// tract, the runtime that needs no native library.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TractRuntime;
+
+impl Runtime for TractRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Tract
+    }
+
+    fn version(&self) -> String {
+        TRACT_VERSION.to_owned()
+    }
+
+    fn supported_ops(&self) -> Vec<String> {
+        super::ops::tract_ops().iter().cloned().collect()
+    }
+
+    fn load(&self, model: &pb::ModelProto, _input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>> {
+        let session = TractSession {
+            proto: model.clone(),
+            sample_shape: sample_shape.to_vec(),
+            plans: Mutex::new(HashMap::new()),
+        };
+        session.plan(1)?;
+        Ok(Box::new(session))
+    }
+}
+
+/// A model tract loaded: the decoded graph and its plans by batch size.
+pub struct TractSession {
+    proto: pb::ModelProto,
+    sample_shape: Vec<usize>,
+    plans: Mutex<HashMap<usize, Plan>>,
+}
+
+impl std::fmt::Debug for TractSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TractSession").field("sample_shape", &self.sample_shape).finish()
+    }
+}
+
+impl TractSession {
+    fn plan(&self, batch: usize) -> Result<Plan> {
+        let poisoned = || OptimizeError::Runtime("plan cache poisoned".into());
+        if let Some(p) = self.plans.lock().map_err(|_| poisoned())?.get(&batch) {
+            return Ok(p.clone());
+        }
+        let mut shape = vec![batch];
+        shape.extend_from_slice(&self.sample_shape);
+        let plan = tract_onnx::onnx()
+            .model_for_proto_model(&self.proto)
+            .and_then(|m| m.with_input_fact(0, f32::fact(&shape).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(OptimizeError::runtime)?;
+        let mut plans = self.plans.lock().map_err(|_| poisoned())?;
+        if plans.len() >= MAX_CACHED_PLANS
+            && let Some(&evict) = plans.keys().find(|&&b| b != 1)
+        {
+            plans.remove(&evict);
+        }
+        plans.insert(batch, plan.clone());
+        Ok(plan)
+    }
+}
+
+impl Session for TractSession {
+    fn run(&self, shape: &[usize], data: &[f32]) -> Result<Vec<f32>> {
+        let batch = shape.first().copied().unwrap_or(1);
+        let tensor = Tensor::from_shape(shape, data).map_err(OptimizeError::runtime)?;
+        let outputs = self.plan(batch)?.run(tvec!(tensor.into())).map_err(OptimizeError::runtime)?;
+        let out = outputs.first().ok_or_else(|| OptimizeError::Runtime("the model produced no output".into()))?;
+        let out = out.cast_to::<f32>().map_err(OptimizeError::runtime)?;
+        Ok(out.to_plain_array_view::<f32>().map_err(OptimizeError::runtime)?.iter().copied().collect())
+    }
+
+    fn plan_ops(&self, batch: usize) -> Result<Vec<String>> {
+        let plan = self.plan(batch)?;
+        Ok(plan.model().nodes().iter().map(|n| n.op().name().to_string()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_constant_matches_the_lock_file() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+        let entry = format!("name = \"tract-onnx\"\nversion = \"{TRACT_VERSION}\"");
+        assert!(lock.contains(&entry), "update TRACT_VERSION to the tract-onnx in Cargo.lock");
+    }
+}
