@@ -3,6 +3,7 @@
 //! the runtime that will serve it: tract, or ONNX Runtime when its library
 //! is there ([`runtime`]).
 
+pub mod distill;
 pub mod error;
 pub mod evaluate;
 pub mod inspect;
@@ -14,6 +15,7 @@ pub mod search;
 pub mod shapes;
 pub mod transform;
 
+pub use distill::{DistillConfig, DistillError, DistillReport};
 pub use error::{OptimizeError, Result};
 pub use evaluate::{EvalConfig, EvalData};
 pub use inspect::{inspect_bytes, inspect_model, inspect_path};
