@@ -126,7 +126,7 @@ impl Advertisement {
     }
 }
 
-/// The DESIGN.md TXT keys; each value is kept under 200 bytes.
+/// The TXT keys (see docs/design.md, "mDNS TXT record"); each value is kept under 200 bytes.
 pub fn txt_properties(device: &Device) -> HashMap<String, String> {
     let mut p = HashMap::new();
     let mut put = |k: &str, v: String| {

@@ -89,11 +89,11 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-impl From<crate::model_store::StoreError> for ApiError {
-    fn from(e: crate::model_store::StoreError) -> Self {
-        use crate::model_store::StoreError as E;
+impl From<crate::model_store::ModelStoreError> for ApiError {
+    fn from(e: crate::model_store::ModelStoreError) -> Self {
+        use crate::model_store::ModelStoreError as E;
         let (status, code) = match &e {
-            E::InvalidName { .. } => (StatusCode::BAD_REQUEST, "invalid_name"),
+            E::InvalidName(_) => (StatusCode::BAD_REQUEST, "invalid_name"),
             E::UnknownModel(_) | E::UnknownVersion { .. } | E::NoActiveVersion(_) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
@@ -110,6 +110,7 @@ impl From<crate::model_store::StoreError> for ApiError {
             E::InvalidModel(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
             E::VersionExists { .. } | E::Busy { .. } | E::NoPrevious(_) => (StatusCode::CONFLICT, "conflict"),
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+            E::Worker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let held = match &e {
             E::RangeMismatch { held, .. } | E::Truncated { held } => Some(*held),

@@ -5,10 +5,10 @@ use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
 use crate::upstream::Upstream;
-use edgefleet_core::Device;
 use edgefleet_core::wire::Metrics;
+use edgefleet_core::{Device, now_ms};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// Where live numbers come from.
 #[derive(Debug)]
@@ -27,10 +27,6 @@ pub(crate) struct AppState {
     pub serving: Serving,
     pub upstream: Option<Upstream>,
     pub default_threshold: f64,
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl AppState {

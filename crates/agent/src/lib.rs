@@ -35,7 +35,7 @@ pub use device_detect::detect_device;
 pub use error::AgentError;
 pub use gflops::measure_gflops;
 pub use identity::{load_or_create_device_id, load_or_create_token, random_hex};
-pub use model_store::{ContentRange, StoreError, validate_segment};
+pub use model_store::{ContentRange, ModelStoreError};
 pub use server::{AgentHandle, run, spawn, spawn_on};
 pub use simulate::{SimulateOptions, SimulatedFleet, simulate};
 pub use synthetic::{SyntheticLoad, synthetic_device};

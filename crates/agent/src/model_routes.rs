@@ -3,7 +3,7 @@
 
 use crate::api_error::ApiError;
 use crate::app_state::AppState;
-use crate::model_store::{ContentRange, ModelState, StoreError, parse_sha256, validate_segment};
+use crate::model_store::{ContentRange, ModelState, ModelStoreError, parse_sha256};
 use crate::serving::LoadedModel;
 use axum::Json;
 use axum::body::Body;
@@ -11,16 +11,17 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_RANGE};
 use axum::http::{HeaderMap, StatusCode};
+use edgefleet_core::check_segment;
 use edgefleet_core::wire::{
     ActivateRequest, ActivateResponse, CONTENT_SHA256_HEADER, ModelsResponse, UploadResponse, UploadStatus,
 };
 use edgefleet_optimize::Runner;
 use std::sync::Arc;
 
-fn check(name: &str, version: Option<&str>) -> Result<(), StoreError> {
-    validate_segment("name", name)?;
+fn check(name: &str, version: Option<&str>) -> Result<(), ModelStoreError> {
+    check_segment("name", name)?;
     if let Some(v) = version {
-        validate_segment("version", v)?;
+        check_segment("version", v)?;
     }
     Ok(())
 }
@@ -28,7 +29,7 @@ fn check(name: &str, version: Option<&str>) -> Result<(), StoreError> {
 /// Run blocking store work off the async workers.
 async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
-    f: impl FnOnce(&AppState) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnOnce(&AppState) -> Result<T, ModelStoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let state = state.clone();
     Ok(tokio::task::spawn_blocking(move || f(&state)).await??)
@@ -72,7 +73,7 @@ async fn load(state: &Arc<AppState>, name: &str, version: &str, threshold: f64) 
     let (n, v) = (name.to_owned(), version.to_owned());
     let runner = blocking(state, move |s| {
         let bytes = s.store.read_model(&n, &v)?;
-        Runner::from_bytes(&bytes).map_err(|e| StoreError::InvalidModel(e.to_string()))
+        Runner::from_bytes(&bytes).map_err(|e| ModelStoreError::InvalidModel(e.to_string()))
     })
     .await?;
     Ok(Arc::new(LoadedModel { version: version.to_owned(), runner: Arc::new(runner), threshold }))
@@ -106,7 +107,7 @@ pub(crate) async fn activate(
     if let Some(t) = req.confidence_threshold
         && !(t.is_finite() && (0.0..=1.0).contains(&t))
     {
-        return Err(StoreError::BadThreshold(t).into());
+        return Err(ModelStoreError::BadThreshold(t).into());
     }
     let _lock = state.store.state_lock.lock().await;
     let n = name.clone();
@@ -134,7 +135,7 @@ pub(crate) async fn rollback(
     let n = name.clone();
     let old = blocking(&state, move |s| s.store.state(&n)).await?;
     let Some(previous) = old.previous.clone() else {
-        return Err(StoreError::NoPrevious(name).into());
+        return Err(ModelStoreError::NoPrevious(name).into());
     };
     let new_state = ModelState { active: Some(previous.clone()), previous: old.active.clone(), ..old.clone() };
     let model = load(&state, &name, &previous, threshold_of(&state, &new_state)).await?;
@@ -156,7 +157,7 @@ pub(crate) async fn active_model(state: &Arc<AppState>, name: &str) -> Result<Ar
     }
     let n = name.to_owned();
     let st = blocking(state, move |s| s.store.state(&n)).await?;
-    let version = st.active.clone().ok_or_else(|| StoreError::NoActiveVersion(name.to_owned()))?;
+    let version = st.active.clone().ok_or_else(|| ModelStoreError::NoActiveVersion(name.to_owned()))?;
     let model = load(state, name, &version, threshold_of(state, &st)).await?;
     state.serving.swap(name, model.clone());
     Ok(model)

@@ -1,0 +1,179 @@
+//! Installed models on disk, resumable uploads, and the active / previous
+//! version of each model.
+//!
+//! Files: `layout` (where things live on disk), `upload` (receiving and
+//! installing a file), `error` (why an operation failed). The layout in
+//! short: `models/<name>/<version>.onnx` plus its `.sha256` sidecar,
+//! `models/<name>/state.json` (active and previous version), and
+//! `uploads/<name>/<version>.<sha256>.part` for uploads in progress, renamed
+//! into `models/` only after the hash checks out. `state.json` is replaced
+//! by temp file + rename, so it is always the old or the new one.
+//!
+//! A crash at any moment therefore leaves the previous state or the new
+//! one: the active file is never written in place.
+
+mod error;
+mod layout;
+mod upload;
+
+pub use error::ModelStoreError;
+pub use upload::{ContentRange, parse_sha256};
+
+use crate::identity::write_atomically;
+use edgefleet_core::wire::{ModelEntry, UploadStatus};
+use error::{Result, io_err};
+use layout::{Layout, sync_dir};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Active / previous version of one model (`state.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelState {
+    pub active: Option<String>,
+    pub previous: Option<String>,
+    #[serde(default)]
+    pub confidence_threshold: Option<f64>,
+}
+
+/// The store. The sync methods do blocking filesystem work: async callers
+/// wrap them in `spawn_blocking`. `upload` is async and does that itself.
+#[derive(Debug)]
+pub struct ModelStore {
+    layout: Layout,
+    max_upload_bytes: u64,
+    /// Serialises state changes (activate, rollback, lazy loads).
+    pub(crate) state_lock: tokio::sync::Mutex<()>,
+    /// Uploads in progress, by (name, version): one at a time each.
+    busy: Mutex<HashSet<(String, String)>>,
+}
+
+impl ModelStore {
+    pub fn open(data_dir: &Path, max_upload_bytes: u64) -> Result<ModelStore> {
+        Ok(ModelStore {
+            layout: Layout::create(data_dir)?,
+            max_upload_bytes,
+            state_lock: tokio::sync::Mutex::new(()),
+            busy: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Hash and size of an installed version.
+    pub fn installed(&self, name: &str, version: &str) -> Result<Option<(String, u64)>> {
+        self.layout.installed(name, version)
+    }
+
+    /// The state of `name`; `UnknownModel` when nothing of it is installed.
+    pub fn state(&self, name: &str) -> Result<ModelState> {
+        let dir = self.layout.model_dir(name);
+        if !dir.is_dir() {
+            return Err(ModelStoreError::UnknownModel(name.to_owned()));
+        }
+        match std::fs::read(dir.join("state.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ModelStoreError::Io {
+                context: format!("state of `{name}` is corrupt"),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ModelState::default()),
+            Err(e) => Err(io_err(format!("cannot read state of `{name}`"))(e)),
+        }
+    }
+
+    /// Replace the state of `name` atomically (temp file, fsync, rename).
+    pub fn write_state(&self, name: &str, state: &ModelState) -> Result<()> {
+        let dir = self.layout.model_dir(name);
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| ModelStoreError::Io {
+            context: "cannot encode state".into(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomically(&dir.join("state.json"), &bytes, false).map_err(|e| ModelStoreError::Io {
+            context: format!("cannot write state of `{name}`"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        sync_dir(&dir)
+    }
+
+    /// Every installed version of every model.
+    pub fn list(&self) -> Result<Vec<ModelEntry>> {
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(self.layout.models_dir()).map_err(io_err("cannot list models"))?;
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| edgefleet_core::check_segment("name", n).is_ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let state = self.state(&name)?;
+            let Ok(files) = std::fs::read_dir(self.layout.model_dir(&name)) else { continue };
+            let mut versions: Vec<String> = files
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok()?.strip_suffix(".onnx").map(str::to_owned))
+                .collect();
+            versions.sort();
+            for version in versions {
+                if let Some((sha256, size_bytes)) = self.installed(&name, &version)? {
+                    out.push(ModelEntry {
+                        active: state.active.as_deref() == Some(version.as_str()),
+                        previous: state.previous.as_deref() == Some(version.as_str()),
+                        name: name.clone(),
+                        version,
+                        sha256,
+                        size_bytes,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How much of an upload is held.
+    pub fn upload_status(&self, name: &str, version: &str) -> Result<UploadStatus> {
+        if let Some((sha, size)) = self.installed(name, version)? {
+            return Ok(UploadStatus {
+                name: name.into(),
+                version: version.into(),
+                received_bytes: size,
+                complete: true,
+                sha256: Some(sha),
+            });
+        }
+        let part = self.layout.parts(name, version).into_iter().next();
+        let (received_bytes, sha256) = match part {
+            Some((path, sha)) => (std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0), Some(sha)),
+            None => (0, None),
+        };
+        Ok(UploadStatus { name: name.into(), version: version.into(), received_bytes, complete: false, sha256 })
+    }
+
+    /// Read an installed version's bytes.
+    pub fn read_model(&self, name: &str, version: &str) -> Result<Vec<u8>> {
+        let path = self.layout.model_path(name, version);
+        std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ModelStoreError::UnknownVersion { name: name.into(), version: version.into() }
+            } else {
+                io_err(format!("cannot read {}", path.display()))(e)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_unknown_model_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), 1024).unwrap();
+        assert!(matches!(store.state("nope"), Err(ModelStoreError::UnknownModel(_))));
+        std::fs::create_dir_all(dir.path().join("models/m")).unwrap();
+        assert_eq!(store.state("m").unwrap(), ModelState::default());
+        let s = ModelState { active: Some("2".into()), previous: Some("1".into()), confidence_threshold: Some(0.5) };
+        store.write_state("m", &s).unwrap();
+        assert_eq!(store.state("m").unwrap(), s);
+        assert!(!dir.path().join("models/m/state.json.tmp").exists());
+    }
+}
