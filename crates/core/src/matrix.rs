@@ -4,14 +4,14 @@
 //! Per pair it keeps a 16-byte [`FitSummary`] and builds no strings; the
 //! per-model and per-device terms are computed once. It runs the same
 //! arithmetic as [`crate::fit::estimate_fit`] (the shared `pair_*`
-//! functions), so both agree exactly; call `estimate_fit` for the reasons
-//! behind one cell.
+//! functions of `fit::factors`), so both agree exactly; call `estimate_fit`
+//! for the reasons behind one cell.
 
 use crate::device::Device;
-use crate::fit::{
-    DeviceFactors, Fit, FitConfig, ModelFactors, ReasonKind, pair_latency_ms, pair_max_batch, pair_memory_ok,
-    pair_storage_ok, pair_type_ok,
+use crate::fit::factors::{
+    DeviceFactors, ModelFactors, pair_latency_ms, pair_max_batch, pair_memory_ok, pair_storage_ok, pair_type_ok,
 };
+use crate::fit::{Fit, FitConfig, ReasonKind};
 use crate::model::ModelProfile;
 
 /// Bits of [`FitSummary::failed`]: which checks failed.
@@ -42,7 +42,7 @@ impl FitSummary {
             ReasonKind::Storage => failed::STORAGE,
             ReasonKind::DeviceType => failed::DEVICE_TYPE,
             ReasonKind::Ops => failed::OPS,
-            ReasonKind::Info => 0,
+            ReasonKind::Info | ReasonKind::Calibration => 0,
         };
         let b1 = fit.per_batch.first().map(|b| b.estimated_latency_ms);
         FitSummary {
