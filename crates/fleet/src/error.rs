@@ -16,12 +16,29 @@ pub enum FleetError {
     BadInput(String),
     #[error("mDNS: {0}")]
     Mdns(String),
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
+    /// The engine's tokio runtime could not be built.
+    #[error("cannot start the fleet engine's async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The OS would not start a thread.
+    #[error("cannot start the {name} thread: {source}")]
+    Thread {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A background task panicked or was cancelled before it finished.
+    #[error("the {task} task did not finish: {reason}")]
+    TaskFailed { task: String, reason: String },
+    /// A lock is poisoned: a thread panicked while holding it.
+    #[error("the {what} is unusable: a thread panicked while holding its lock")]
+    LockPoisoned { what: String },
     #[error(transparent)]
     Store(#[from] edgefleet_store::StoreError),
     #[error("the fleet engine has stopped")]

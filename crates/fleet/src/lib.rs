@@ -4,6 +4,7 @@
 //! thread never waits on the network.
 
 pub mod client;
+pub mod directory;
 pub mod discovery;
 pub mod engine;
 pub mod error;
@@ -13,10 +14,11 @@ pub mod store_writer;
 pub mod sweep;
 
 pub use client::{AgentClient, http_client};
+pub use directory::Directory;
 pub use discovery::{BrowseEvent, Browser, Discovered};
 pub use engine::{
-    Command, DeviceSnapshot, Directory, EngineConfig, Event, FleetEngine, JobContext, JobFn, JobId, JobState,
-    JobUpdate, LogEntry, LogLevel,
+    Command, DeviceSnapshot, EngineConfig, Event, FleetEngine, JobContext, JobFn, JobId, JobState, JobUpdate, LogEntry,
+    LogLevel,
 };
 pub use error::{FleetError, Result};
 pub use liveness::{LivenessPolicy, now_ms};
