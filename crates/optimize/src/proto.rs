@@ -162,6 +162,28 @@ pub fn i8_tensor(name: &str, dims: &[i64], values: &[i8]) -> pb::TensorProto {
     }
 }
 
+/// A uint8 tensor stored as raw bytes.
+pub fn u8_tensor(name: &str, dims: &[i64], values: &[u8]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.to_owned(),
+        dims: dims.to_vec(),
+        data_type: DataType::Uint8 as i32,
+        raw_data: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// An int32 tensor stored as raw little-endian bytes.
+pub fn i32_tensor(name: &str, dims: &[i64], values: &[i32]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.to_owned(),
+        dims: dims.to_vec(),
+        data_type: DataType::Int32 as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
 /// An int64 tensor stored as raw bytes.
 pub fn i64_tensor(name: &str, dims: &[i64], values: &[i64]) -> pb::TensorProto {
     pb::TensorProto {

@@ -1,5 +1,7 @@
 //! Graph transformations, one file each, every one a pure function
 //! `&ModelProto → Result<ModelProto>`, and [`apply_recipe`] to compose them.
+//! [`int8_static`] also takes calibration rows, so it runs on its own
+//! rather than in a recipe.
 //!
 //! A recipe runs in a fixed order whatever order it was written in:
 //! structural changes first (structured pruning, magnitude pruning, fixed
@@ -8,18 +10,22 @@
 //! after int8-dynamic quantizes only what int8-dynamic left in float (the
 //! convs), fp16 only what is still float32 (biases).
 
+pub mod calibrate;
 pub mod fix_shapes;
 pub mod fp16;
 pub mod int8;
 pub mod int8_dynamic;
+pub mod int8_static;
 pub mod prune;
 pub mod prune_structured;
 pub mod weights;
 
+pub use calibrate::CalibrationMethod;
 pub use fix_shapes::fix_shapes;
 pub use fp16::fp16;
 pub use int8::int8;
 pub use int8_dynamic::int8_dynamic;
+pub use int8_static::int8_static;
 pub use prune::{prune, weight_sparsity};
 pub use prune_structured::prune_structured;
 
