@@ -108,6 +108,42 @@ fn a_much_smaller_student_agrees_with_the_digits_mlp_and_is_valid_onnx() {
 }
 
 #[test]
+fn an_image_teacher_gets_a_small_cnn_student_that_onnxruntime_agrees_with() {
+    let bytes = std::fs::read(root().join("assets/models/cnn_digits.onnx")).unwrap();
+    let teacher = Teacher::from_bytes(&bytes, "cnn_digits").unwrap();
+    assert!(teacher.is_image());
+    let arch = Arch::parse("cnn:4").unwrap();
+    let cfg = DistillConfig { epochs: 30, ..quick(30.0) };
+    let out =
+        distill(&teacher, &digits(), &arch, &cfg, &Goal::default(), &AtomicBool::new(false), &mut |_: &Progress| {})
+            .unwrap();
+    let r = &out.report;
+    assert!(r.student.params * 5 < r.teacher.params, "{} vs {}", r.student.params, r.teacher.params);
+    assert!(r.agreement.value >= 0.9, "held-out agreement {}", r.agreement.value);
+    let ops = edgefleet_optimize::inspect_model(&out.model, "s").unwrap().ops;
+    assert!(ops.contains(&"Conv".to_string()) && ops.contains(&"MaxPool".to_string()), "{ops:?}");
+    if !python_ready() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but python3 with onnx and onnxruntime is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cnn_student.onnx");
+    std::fs::write(&path, encode_model(&out.model)).unwrap();
+    let run = Command::new("python3")
+        .arg(root().join("scripts/onnx_validate.py"))
+        .arg(&path)
+        .arg("--eval")
+        .arg(root().join("assets/models/digits_eval.csv"))
+        .arg("--reference")
+        .arg(root().join("assets/models/cnn_digits.onnx"))
+        .args(["--min-agreement", "0.85"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && stdout.contains("1 passed, 0 failed"), "onnx_validate.py failed:\n{stdout}");
+}
+
+#[test]
 fn the_search_chooses_the_smallest_student_on_the_front_that_meets_the_constraints() {
     let teacher = teacher();
     let space: Vec<Arch> =

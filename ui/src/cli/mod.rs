@@ -8,6 +8,7 @@ mod add_cmd;
 mod deploy_cmd;
 mod deployments_cmd;
 mod devices_cmd;
+mod distill_cmd;
 mod estimate_cmd;
 mod gateway_cmd;
 mod inspect_cmd;
@@ -94,6 +95,8 @@ pub enum Command {
     Inspect(inspect_cmd::InspectArgs),
     /// Rewrite a model (int8, fp16, pruning, fixed shapes) and measure it.
     Optimize(optimize_cmd::OptimizeArgs),
+    /// Train a small student from a teacher's soft labels (or search its shape for a device).
+    Distill(distill_cmd::DistillArgs),
     /// Roll a model out to devices: canary first, health-checked, resumable.
     Deploy(deploy_cmd::DeployArgs),
     /// Put devices back on the version of a model they ran before.
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
+        Some(Command::Distill(a)) => distill_cmd::run(&global, a),
         Some(Command::Deploy(a)) => deploy_cmd::run(&global, a),
         Some(Command::Rollback(a)) => rollback_cmd::run(&global, a),
         Some(Command::Deployments(a)) => deployments_cmd::run(&global, a),

@@ -153,7 +153,7 @@ impl Default for DistillConfig {
             held_out_fraction: 0.2,
             epochs: 150,
             batch_size: 32,
-            learning_rate: 3e-3,
+            learning_rate: 1e-2,
             weight_decay: 1e-4,
             soft_weight: 1.0,
             hard_weight: 1.0,

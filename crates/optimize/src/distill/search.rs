@@ -261,6 +261,8 @@ fn run_rounds(
     }
     // The probe epoch: one for each survivor, stopping as soon as the
     // budget clearly cannot hold them all.
+    let screening_s = start.elapsed().as_secs_f64();
+    let probing = Instant::now();
     for (done, &i) in alive.iter().enumerate() {
         check()?;
         let c = &mut cands[i];
@@ -275,8 +277,8 @@ fn run_rounds(
         if let Some(t) = c.trainer.as_mut() {
             t.epoch(&prep.set, cfg)?;
         }
-        let per_epoch = start.elapsed().as_secs_f64() / (done + 1) as f64;
-        let needed = per_epoch * alive.len() as f64;
+        let per_epoch = probing.elapsed().as_secs_f64() / (done + 1) as f64;
+        let needed = screening_s + per_epoch * alive.len() as f64;
         if needed > budget.as_secs_f64() {
             return Err(DistillError::BudgetTooSmall {
                 budget_s: budget.as_secs_f64(),
