@@ -1,8 +1,14 @@
-//! mDNS discovery of agents (`_edgefleet._tcp.local.`) with mdns-sd.
+//! mDNS discovery of agents (`_edgefleet._tcp.local.`): a continuous
+//! mdns-sd browse, started together with a burst of one-shot queries
+//! ([`one_shot`]) that every agent present answers at once by unicast — so
+//! the first devices arrive in one round trip even when another console
+//! asked a moment ago.
 //!
 //! A resolved record becomes a [`Discovered`] device built from its TXT
 //! keys; the caller confirms it over HTTP. A record with bad TXT is skipped
 //! with a warning — one bad device never stops the browse.
+
+pub mod one_shot;
 
 use crate::error::{FleetError, Result};
 use edgefleet_core::wire::{self, txt};
@@ -89,6 +95,8 @@ pub fn device_from_txt(props: &HashMap<String, String>) -> Result<Device> {
 pub struct Browser {
     daemon: ServiceDaemon,
     events: mdns_sd::Receiver<ServiceEvent>,
+    /// Agents answering the one-shot queries; closed once those are over.
+    quick: tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Discovered>>>,
 }
 
 impl Browser {
@@ -96,7 +104,25 @@ impl Browser {
     pub fn start(interfaces: &[String]) -> Result<Browser> {
         let daemon = daemon_on(interfaces)?;
         let events = daemon.browse(wire::SERVICE_TYPE).map_err(|e| FleetError::Mdns(e.to_string()))?;
-        Ok(Browser { daemon, events })
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // Without the quick answers the browse still finds everyone, a little later.
+        if let Err(e) = one_shot::spawn(interfaces, move |d| tx.send(d).is_ok()) {
+            tracing::warn!("one-shot mDNS query not started: {e}");
+        }
+        Ok(Browser { daemon, events, quick: tokio::sync::Mutex::new(Some(rx)) })
+    }
+
+    /// The next one-shot answer, or never once they are over.
+    async fn next_quick(&self) -> Discovered {
+        let mut quick = self.quick.lock().await;
+        if let Some(rx) = quick.as_mut() {
+            match rx.recv().await {
+                Some(d) => return d,
+                None => *quick = None,
+            }
+        }
+        drop(quick);
+        std::future::pending().await
     }
 
     /// The next useful event, waiting up to `timeout`; `Ok(None)` on timeout.
@@ -104,7 +130,11 @@ impl Browser {
     pub async fn next(&self, timeout: Duration) -> Result<Option<BrowseEvent>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let event = match tokio::time::timeout_at(deadline, self.events.recv_async()).await {
+            let event = tokio::select! {
+                d = self.next_quick() => return Ok(Some(BrowseEvent::Resolved(Box::new(d)))),
+                e = tokio::time::timeout_at(deadline, self.events.recv_async()) => e,
+            };
+            let event = match event {
                 Err(_) => return Ok(None),
                 Ok(Err(_)) => return Err(FleetError::Mdns("the mDNS daemon stopped".into())),
                 Ok(Ok(e)) => e,

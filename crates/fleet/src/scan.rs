@@ -1,7 +1,10 @@
-//! A one-shot scan: browse mDNS for a while and/or sweep a range, then
-//! confirm every candidate over HTTP. Used by `edgefleet scan` and by the
+//! A one-shot scan: browse mDNS for a while and/or sweep a range, and
+//! confirm every candidate over HTTP the moment it is found (confirmations
+//! run in parallel with the browse). Used by `edgefleet scan` and by the
 //! engine's Sweep command. Each device is confirmed independently, so an
-//! unreachable or misbehaving one is reported, never fatal.
+//! unreachable or misbehaving one is reported, never fatal. With an
+//! expected count the scan returns as soon as that many devices are
+//! confirmed instead of listening for the whole window.
 
 use crate::client::AgentClient;
 use crate::discovery::{BrowseEvent, Browser};
@@ -9,10 +12,12 @@ use crate::error::{FleetError, Result};
 use crate::sweep::{SweepSpec, sweep};
 use edgefleet_core::{Device, DeviceStatus};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Where a device was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +50,9 @@ pub struct Found {
     pub paired: bool,
     /// Why it could not be confirmed, if it could not.
     pub problem: Option<String>,
+    /// When a scan found it: milliseconds from the scan's start until its
+    /// confirmation ended (`None` outside a scan).
+    pub found_after_ms: Option<u64>,
 }
 
 /// What to scan.
@@ -85,7 +93,7 @@ pub async fn confirm(
             let mut device = info.device;
             device.status = DeviceStatus::Online;
             device.last_heartbeat_ms = Some(crate::liveness::now_ms());
-            Ok(Found { device, addr, source, confirmed: true, paired: true, problem: None })
+            Ok(Found { device, addr, source, confirmed: true, paired: true, problem: None, found_after_ms: None })
         }
         (Ok(_), Err(e)) if e.status() == Some(401) => {
             let Some(mut device) = advertised else {
@@ -101,12 +109,20 @@ pub async fn confirm(
             } else {
                 "not paired: no token".to_owned()
             });
-            Ok(Found { device, addr, source, confirmed: false, paired: false, problem })
+            Ok(Found { device, addr, source, confirmed: false, paired: false, problem, found_after_ms: None })
         }
         (health, Err(e)) => {
             let Some(mut device) = advertised else { return Err(e) };
             device.status = if health.is_ok() { DeviceStatus::Stale } else { DeviceStatus::Offline };
-            Ok(Found { device, addr, source, confirmed: false, paired: token.is_some(), problem: Some(e.to_string()) })
+            Ok(Found {
+                device,
+                addr,
+                source,
+                confirmed: false,
+                paired: token.is_some(),
+                problem: Some(e.to_string()),
+                found_after_ms: None,
+            })
         }
     }
 }
@@ -128,60 +144,109 @@ pub async fn confirm_all(
         .await
 }
 
-/// Run a scan. Problems with single devices are in their `problem`; the
-/// returned error is only for a scan that could not run at all.
+/// Run a scan for the whole window. Problems with single devices are in
+/// their `problem`; the returned error is only for a scan that could not run
+/// at all.
 pub async fn scan(http: &reqwest::Client, opts: &ScanOptions) -> Result<Vec<Found>> {
-    let mut candidates: BTreeMap<SocketAddr, (Option<Device>, Source)> = BTreeMap::new();
-    let sweep_task = opts.sweep.as_ref().map(|spec| {
+    scan_until(http, opts, None).await
+}
+
+/// How long a sweep probe waits for an answer.
+const SWEEP_PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+/// Sweep probes in flight at once.
+const SWEEP_CONCURRENCY: usize = 128;
+
+/// Keep the better of two records of one device: a confirmed one wins.
+fn keep(by_id: &mut BTreeMap<String, Found>, f: Found) {
+    match by_id.get(&f.device.device_id) {
+        Some(prev) if prev.confirmed && !f.confirmed => {}
+        _ => {
+            by_id.insert(f.device.device_id.clone(), f);
+        }
+    }
+}
+
+/// The browser's next event, or never when there is no browser.
+async fn next_browse(browser: &Option<Browser>, deadline: Instant) -> Result<Option<BrowseEvent>> {
+    match browser {
+        Some(b) => b.next(deadline.saturating_duration_since(Instant::now())).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The sweep's answers once it is over, or never when there is no sweep.
+async fn sweep_done(task: &mut Option<tokio::task::JoinHandle<Vec<SocketAddr>>>) -> Vec<SocketAddr> {
+    match task {
+        Some(t) => t.await.unwrap_or_default(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Run a scan; with `expect = Some(n)` it returns as soon as `n` distinct
+/// devices are confirmed (or, failing that, when the window and the sweep
+/// are over, with what it found). Each candidate is confirmed as soon as it
+/// is found, at most [`CONFIRM_CONCURRENCY`] at once.
+pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Option<usize>) -> Result<Vec<Found>> {
+    let started = Instant::now();
+    let mut sweep_task = opts.sweep.as_ref().map(|spec| {
         let http = http.clone();
         let spec = spec.clone();
-        tokio::spawn(async move { sweep(&http, &spec, Duration::from_millis(800), 128).await })
+        tokio::spawn(async move { sweep(&http, &spec, SWEEP_PROBE_TIMEOUT, SWEEP_CONCURRENCY).await })
     });
-    if opts.mdns {
-        let browser = Browser::start(&opts.interfaces)?;
-        let deadline = tokio::time::Instant::now() + opts.timeout;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                break;
+    let mut browser = if opts.mdns { Some(Browser::start(&opts.interfaces)?) } else { None };
+    let deadline = started + opts.timeout;
+    let token_for = |id: &str| opts.token_for(id);
+    let token_for: &(dyn Fn(&str) -> Option<String> + Sync) = &token_for;
+    let mut asked: HashSet<SocketAddr> = HashSet::new();
+    let mut waiting: Vec<(SocketAddr, Option<Device>, Source)> = Vec::new();
+    let mut confirms = FuturesUnordered::new();
+    let mut by_id: BTreeMap<String, Found> = BTreeMap::new();
+    loop {
+        while confirms.len() < CONFIRM_CONCURRENCY
+            && let Some((addr, adv, source)) = waiting.pop()
+        {
+            confirms.push(async move { (addr, confirm(http, addr, adv, source, token_for).await) });
+        }
+        let confirmed = by_id.values().filter(|f| f.confirmed).count();
+        let idle = browser.is_none() && sweep_task.is_none() && confirms.is_empty();
+        if idle || expect.is_some_and(|n| confirmed >= n) {
+            break;
+        }
+        let mut candidate = |addr: SocketAddr, adv: Option<Device>, source: Source| {
+            if asked.insert(addr) {
+                waiting.push((addr, adv, source));
             }
-            match browser.next(left).await {
-                Ok(Some(BrowseEvent::Resolved(d))) => {
-                    candidates.insert(d.addr, (Some(d.device.clone()), Source::Mdns));
-                }
+        };
+        tokio::select! {
+            event = next_browse(&browser, deadline), if browser.is_some() => match event {
+                Ok(Some(BrowseEvent::Resolved(d))) => candidate(d.addr, Some(d.device), Source::Mdns),
                 Ok(Some(BrowseEvent::Removed { .. })) => {}
-                Ok(None) => break,
+                Ok(None) => browser.take().into_iter().for_each(Browser::shutdown),
                 Err(e) => {
                     tracing::warn!("mDNS browse stopped early: {e}");
-                    break;
+                    browser.take().into_iter().for_each(Browser::shutdown);
                 }
-            }
-        }
-        browser.shutdown();
-    }
-    if let Some(task) = sweep_task {
-        for addr in task.await.unwrap_or_default() {
-            candidates.entry(addr).or_insert((None, Source::Sweep));
-        }
-    }
-    let token_for = |id: &str| opts.token_for(id);
-    let candidates = candidates.into_iter().map(|(addr, (adv, source))| (addr, adv, source));
-    let mut found = Vec::new();
-    for (addr, result) in confirm_all(http, candidates, &token_for).await {
-        match result {
-            Ok(f) => found.push(f),
-            Err(e) => tracing::warn!("{addr}: {e}"),
+            },
+            swept = sweep_done(&mut sweep_task), if sweep_task.is_some() => {
+                sweep_task = None;
+                for addr in swept {
+                    candidate(addr, None, Source::Sweep);
+                }
+            },
+            Some((addr, result)) = confirms.next(), if !confirms.is_empty() => match result {
+                Ok(mut f) => {
+                    f.found_after_ms = Some(started.elapsed().as_millis() as u64);
+                    keep(&mut by_id, f);
+                }
+                Err(e) => tracing::warn!("{addr}: {e}"),
+            },
         }
     }
-    // One record per device id: mDNS may report a device on several addresses.
-    let mut by_id: BTreeMap<String, Found> = BTreeMap::new();
-    for f in found {
-        match by_id.get(&f.device.device_id) {
-            Some(prev) if prev.confirmed && !f.confirmed => {}
-            _ => {
-                by_id.insert(f.device.device_id.clone(), f);
-            }
-        }
+    if let Some(b) = browser {
+        b.shutdown();
+    }
+    if let Some(t) = sweep_task {
+        t.abort();
     }
     Ok(by_id.into_values().collect())
 }

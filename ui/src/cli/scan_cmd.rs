@@ -17,6 +17,9 @@ pub struct ScanArgs {
     /// How long to listen for mDNS answers.
     #[arg(long, default_value_t = 3000)]
     pub timeout_ms: u64,
+    /// Return as soon as N devices are confirmed (the timeout still bounds the wait).
+    #[arg(long, value_name = "N")]
+    pub expect: Option<usize>,
     /// Also probe CIDR:PORTS by unicast, e.g. 127.0.0.1/32:7000-7100.
     #[arg(long, value_name = "CIDR:PORTS")]
     pub sweep: Option<String>,
@@ -43,6 +46,8 @@ struct Row<'a> {
     source: &'a str,
     paired: bool,
     problem: Option<&'a str>,
+    /// Milliseconds from the scan's start until the device was confirmed.
+    found_after_ms: Option<u64>,
 }
 
 fn row(f: &Found) -> Row<'_> {
@@ -59,6 +64,7 @@ fn row(f: &Found) -> Row<'_> {
         source: f.source.as_str(),
         paired: f.paired,
         problem: f.problem.as_deref(),
+        found_after_ms: f.found_after_ms,
     }
 }
 
@@ -88,7 +94,7 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
     };
     let found = super::runtime()?.block_on(async {
         let http = edgefleet_fleet::http_client()?;
-        edgefleet_fleet::scan(&http, &opts).await
+        edgefleet_fleet::scan::scan_until(&http, &opts, args.expect).await
     })?;
     let now = now_ms();
     for f in &found {
