@@ -13,9 +13,13 @@
 //!   stops the rollout; the canary is rolled back;
 //! - more than `max_failures` model failures stop the rollout and every
 //!   device it switched is rolled back;
-//! - an unreachable device (after retries with backoff) fails its own step
-//!   with the reason; it says nothing about the model, so it neither counts
-//!   against `max_failures` nor stops the rollout.
+//! - a device that answered during the rollout and then stops answering (a
+//!   board rebooting) is waited for: `wait_for_device_s` with backoff, shown
+//!   as "waiting for device", after which its step carries on where it was
+//!   (the upload resumes from what the agent holds);
+//! - a device that never answered, or not within that window, fails its own
+//!   step with the reason; it says nothing about the model, so it neither
+//!   counts against `max_failures` nor stops the rollout.
 
 mod drive;
 mod model_file;
@@ -54,11 +58,26 @@ pub struct RolloutPlan {
     pub retries: u32,
     /// Offload threshold set on activation (the agent's default when `None`).
     pub confidence_threshold: Option<f64>,
+    /// How long a device that answered during the rollout and then went
+    /// away (rebooting) is waited for before its step fails, in seconds.
+    pub wait_for_device_s: u64,
 }
+
+/// The default [`RolloutPlan::wait_for_device_s`]: a board's reboot, with room.
+pub const DEFAULT_WAIT_FOR_DEVICE_S: u64 = 180;
+/// The longest wait a plan may ask for (a day).
+const MAX_WAIT_FOR_DEVICE_S: u64 = 24 * 3600;
 
 impl Default for RolloutPlan {
     fn default() -> Self {
-        RolloutPlan { canary: 1, parallel: 4, max_failures: 0, retries: 3, confidence_threshold: None }
+        RolloutPlan {
+            canary: 1,
+            parallel: 4,
+            max_failures: 0,
+            retries: 3,
+            confidence_threshold: None,
+            wait_for_device_s: DEFAULT_WAIT_FOR_DEVICE_S,
+        }
     }
 }
 
@@ -70,6 +89,12 @@ impl RolloutPlan {
         }
         if self.retries > 20 {
             return Err(FleetError::BadInput(format!("{} retries is too many (at most 20)", self.retries)));
+        }
+        if self.wait_for_device_s > MAX_WAIT_FOR_DEVICE_S {
+            return Err(FleetError::BadInput(format!(
+                "waiting {} s for a device is too long (at most {MAX_WAIT_FOR_DEVICE_S} s)",
+                self.wait_for_device_s
+            )));
         }
         if let Some(t) = self.confidence_threshold
             && !(t.is_finite() && (0.0..=1.0).contains(&t))
@@ -320,8 +345,11 @@ mod tests {
         assert!(RolloutPlan { parallel: 0, ..p.clone() }.validate().is_err());
         assert!(RolloutPlan { confidence_threshold: Some(1.5), ..p.clone() }.validate().is_err());
         assert!(RolloutPlan { confidence_threshold: Some(f64::NAN), ..p.clone() }.validate().is_err());
+        assert!(RolloutPlan { wait_for_device_s: 10 * 24 * 3600, ..p.clone() }.validate().is_err());
+        assert_eq!(p.wait_for_device_s, DEFAULT_WAIT_FOR_DEVICE_S);
         // A stored plan missing newer fields still reads.
         let old: RolloutPlan = serde_json::from_value(serde_json::json!({"canary": 2})).unwrap();
         assert_eq!((old.canary, old.parallel), (2, 4));
+        assert_eq!(old.wait_for_device_s, DEFAULT_WAIT_FOR_DEVICE_S);
     }
 }

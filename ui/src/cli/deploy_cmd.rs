@@ -8,8 +8,8 @@ use crate::bad_input;
 use anyhow::Context;
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
-    Directory, FleetError, RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, StepState, http_client,
-    resume_rollout, run_rollout,
+    Directory, FleetError, RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, http_client, resume_rollout,
+    run_rollout,
 };
 use edgefleet_store::Store;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -41,6 +41,10 @@ pub struct DeployArgs {
     /// Retries of a network call that failed transiently.
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    /// How long a device that stops answering mid-rollout (rebooting) is
+    /// waited for before its step fails, in seconds.
+    #[arg(long, value_name = "S", default_value_t = edgefleet_fleet::rollout::DEFAULT_WAIT_FOR_DEVICE_S)]
+    pub wait_for_device_s: u64,
     /// Model name on the devices (default: the file stem).
     #[arg(long)]
     pub name: Option<String>,
@@ -81,8 +85,41 @@ pub(super) fn classify(e: FleetError) -> anyhow::Error {
     }
 }
 
-/// One bar per device, created as devices report.
+/// A step detail as people read it: without the `prior:VERSION` note the
+/// rollout keeps for itself; `None` when nothing is left.
+fn shown_detail(detail: &str) -> Option<&str> {
+    let text = match detail.strip_prefix("prior:") {
+        Some(rest) => rest.split_once("; ").map_or("", |(_, t)| t),
+        None => detail,
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// Bars on a terminal; one line per change of state or note otherwise (a
+/// log or a pipe would show no bars, and "waiting for device" must be seen).
 fn progress_bars() -> ProgressFn {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) { bars() } else { progress_lines() }
+}
+
+/// `DEVICE: state[: note]` on stderr each time either changes.
+fn progress_lines() -> ProgressFn {
+    let last: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
+    Arc::new(move |p: StepProgress| {
+        let line = match p.detail.as_deref().and_then(shown_detail) {
+            Some(d) => format!("{}: {}: {d}", p.device_id, p.state),
+            None => format!("{}: {}", p.device_id, p.state),
+        };
+        let Ok(mut last) = last.lock() else { return };
+        // Chunk-by-chunk upload progress repeats the same line: print it once.
+        if last.get(&p.device_id) != Some(&line) {
+            eprintln!("{line}");
+            last.insert(p.device_id.clone(), line);
+        }
+    })
+}
+
+/// One bar per device, created as devices report.
+fn bars() -> ProgressFn {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
     let style = ProgressStyle::with_template("{prefix:>16} [{bar:30}] {bytes:>10}/{total_bytes:<10} {msg}")
@@ -98,11 +135,10 @@ fn progress_bars() -> ProgressFn {
         });
         bar.set_length(p.total_bytes);
         bar.set_position(p.bytes_sent.min(p.total_bytes));
-        let msg = match (&p.detail, p.state) {
-            (Some(d), StepState::Failed | StepState::RolledBack | StepState::Uploading) => {
-                format!("{}: {d}", p.state)
-            }
-            _ => p.state.to_string(),
+        // Every detail is shown ("waiting for device …" can come in any state).
+        let msg = match p.detail.as_deref().and_then(shown_detail) {
+            Some(d) => format!("{}: {d}", p.state),
+            None => p.state.to_string(),
         };
         bar.set_message(msg);
         if p.state.is_final() {
@@ -118,6 +154,7 @@ pub fn run(global: &GlobalArgs, args: DeployArgs) -> anyhow::Result<()> {
         max_failures: args.max_failures,
         retries: args.retries,
         confidence_threshold: args.confidence_threshold,
+        wait_for_device_s: args.wait_for_device_s,
     };
     let store = open_store(global)?;
     let (directory, known) = directory_from_store(&store, global)?;

@@ -158,7 +158,30 @@ fn step_ctx(
         path,
         plan,
         features: file.features,
+        answered: Arc::new(Mutex::new(HashSet::new())),
     }
+}
+
+/// How long the start-of-rollout look at each target waits for an answer.
+const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ask every target for `/v1/health` at once, in the background: a device
+/// that answers now and is unreachable when its turn comes (it rebooted
+/// while it waited in the queue) is then waited for, not failed.
+fn preflight(ctx: &Arc<StepCtx>, devices: Vec<String>) -> tokio::task::JoinHandle<()> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let probes = devices.into_iter().filter_map(|dev| {
+            let client = ctx.directory.client(&dev)?.timeout(PREFLIGHT_TIMEOUT);
+            let ctx = ctx.clone();
+            Some(async move {
+                if client.health().await.is_ok() {
+                    ctx.mark_answered(&dev);
+                }
+            })
+        });
+        futures_util::future::join_all(probes).await;
+    })
 }
 
 /// The text of a detail without its `prior:` tag and rollback marker.
@@ -220,11 +243,18 @@ fn joined(r: std::result::Result<Result<(String, StepEnd)>, tokio::task::JoinErr
 
 async fn drive(ctx: Arc<StepCtx>, record: DeploymentRecord) -> Result<RolloutOutcome> {
     let mut w = plan_work(&record);
+    let probing = preflight(&ctx, w.todo.iter().map(|(dev, _)| dev.clone()).collect());
+    let outcome = drive_work(&ctx, &record, &mut w).await;
+    probing.abort();
+    outcome
+}
+
+async fn drive_work(ctx: &Arc<StepCtx>, record: &DeploymentRecord, w: &mut Work) -> Result<RolloutOutcome> {
     let mut stop: Option<String> = (record.state == STATE_STOPPING)
         .then(|| record.detail.clone().unwrap_or_else(|| "stopped before a restart".into()));
 
     for (dev, prior, reason) in std::mem::take(&mut w.unfinished_rollbacks) {
-        roll_back(&ctx, &dev, &prior, &reason).await?;
+        roll_back(ctx, &dev, &prior, &reason).await?;
     }
 
     let canary = ctx.plan.canary.min(record.steps.len());
@@ -234,7 +264,7 @@ async fn drive(ctx: Arc<StepCtx>, record: DeploymentRecord) -> Result<RolloutOut
             let mut set = JoinSet::new();
             for _ in 0..canary - w.done.len() {
                 let Some((dev, from)) = w.todo.pop_front() else { break };
-                run_batch(&ctx, &mut set, dev, from).await;
+                run_batch(ctx, &mut set, dev, from).await;
             }
             while let Some(r) = set.join_next().await {
                 match joined(r)? {
@@ -255,7 +285,7 @@ async fn drive(ctx: Arc<StepCtx>, record: DeploymentRecord) -> Result<RolloutOut
         loop {
             while stop.is_none() && set.len() < ctx.plan.parallel {
                 let Some((dev, from)) = w.todo.pop_front() else { break };
-                run_batch(&ctx, &mut set, dev, from).await;
+                run_batch(ctx, &mut set, dev, from).await;
             }
             let Some(r) = set.join_next().await else { break };
             match joined(r)? {
@@ -278,11 +308,11 @@ async fn drive(ctx: Arc<StepCtx>, record: DeploymentRecord) -> Result<RolloutOut
         ctx.rec.deployment(STATE_STOPPING, Some(reason.clone())).await?;
         let why = format!("rollout stopped ({reason})");
         for (dev, prior) in std::mem::take(&mut w.done) {
-            roll_back(&ctx, &dev, &prior, &why).await?;
+            roll_back(ctx, &dev, &prior, &why).await?;
         }
         for (dev, from) in std::mem::take(&mut w.todo) {
             match from {
-                Resume::Activate(prior) | Resume::Health(prior) => roll_back(&ctx, &dev, &prior, &why).await?,
+                Resume::Activate(prior) | Resume::Health(prior) => roll_back(ctx, &dev, &prior, &why).await?,
                 Resume::Upload => {
                     ctx.rec.step(&dev, StepState::Pending, 0, Some("not started: the rollout stopped".into())).await?
                 }

@@ -1,6 +1,8 @@
 //! One device's part of a rollout: upload (resumable), verify, activate,
 //! health-check, and roll back when the health check fails. Network calls
-//! are retried with backoff when the failure is transient.
+//! are retried with backoff when the failure is transient, and a device
+//! that answered during the rollout and then stops answering (rebooting) is
+//! waited for, up to the plan's `wait_for_device_s`, before its step fails.
 
 use super::RolloutPlan;
 use super::StepState;
@@ -9,17 +11,20 @@ use crate::client::AgentClient;
 use crate::engine::Directory;
 use crate::error::{FleetError, Result};
 use edgefleet_core::wire::{BenchmarkRequest, ModelEntry};
+use std::collections::HashSet;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How often upload progress is written to the store.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// First retry delay; doubles each retry up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How a step that waits for its device says so (progress and store).
+pub(crate) const WAITING_FOR_DEVICE: &str = "waiting for device";
 /// Marks a step whose rollback was begun (so a resumed rollout finishes it).
 pub(crate) const ROLLING_BACK: &str = "; rolling back to ";
 
@@ -34,6 +39,22 @@ pub(crate) struct StepCtx {
     pub plan: RolloutPlan,
     /// Floats in one sample, for the health-check inference.
     pub features: Option<usize>,
+    /// Devices that answered during this rollout: only those are waited
+    /// for when they stop answering (a device down from the start fails
+    /// after the ordinary retries).
+    pub answered: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Where a step is while it calls its device: what a wait is recorded as.
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub state: StepState,
+    /// Bytes the agent holds (the upload's running count).
+    pub bytes: &'a AtomicU64,
+    /// The step detail's `prior:` note, kept while waiting (resume needs it).
+    pub prior: Option<&'a Prior>,
+    /// Detail text kept in front of the waiting note (a rollback's intent).
+    pub keep: &'a str,
 }
 
 /// Where a step starts (fresh, or resumed after a restart).
@@ -75,6 +96,21 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(1u32 << attempt.min(16)).min(MAX_BACKOFF)
 }
 
+/// The device did not answer at all: down, rebooting, or off the network.
+fn is_unreachable(e: &FleetError) -> bool {
+    matches!(e, FleetError::Unreachable { .. })
+}
+
+/// `e` with how long the device was waited for added to its reason.
+fn after_waiting(e: FleetError, waited: Duration) -> FleetError {
+    match e {
+        FleetError::Unreachable { addr, reason } => {
+            FleetError::Unreachable { addr, reason: format!("{reason} (waited {} s for it)", waited.as_secs()) }
+        }
+        other => other,
+    }
+}
+
 /// Run `f` until it succeeds, fails for good, or `retries` retries are spent.
 pub(crate) async fn retry<T, F, Fut>(retries: u32, mut f: F) -> Result<T>
 where
@@ -96,6 +132,73 @@ where
 }
 
 impl StepCtx {
+    fn has_answered(&self, device_id: &str) -> bool {
+        self.answered.lock().is_ok_and(|a| a.contains(device_id))
+    }
+
+    pub(crate) fn mark_answered(&self, device_id: &str) {
+        if let Ok(mut a) = self.answered.lock() {
+            a.insert(device_id.to_owned());
+        }
+    }
+
+    /// Say (progress, and best effort in the store) that the step waits for
+    /// its device, or that the device is back.
+    async fn note_wait(&self, device_id: &str, at: At<'_>, text: String) {
+        let bytes = at.bytes.load(Ordering::Relaxed);
+        let body = if at.keep.is_empty() { text.clone() } else { format!("{}; {text}", at.keep) };
+        let stored = at.prior.map_or_else(|| body.clone(), |p| p.note(&body));
+        let (id, dev, state) = (self.rec.deployment_id, device_id.to_owned(), at.state);
+        let written = super::record::with_store(&self.rec.store, move |s| {
+            s.upsert_step(id, &dev, state.as_str(), bytes, Some(&stored), crate::now_ms())
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::warn!("cannot record that {device_id} is awaited: {e}");
+        }
+        self.rec.emit(device_id, at.state, bytes, Some(text));
+    }
+
+    /// Call the device until `f` succeeds or fails for good. Transient
+    /// failures get `plan.retries` quick retries; a device that answered
+    /// earlier in this rollout and now does not answer at all is then
+    /// waited for, with backoff, up to `plan.wait_for_device_s`.
+    pub(crate) async fn call<T, F, Fut>(&self, device_id: &str, at: At<'_>, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let wait = Duration::from_secs(self.plan.wait_for_device_s);
+        let mut waiting: Option<(Instant, u32)> = None;
+        loop {
+            match retry(self.plan.retries, &mut f).await {
+                Ok(v) => {
+                    self.mark_answered(device_id);
+                    if let Some((since, _)) = waiting {
+                        let text = format!("the device is back after {} s; carrying on", since.elapsed().as_secs());
+                        self.note_wait(device_id, at, text).await;
+                    }
+                    return Ok(v);
+                }
+                Err(e) if is_unreachable(&e) && !wait.is_zero() && self.has_answered(device_id) => {
+                    let (since, tries) = waiting.get_or_insert((Instant::now(), 0));
+                    let left = wait.saturating_sub(since.elapsed());
+                    if left.is_zero() {
+                        return Err(after_waiting(e, since.elapsed()));
+                    }
+                    if *tries == 0 {
+                        let text = format!("{WAITING_FOR_DEVICE} (up to {} s): {e}", wait.as_secs());
+                        tracing::info!("{device_id}: {text}");
+                        self.note_wait(device_id, at, text).await;
+                    }
+                    tokio::time::sleep(backoff(*tries).min(left)).await;
+                    *tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Run `device_id`'s step from `from` to its end. `Err` only when the
     /// store cannot record progress (the rollout must then stop: it could
     /// no longer be resumed faithfully).
@@ -117,7 +220,7 @@ impl StepCtx {
             return Ok(end);
         }
         self.rec.step(device_id, StepState::HealthCheck, self.rec.total_bytes, Some(prior.note(""))).await?;
-        if let Err(reason) = self.health_check(&client).await {
+        if let Err(reason) = self.health_check(&client, device_id, &prior).await {
             let reason = format!("health check failed: {reason}");
             self.roll_back(&client, device_id, &prior, &reason).await?;
             return Ok(StepEnd::ModelFailed(reason));
@@ -148,16 +251,23 @@ impl StepCtx {
     ) -> Result<std::result::Result<Prior, StepEnd>> {
         self.rec.step(device_id, StepState::Uploading, 0, None).await?;
         let held = Arc::new(AtomicU64::new(0));
-        let upload = retry(self.plan.retries, || {
+        let at = At { state: StepState::Uploading, bytes: &held, prior: None, keep: "" };
+        let upload = self.call(device_id, at, || {
             let rec = self.rec.clone();
             let dev = device_id.to_owned();
             let held = held.clone();
+            let answered = self.answered.clone();
             let first = AtomicBool::new(true);
             client.upload_model(&self.name, &self.version, &self.path, &self.sha256, move |bytes, total| {
                 held.store(bytes, Ordering::Relaxed);
-                // The first call tells where the upload starts.
-                let detail = (first.swap(false, Ordering::Relaxed) && bytes > 0 && bytes < total)
-                    .then(|| format!("resuming at {bytes} of {total} bytes"));
+                // The first call tells where the upload starts — and that
+                // the agent answered, so it is waited for if it goes away.
+                let first = first.swap(false, Ordering::Relaxed);
+                if first && let Ok(mut a) = answered.lock() {
+                    a.insert(dev.clone());
+                }
+                let detail =
+                    (first && bytes > 0 && bytes < total).then(|| format!("resuming at {bytes} of {total} bytes"));
                 rec.emit(&dev, StepState::Uploading, bytes, detail);
             })
         });
@@ -197,7 +307,9 @@ impl StepCtx {
         }
 
         self.rec.step(device_id, StepState::Verifying, self.rec.total_bytes, None).await?;
-        let models = match retry(self.plan.retries, || client.models()).await {
+        let total = AtomicU64::new(self.rec.total_bytes);
+        let at = At { state: StepState::Verifying, bytes: &total, prior: None, keep: "" };
+        let models = match self.call(device_id, at, || client.models()).await {
             Ok(m) => m.models,
             Err(e) => return Ok(Err(self.fail(device_id, "cannot list models", &e).await?)),
         };
@@ -231,7 +343,9 @@ impl StepCtx {
             return Ok(Ok(()));
         }
         let threshold = self.plan.confidence_threshold;
-        match retry(self.plan.retries, || client.activate(&self.name, &self.version, threshold)).await {
+        let total = AtomicU64::new(self.rec.total_bytes);
+        let at = At { state: StepState::Activating, bytes: &total, prior: Some(prior), keep: "" };
+        match self.call(device_id, at, || client.activate(&self.name, &self.version, threshold)).await {
             Ok(_) => Ok(Ok(())),
             // The agent loads the model before switching: a refusal leaves
             // the old version active, so there is nothing to roll back.
@@ -241,10 +355,18 @@ impl StepCtx {
 
     /// One inference on a zero sample (or a one-run benchmark when the
     /// sample size is unknown), served by the new version.
-    async fn health_check(&self, client: &AgentClient) -> std::result::Result<(), String> {
+    async fn health_check(
+        &self,
+        client: &AgentClient,
+        device_id: &str,
+        prior: &Prior,
+    ) -> std::result::Result<(), String> {
+        let total = AtomicU64::new(self.rec.total_bytes);
+        let at = At { state: StepState::HealthCheck, bytes: &total, prior: Some(prior), keep: "" };
         let served_version = match self.features {
             Some(n) => {
-                let resp = retry(self.plan.retries, || client.predict(&self.name, vec![vec![0.0; n]]))
+                let resp = self
+                    .call(device_id, at, || client.predict(&self.name, vec![vec![0.0; n]]))
                     .await
                     .map_err(|e| e.to_string())?;
                 let [out] = resp.outputs.as_slice() else {
@@ -257,7 +379,7 @@ impl StepCtx {
             }
             None => {
                 let req = BenchmarkRequest { batch_sizes: vec![1], iterations: 1 };
-                retry(self.plan.retries, || client.benchmark(&self.name, &req))
+                self.call(device_id, at, || client.benchmark(&self.name, &req))
                     .await
                     .map_err(|e| e.to_string())?
                     .version
@@ -285,9 +407,11 @@ impl StepCtx {
             }
             Prior::Version(v) => v,
         };
-        let intent = prior.note(&format!("{reason}{ROLLING_BACK}{version}"));
-        self.rec.step(device_id, StepState::Failed, total, Some(intent)).await?;
-        match retry(self.plan.retries, || self.restore(client, version)).await {
+        let intent_text = format!("{reason}{ROLLING_BACK}{version}");
+        self.rec.step(device_id, StepState::Failed, total, Some(prior.note(&intent_text))).await?;
+        let held = AtomicU64::new(total);
+        let at = At { state: StepState::Failed, bytes: &held, prior: Some(prior), keep: &intent_text };
+        match self.call(device_id, at, || self.restore(client, version)).await {
             Ok(()) => {
                 let d = prior.note(&format!("{reason}; back on {version}"));
                 self.rec.step(device_id, StepState::RolledBack, total, Some(d)).await
