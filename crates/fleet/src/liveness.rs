@@ -41,10 +41,8 @@ impl LivenessPolicy {
     }
 }
 
-/// Unix time now, in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+/// Unix time now, in milliseconds (one clock for the whole project).
+pub use edgefleet_core::now_ms;
 
 #[cfg(test)]
 mod tests {

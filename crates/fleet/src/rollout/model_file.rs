@@ -2,12 +2,9 @@
 //! derived from it, and the size of one sample input for the health check.
 
 use crate::error::{FleetError, Result};
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::Path;
 
-/// How many hex digits of the SHA-256 make the default version.
-const VERSION_HEX_DIGITS: usize = 12;
+pub use edgefleet_core::default_version;
 
 /// What the rollout knows about its file before touching any device.
 #[derive(Debug, Clone)]
@@ -21,17 +18,8 @@ pub(crate) struct ModelFile {
 /// SHA-256 of a file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let io_err = |source| FleetError::Io { path: path.display().to_string(), source };
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    edgefleet_core::sha256_reader(std::io::BufReader::with_capacity(256 * 1024, file)).map_err(io_err)
 }
 
 /// The name a model gets when none is given: the file stem.
@@ -44,25 +32,17 @@ pub fn default_model_name(path: &Path) -> Result<String> {
     Ok(stem.to_owned())
 }
 
-/// The version a model gets when none is given: the first 12 hex digits of
-/// its SHA-256.
-pub fn default_version(sha256: &str) -> String {
-    sha256.chars().take(VERSION_HEX_DIGITS).collect()
-}
-
-/// The agent's rule for model names and versions: 1–64 of `A–Z a–z 0–9 . _ -`,
-/// no leading dot. Checked here so bad names fail before any upload.
+/// The agent's rule for model names and versions (`edgefleet_core::names`),
+/// checked here so bad names fail before any upload.
 pub(crate) fn check_segment(kind: &str, value: &str) -> Result<()> {
-    let ok = (1..=64).contains(&value.len())
-        && !value.starts_with('.')
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(FleetError::BadInput(format!(
-            "model {kind} `{value}` is not allowed: use 1–64 of A–Z a–z 0–9 . _ - and do not start with a dot"
-        )))
-    }
+    edgefleet_core::check_segment(kind, value).map_err(|e| {
+        FleetError::BadInput(format!(
+            "model {} `{}` is not allowed: {}",
+            e.kind,
+            e.value,
+            edgefleet_core::names::SEGMENT_RULE
+        ))
+    })
 }
 
 /// Read, hash and decode the file (blocking: call from `spawn_blocking`).
@@ -75,7 +55,7 @@ pub(crate) fn examine(path: &Path) -> Result<ModelFile> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| FleetError::BadInput(format!("cannot read the model file {}: {e}", path.display())))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sha256 = edgefleet_core::sha256_hex(&bytes);
     let proto = edgefleet_optimize::decode_model(&bytes)
         .map_err(|e| FleetError::BadInput(format!("{} is not a valid ONNX model: {e}", path.display())))?;
     let features = proto.graph.as_ref().and_then(|g| {
