@@ -6,7 +6,7 @@
 
 use crate::error::AgentError;
 use edgefleet_core::Device;
-use edgefleet_core::wire::{API_VERSION, SERVICE_TYPE, txt};
+use edgefleet_core::wire::{API_VERSION, SERVICE_TYPE, runtime_txt, txt};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -156,6 +156,9 @@ pub fn txt_properties(device: &Device) -> HashMap<String, String> {
     put(txt::API, API_VERSION.to_owned());
     put(txt::VER, env!("CARGO_PKG_VERSION").to_owned());
     put(txt::SIM, if device.simulated { "1" } else { "0" }.to_owned());
+    if let Some(runtime) = &device.runtime {
+        put(txt::RUNTIME, runtime_txt(runtime));
+    }
     if let Some(name) = &device.name {
         put(txt::NAME, name.clone());
     }

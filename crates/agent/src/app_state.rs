@@ -5,9 +5,10 @@ use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
 use crate::upstream::Upstream;
-use edgefleet_core::wire::Metrics;
+use edgefleet_core::wire::{Metrics, RuntimeInfo};
 use edgefleet_core::{Device, now_ms};
-use std::sync::Mutex;
+use edgefleet_optimize::Runtime;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Where live numbers come from.
@@ -27,6 +28,9 @@ pub(crate) struct AppState {
     pub serving: Serving,
     pub upstream: Option<Upstream>,
     pub default_threshold: f64,
+    /// What loads, runs and benchmarks every model of this agent.
+    pub runtime: Arc<dyn Runtime>,
+    pub runtime_info: RuntimeInfo,
 }
 
 impl AppState {

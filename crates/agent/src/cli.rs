@@ -7,6 +7,7 @@ use edgefleet_agent::{
     load_or_create_token, random_hex, run, simulate,
 };
 use edgefleet_core::{Device, DeviceType, Location};
+use edgefleet_optimize::runtime::{self, RuntimeChoice};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -68,6 +69,16 @@ pub struct AgentArgs {
     /// Do not advertise on mDNS.
     #[arg(long)]
     pub no_advertise: bool,
+    /// Inference runtime: auto (ONNX Runtime when its library loads, else
+    /// tract), tract (built in, always there) or ort (ONNX Runtime; exit 2
+    /// when its library is missing).
+    #[arg(long, default_value = "auto", value_name = "auto|tract|ort")]
+    pub runtime: RuntimeChoice,
+    /// The ONNX Runtime shared library (a file, or a folder holding it);
+    /// else ORT_DYLIB_PATH, lib/ next to the binary, the app data dir, then
+    /// an installed Python onnxruntime are tried.
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -191,7 +202,19 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
         Some(_) => bail!("--token must not be empty"),
         None => load_or_create_token(&data_dir)?,
     };
+    // Choosing may ask Python where onnxruntime lives: off the async workers.
+    let (choice, ort_lib) = (args.runtime, args.ort_lib.clone());
+    let selected = tokio::task::spawn_blocking(move || runtime::select(choice, ort_lib.as_deref(), 1)).await?;
+    let selected = match selected {
+        Ok(s) => s,
+        Err(e) => {
+            // A runtime asked for and missing is a setup error: one line, exit 2.
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut config = AgentConfig::new(device, &data_dir);
+    config.runtime = Some(selected);
     config.token = Some(token.clone());
     config.interfaces = args.interfaces.clone();
     config.advertise = !args.no_advertise;

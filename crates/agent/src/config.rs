@@ -3,6 +3,7 @@
 
 use crate::advertise::MdnsDaemon;
 use edgefleet_core::Device;
+use edgefleet_optimize::runtime::Selected;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub struct AgentConfig {
     /// A daemon shared by several agents (a simulated fleet); `None` = the
     /// agent starts its own when `advertise` is set.
     pub mdns: Option<MdnsDaemon>,
+    /// The inference runtime models run on, and why it was chosen;
+    /// `None` = tract.
+    pub runtime: Option<Selected>,
 }
 
 impl AgentConfig {
@@ -61,6 +65,7 @@ impl AgentConfig {
             confidence_threshold: DEFAULT_CONFIDENCE_THRESHOLD,
             benchmark_duration: Duration::from_millis(60),
             mdns: None,
+            runtime: None,
         }
     }
 }

@@ -21,7 +21,12 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Result<Json<Info
     device.free_memory_mb = Some(m.memory_total_mb.saturating_sub(m.memory_used_mb).min(device.memory_mb));
     device.free_storage_gb = Some(m.storage_free_gb.min(device.storage_gb));
     device.battery_percent = m.battery_percent;
-    Ok(Json(InfoResponse { device, agent_version: env!("CARGO_PKG_VERSION").into(), api: API_VERSION.into() }))
+    Ok(Json(InfoResponse {
+        device,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        api: API_VERSION.into(),
+        runtime_info: Some(state.runtime_info.clone()),
+    }))
 }
 
 async fn sample(state: &Arc<AppState>) -> Result<Metrics, ApiError> {

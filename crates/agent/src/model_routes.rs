@@ -67,13 +67,19 @@ pub(crate) async fn upload(
     Ok((status, Json(resp)))
 }
 
-/// Load `version` of `name` with tract, proving it runs before anything
-/// switches to it.
+/// Load `version` of `name` with the agent's runtime and run one batch of
+/// zeros through it, proving it runs before anything switches to it. A
+/// model with ops this runtime lacks (say, one only ONNX Runtime runs, on
+/// a tract agent) is refused here with the ops named.
 async fn load(state: &Arc<AppState>, name: &str, version: &str, threshold: f64) -> Result<Arc<LoadedModel>, ApiError> {
     let (n, v) = (name.to_owned(), version.to_owned());
     let runner = blocking(state, move |s| {
         let bytes = s.store.read_model(&n, &v)?;
-        Runner::from_bytes(&bytes).map_err(|e| ModelStoreError::InvalidModel(e.to_string()))
+        let invalid = |e: edgefleet_optimize::OptimizeError| ModelStoreError::InvalidModel(e.to_string());
+        let runner = Runner::load_bytes(s.runtime.as_ref(), &bytes).map_err(invalid)?;
+        let batch = runner.fixed_batch().unwrap_or(1);
+        runner.run_flat(batch, &vec![0.0; batch * runner.features_per_sample()]).map_err(invalid)?;
+        Ok(runner)
     })
     .await?;
     Ok(Arc::new(LoadedModel { version: version.to_owned(), runner: Arc::new(runner), threshold }))

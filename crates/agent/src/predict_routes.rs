@@ -144,14 +144,9 @@ pub(crate) async fn benchmark(
         let mut results = Vec::new();
         for &batch in &req.batch_sizes {
             let data: Vec<f32> = (0..batch as usize * features).map(|_| rng.f32()).collect();
-            // The first run of a batch size compiles its plan: not timed.
-            runner.run_flat(batch as usize, &data)?;
-            let mut times = Vec::with_capacity(req.iterations as usize);
-            for _ in 0..req.iterations {
-                let t = Instant::now();
-                runner.run_flat(batch as usize, &data)?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
+            // One untimed run: the first run of a batch size compiles its plan.
+            let shape = runner.input_shape(batch as usize);
+            let mut times = runner.session().benchmark(&shape, &data, 1, req.iterations as usize)?;
             times.sort_by(f64::total_cmp);
             results.push(BatchLatency {
                 batch,

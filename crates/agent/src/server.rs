@@ -19,6 +19,9 @@ use crate::{info_routes, model_routes, predict_routes};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use edgefleet_core::wire::RuntimeInfo;
+use edgefleet_optimize::runtime::Selected;
+use edgefleet_optimize::TractRuntime;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +75,20 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
     let mut device = config.device.clone();
     device.simulated = config.simulated;
     device.validate()?;
+    let selected = config.runtime.clone().unwrap_or_else(|| Selected {
+        runtime: Arc::new(TractRuntime),
+        why: "tract, the default (no --runtime given)".into(),
+    });
+    let runtime = selected.runtime.clone();
+    tracing::info!("inference runtime {}: {}", runtime.label(), selected.why);
+    device.runtime = Some(runtime.label());
+    device.runtime_ops = Some(runtime.supported_ops());
+    let runtime_info = RuntimeInfo {
+        name: runtime.kind().short().to_owned(),
+        version: runtime.version(),
+        library: runtime.library(),
+        why: selected.why,
+    };
     let probe = if config.simulated {
         // A simulated device's speed comes from its profile: 200 agents must
         // not run 200 benchmarks on the host.
@@ -114,6 +131,8 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         serving: Serving::default(),
         upstream,
         default_threshold: config.confidence_threshold,
+        runtime,
+        runtime_info,
     });
     Ok(Prepared { state, advertisement, own_daemon })
 }

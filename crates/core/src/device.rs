@@ -154,6 +154,11 @@ pub struct Device {
     /// runtime (tract-onnx), see [`crate::ops::DEFAULT_RUNTIME_OPS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_ops: Option<Vec<String>>,
+    /// The inference runtime and its version (`tract 0.23.9`,
+    /// `ort 1.32.0`); `None` means the default runtime (tract). The fit's
+    /// figures and op checks are for this runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub battery_percent: Option<f64>,
     /// Unix time (ms) of the last heartbeat the console saw.
@@ -205,6 +210,7 @@ impl Device {
             free_memory_mb: None,
             free_storage_gb: None,
             runtime_ops: None,
+            runtime: None,
             battery_percent: None,
             last_heartbeat_ms: None,
             status: DeviceStatus::Online,

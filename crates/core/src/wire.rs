@@ -31,6 +31,25 @@ pub mod txt {
     pub const SIM: &str = "sim";
     /// Human name, when set.
     pub const NAME: &str = "name";
+    /// The inference runtime, short: `tract-0.23`, `ort-1.32` (see
+    /// [`super::runtime_txt`]). Absent on agents older than the key: tract.
+    pub const RUNTIME: &str = "rt";
+}
+
+/// The TXT form of a runtime label: `ort 1.32.0` → `ort-1.32`.
+pub fn runtime_txt(label: &str) -> String {
+    let (name, version) = label.split_once(' ').unwrap_or((label, ""));
+    let major_minor: Vec<&str> = version.split('.').take(2).collect();
+    if major_minor.iter().all(|p| p.is_empty()) { name.to_owned() } else { format!("{name}-{}", major_minor.join(".")) }
+}
+
+/// The runtime label a TXT value stands for, as far as it tells:
+/// `ort-1.32` → `ort 1.32`.
+pub fn runtime_from_txt(value: &str) -> String {
+    match value.split_once('-') {
+        Some((name, version)) => format!("{name} {version}"),
+        None => value.to_owned(),
+    }
 }
 
 /// `GET /v1/health` (no auth).
@@ -41,13 +60,32 @@ pub struct Health {
     pub uptime_s: u64,
 }
 
-/// `GET /v1/info`: the device description plus agent facts.
+/// `GET /v1/info`: the device description plus agent facts. The device's
+/// `runtime` and `runtime_ops` say what runs models there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InfoResponse {
     #[serde(flatten)]
     pub device: Device,
     pub agent_version: String,
     pub api: String,
+    /// How the agent chose its runtime (absent on older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_info: Option<RuntimeInfo>,
+}
+
+/// The inference runtime an agent runs and why.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// `tract` or `ort`.
+    pub name: String,
+    pub version: String,
+    /// The shared library ONNX Runtime was loaded from, and where it was
+    /// found (`--ort-lib`, `ORT_DYLIB_PATH`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// Why this runtime (e.g. auto fell back to tract: the library was not found).
+    #[serde(default)]
+    pub why: String,
 }
 
 /// Per-model serving statistics since the agent started.
@@ -206,4 +244,28 @@ pub struct BenchmarkResponse {
 pub struct ErrorBody {
     pub error: String,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_labels_shorten_for_txt_and_back() {
+        assert_eq!(runtime_txt("ort 1.32.0"), "ort-1.32");
+        assert_eq!(runtime_txt("tract 0.23.9"), "tract-0.23");
+        assert_eq!(runtime_txt("tract"), "tract");
+        assert_eq!(runtime_from_txt("ort-1.32"), "ort 1.32");
+    }
+
+    #[test]
+    fn info_from_an_agent_without_runtime_fields_still_parses() {
+        let device = crate::Device::new("d", crate::DeviceType::EdgeServer, 4, 4096, 32.0);
+        let old = InfoResponse { device, agent_version: "0.1.0".into(), api: API_VERSION.into(), runtime_info: None };
+        let mut json = serde_json::to_value(&old).unwrap();
+        json.as_object_mut().unwrap().remove("runtime_info");
+        let back: InfoResponse = serde_json::from_value(json).unwrap();
+        assert_eq!(back, old);
+        assert_eq!(back.device.runtime, None);
+    }
 }

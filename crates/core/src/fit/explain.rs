@@ -98,9 +98,11 @@ pub(super) fn device_type_reason(profile: &ModelProfile, device: &Device, ok: bo
 /// ones the runtime lacks.
 pub(super) fn ops_reason(profile: &ModelProfile, device: &Device, missing: &[String]) -> Reason {
     let ok = missing.is_empty();
-    let runtime = match &device.runtime_ops {
-        Some(ops) => format!("the device's runtime ({} ops)", ops.len()),
-        None => format!("{DEFAULT_RUNTIME_NAME} (default runtime)"),
+    let runtime = match (&device.runtime, &device.runtime_ops) {
+        (Some(name), Some(ops)) => format!("the device's runtime, {name} ({} ops)", ops.len()),
+        (Some(name), None) => format!("the device's runtime, {name}"),
+        (None, Some(ops)) => format!("the device's runtime ({} ops)", ops.len()),
+        (None, None) => format!("{DEFAULT_RUNTIME_NAME} (default runtime)"),
     };
     let message = if ok {
         format!("all {} op types the model uses run on {runtime}", profile.ops.len())

@@ -85,6 +85,12 @@ pub trait Runtime: Send + Sync + fmt::Debug {
     /// without its batch dimension.
     fn load(&self, model: &pb::ModelProto, input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>>;
 
+    /// The shared library it was loaded from and where that was found
+    /// (ONNX Runtime); `None` for a runtime built in.
+    fn library(&self) -> Option<String> {
+        None
+    }
+
     /// `tract 0.23.9`, `ort 1.32.0`.
     fn label(&self) -> String {
         format!("{} {}", self.kind(), self.version())

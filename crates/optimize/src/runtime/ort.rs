@@ -104,6 +104,10 @@ impl Runtime for OrtRuntime {
         super::ops::ort_ops().iter().cloned().collect()
     }
 
+    fn library(&self) -> Option<String> {
+        Some(self.loaded.library.to_string())
+    }
+
     fn load(&self, model: &pb::ModelProto, input_name: &str, _sample_shape: &[usize]) -> Result<Box<dyn Session>> {
         let bytes = encode_model(model);
         let session = ort::session::Session::builder(&self.loaded.env)
