@@ -38,12 +38,43 @@ fn distill_writes_a_student_that_joins_the_library_under_its_teacher() {
     let db = dir.path().join("registry.db");
     let out_path = dir.path().join("student.onnx");
     let data = root().join("assets/models/digits_eval.csv");
+    // A device known to the registry, named by --device-id.
+    let camera = std::fs::read_to_string(root().join("assets/profiles/camera.json")).expect("read camera.json");
+    let camera = edgefleet_core::Device::from_json(&camera).expect("camera.json");
+    let camera_id = camera.device_id.clone();
+    let record = edgefleet_store::DeviceRecord {
+        device: camera,
+        address: None,
+        port: None,
+        source: "file".into(),
+        first_seen_ms: 1,
+        last_seen_ms: 1,
+    };
+    Store::open(&db).expect("open the registry").upsert_device(&record).expect("add the camera");
+    let unknown = distill(
+        &db,
+        &[
+            "--data",
+            data.to_str().expect("utf-8 path"),
+            "--labels-last",
+            "--student",
+            "mlp:16",
+            "--device-id",
+            "nope",
+            "-o",
+            out_path.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no device `nope`"), "{}", text(&unknown));
     let out = distill(
         &db,
         &[
             "--data",
             data.to_str().expect("utf-8 path"),
             "--labels-last",
+            "--device-id",
+            &camera_id,
             "--student",
             "mlp:16",
             "--epochs",
@@ -60,6 +91,7 @@ fn distill_writes_a_student_that_joins_the_library_under_its_teacher() {
     let agreement = v["report"]["agreement"]["value"].as_f64().expect("agreement");
     assert!(agreement >= 0.9, "held-out agreement {agreement}");
     assert_eq!(v["report"]["recipe"]["arch"], "mlp:16");
+    assert_eq!(v["report"]["student"]["fits_device"], true, "fitted to the registry's camera");
     assert!(out_path.exists());
     let profile = edgefleet_optimize::inspect_path(&out_path).expect("the student inspects");
     assert_eq!(profile.params, 1210);
