@@ -193,7 +193,7 @@ pub(crate) fn finish(
     let misses = goal.misses(&student, agreement.value);
     notes.extend(misses.iter().map(|m| format!("misses the goal: {m}")));
     let report = DistillReport {
-        runtime: "tract".into(),
+        runtime: teacher.runner().runtime_label().to_owned(),
         teacher: teacher_fig,
         student,
         agreement,

@@ -41,9 +41,11 @@ pub struct TeacherOutputs {
 }
 
 impl Teacher {
-    /// Load and check a teacher from ONNX bytes. It runs on tract's
-    /// [`Runner`]; when the project offers a choice of runtime, this is
-    /// where the chosen one is passed (`Runner::load(runtime, proto)`).
+    /// Load and check a teacher from ONNX bytes. It runs on tract
+    /// (`Runner::from_proto`), like the students it is compared with; to run
+    /// it on another [`crate::Runtime`], this is the one place to pass it
+    /// (`Runner::load(runtime, proto)`), and `measure` is where the students
+    /// would follow.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Teacher> {
         let proto = decode_model(bytes).map_err(DistillError::Teacher)?;
         let graph = proto.graph.as_ref().ok_or_else(|| DistillError::TeacherOutput("the file has no graph".into()))?;
