@@ -26,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run N simulated agents in this process (demo fleets).
     Simulate(SimulateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::docs_cmd::CompletionsArgs),
+    /// Print the man page (roff), or write it into a directory.
+    Man(crate::docs_cmd::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +166,8 @@ async fn shutdown_signal() {
 pub async fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Simulate(args)) => run_simulation(args).await,
+        Some(Command::Completions(args)) => crate::docs_cmd::completions(args),
+        Some(Command::Man(args)) => crate::docs_cmd::man(args),
         None => run_agent(cli.agent).await,
     }
 }

@@ -9,6 +9,7 @@ mod deploy_cmd;
 mod deployments_cmd;
 mod devices_cmd;
 mod distill_cmd;
+mod docs_cmd;
 mod estimate_cmd;
 mod gateway_cmd;
 mod inspect_cmd;
@@ -105,6 +106,10 @@ pub enum Command {
     Deployments(deployments_cmd::DeploymentsArgs),
     /// Serve one model's predict API, load-balanced over the devices that have it.
     Gateway(gateway_cmd::GatewayArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the man page (roff), or write a page per subcommand into a directory.
+    Man(docs_cmd::ManArgs),
 }
 
 /// Run a parsed command line; `Ok(())` means exit code 0.
@@ -123,6 +128,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Rollback(a)) => rollback_cmd::run(&global, a),
         Some(Command::Deployments(a)) => deployments_cmd::run(&global, a),
         Some(Command::Gateway(a)) => gateway_cmd::run(&global, a),
+        Some(Command::Completions(a)) => docs_cmd::completions(a),
+        Some(Command::Man(a)) => docs_cmd::man(a),
         None => {
             let mut config = match cli.demo {
                 Some(count) => crate::app::AppConfig::demo(count),

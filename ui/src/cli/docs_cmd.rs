@@ -1,0 +1,41 @@
+//! `edgefleet completions SHELL` and `edgefleet man`: shell completions and
+//! man pages generated from the clap definitions, so they never drift from
+//! the flags. The .deb package installs what these print.
+
+use clap::CommandFactory;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write edgefleet.1 and a page per subcommand (edgefleet-scan.1, …)
+    /// into DIR instead of printing edgefleet.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Print the completion script for `args.shell` on stdout.
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
+    let mut cmd = super::Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "edgefleet", &mut std::io::stdout().lock());
+    Ok(())
+}
+
+/// Print the main man page, or write every page into `args.dir`.
+pub fn man(args: ManArgs) -> anyhow::Result<()> {
+    let cmd = super::Cli::command();
+    match args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(cmd, &dir)?;
+        }
+        None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?,
+    }
+    Ok(())
+}
