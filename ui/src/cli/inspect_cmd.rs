@@ -3,7 +3,7 @@
 //! inputs and outputs), computed from the graph without running it.
 
 use super::GlobalArgs;
-use edgefleet_core::{ModelProfile, TensorInfo};
+use edgefleet_core::{ModelProfile, TensorInfo, human_bytes};
 use edgefleet_optimize::OptimizeError;
 use std::path::PathBuf;
 
@@ -39,23 +39,22 @@ fn shape(t: &TensorInfo) -> String {
     format!("{} {}[{}]", t.name, t.elem_type, dims.join(", "))
 }
 
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 20 => format!("{:.2} MiB ({n} B)", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB ({n} B)", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
+/// A byte count in the project's units, with the exact count after it
+/// when the unit rounds (`1.5 KiB (1536 B)`).
+fn bytes_cell(n: u64) -> String {
+    let human = human_bytes(n);
+    if n < 1024 { human } else { format!("{human} ({n} B)") }
 }
 
 /// The human-readable profile.
 pub(crate) fn table(p: &ModelProfile) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         ("model", p.name.clone()),
-        ("file", human_bytes(p.file_bytes)),
+        ("file", bytes_cell(p.file_bytes)),
         ("params", p.params.to_string()),
-        ("weights", human_bytes(p.weights_bytes)),
+        ("weights", bytes_cell(p.weights_bytes)),
         ("FLOPs / sample", p.flops_per_sample.to_string()),
-        ("peak activations / sample", human_bytes(p.peak_activation_bytes_per_sample)),
+        ("peak activations / sample", bytes_cell(p.peak_activation_bytes_per_sample)),
         ("opset", p.opset.map(|o| o.to_string()).unwrap_or_else(|| "-".into())),
         ("ops", p.ops.join(", ")),
     ];
