@@ -2,7 +2,11 @@
 //! 1. upload throughput of `AgentClient::upload_model` vs `curl --upload-file`
 //!    (same headers, same agent, same run);
 //! 2. a rollout of a large model to 20 simulated agents vs to one;
-//! 3. gateway overhead vs predicting on an agent directly (p50, p99).
+//! 3. that rollout split into the console's side and the agents' side
+//!    (`split`): the console's upload throughput and CPU per device against
+//!    sinks, and each agent's time and CPU per MB to receive, hash, persist
+//!    and load, for 1, 5 and 20 devices;
+//! 4. gateway overhead vs predicting on an agent directly (p50, p99).
 //!
 //! `cargo run --release -p edgefleet-fleet --example bench_deploy [-- MB]`
 
@@ -20,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tract_onnx::pb;
+
+mod split;
 
 const TOKEN: &str = "bench-token";
 
@@ -214,6 +220,13 @@ async fn gateway_overhead() {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // The split's children: this example again, serving sinks or agents.
+    let args: Vec<String> = std::env::args().collect();
+    match (args.get(1).map(String::as_str), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
+        (Some("--sinks"), Some(n)) => return split::serve_sinks(n).await,
+        (Some("--agents"), Some(n)) => return split::serve_agents(n).await,
+        _ => {}
+    }
     let mb: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let dir = tempfile::tempdir().unwrap();
     let file = padded_model(dir.path(), mb * 1_000_000);
@@ -221,5 +234,7 @@ async fn main() {
     let sha = edgefleet_fleet::rollout::sha256_file(&file).unwrap();
     upload_vs_curl(&file, &sha, size).await;
     fleet_rollout(&file, size).await;
+    split::console_side(&file, &sha, size, &[1, 5, 20]).await;
+    split::agent_side(&file, &sha, size, &[1, 5, 20]).await;
     gateway_overhead().await;
 }
