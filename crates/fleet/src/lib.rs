@@ -30,3 +30,8 @@ pub use rollout::{
 };
 pub mod gateway;
 pub use gateway::{BackendStatus, GatewayConfig, GatewayError, GatewayHealth, run_gateway};
+pub mod library;
+pub use library::{
+    LibraryError, LineageNode, ModelFile, VariantRequest, add_model, import_model, lineage, lock_store,
+    measured_accuracy, optimize_for_device,
+};

@@ -1,0 +1,363 @@
+//! The model library's work: importing an ONNX file (read it, profile it,
+//! add it to the registry) and optimizing a library model for one device
+//! (search recipes against evaluation data, write the chosen variant next to
+//! the registry, add it as a child of its parent). Blocking work — file
+//! reads, tract, SQLite — for a background thread or the command line;
+//! nothing here needs the GUI (`edgefleet import`, `edgefleet models` and the
+//! app's library panel all come through here).
+//!
+//! Names and versions follow the project's one rule: the model name is the
+//! file stem made safe, the version the first 12 hex digits of the file's
+//! SHA-256 — the same bytes always get the same version, so re-deploying
+//! them sends nothing. Variants follow the same rule; their lineage is kept
+//! in `parent_id` and `recipe`.
+
+use edgefleet_core::{Device, default_version, model_name_from_stem, now_ms, sha256_hex};
+use edgefleet_optimize::{
+    EvalConfig, EvalData, Objective, OptimizeError, SearchLimits, SearchTarget, encode_model, search,
+};
+use edgefleet_store::{ModelRecord, NewModel, Store, StoreError};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Why a library operation failed; one variant per kind of failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{}: not an .onnx file", path.display())]
+    NotOnnx { path: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a usable ONNX model: {source}", path.display())]
+    NotAModel {
+        path: PathBuf,
+        #[source]
+        source: OptimizeError,
+    },
+    #[error("{} is already in the library as {name} v{version}", path.display())]
+    AlreadyInLibrary { path: PathBuf, id: i64, name: String, version: String },
+    #[error("the registry failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("the registry lock is poisoned (an earlier task panicked)")]
+    StorePoisoned,
+    #[error("{name} v{version} was added but cannot be read back from the registry")]
+    Vanished { name: String, version: String },
+    #[error("no evaluation data to check accuracy ({}): {source}", path.display())]
+    EvalData {
+        path: PathBuf,
+        #[source]
+        source: OptimizeError,
+    },
+    #[error("the search failed: {0}")]
+    SearchFailed(#[source] OptimizeError),
+    #[error("no recipe meets the limits on {device}: {why}")]
+    NoRecipe { device: String, why: String },
+    #[error("cannot write {}: {source}", path.display())]
+    CannotWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot record the measurements of {name}: {source}")]
+    Metrics {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Lock the shared registry.
+pub fn lock_store(store: &Mutex<Store>) -> Result<MutexGuard<'_, Store>, LibraryError> {
+    store.lock().map_err(|_| LibraryError::StorePoisoned)
+}
+
+/// An ONNX file read and profiled, ready to add to the library.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// Absolute when it could be resolved (the registry outlives the cwd).
+    pub path: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub profile: edgefleet_core::ModelProfile,
+}
+
+impl ModelFile {
+    /// Read and profile `path` (no registry involved, so callers can do this
+    /// slow part without holding the registry lock).
+    pub fn read(path: &Path) -> Result<ModelFile, LibraryError> {
+        if path.extension().and_then(|e| e.to_str()).is_none_or(|e| !e.eq_ignore_ascii_case("onnx")) {
+            return Err(LibraryError::NotOnnx { path: path.to_path_buf() });
+        }
+        let bytes =
+            std::fs::read(path).map_err(|source| LibraryError::Unreadable { path: path.to_path_buf(), source })?;
+        let name = model_name_from_stem(&path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default());
+        let profile = edgefleet_optimize::inspect_bytes(&bytes, &name)
+            .map_err(|source| LibraryError::NotAModel { path: path.to_path_buf(), source })?;
+        let sha256 = sha256_hex(&bytes);
+        Ok(ModelFile {
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            name,
+            version: default_version(&sha256),
+            sha256,
+            size_bytes: bytes.len() as u64,
+            profile,
+        })
+    }
+}
+
+/// Add a model read by [`ModelFile::read`]; the same bytes twice is an error
+/// ([`LibraryError::AlreadyInLibrary`]), whatever the file is called.
+pub fn add_model(store: &Store, file: ModelFile) -> Result<ModelRecord, LibraryError> {
+    if let Some(same) = store.list_models()?.into_iter().find(|m| m.sha256 == file.sha256) {
+        return Err(LibraryError::AlreadyInLibrary {
+            path: file.path,
+            id: same.id,
+            name: same.name,
+            version: same.version,
+        });
+    }
+    let new = NewModel {
+        name: file.name,
+        version: file.version,
+        path: file.path.display().to_string(),
+        sha256: file.sha256,
+        size_bytes: file.size_bytes,
+        profile: Some(file.profile),
+        parent_id: None,
+        recipe: None,
+        metrics: None,
+        created_ms: now_ms(),
+    };
+    let id = store.add_model(&new)?;
+    store.get_model(id)?.ok_or(LibraryError::Vanished { name: new.name, version: new.version })
+}
+
+/// Read, profile and add an ONNX file to a shared registry (the registry is
+/// locked only to add it).
+pub fn import_model(store: &Mutex<Store>, path: &Path) -> Result<ModelRecord, LibraryError> {
+    let file = ModelFile::read(path)?;
+    let store = lock_store(store)?;
+    add_model(&store, file)
+}
+
+/// What to optimize, for which device, checked against which data.
+#[derive(Debug, Clone, Copy)]
+pub struct VariantRequest<'a> {
+    /// The library model to start from.
+    pub parent_id: i64,
+    pub name: &'a str,
+    pub model_path: &'a Path,
+    pub device: &'a Device,
+    /// Labelled samples (CSV: features, then the label) the variant's
+    /// accuracy is checked on: a variant may lose at most one point.
+    pub eval_data: &'a Path,
+    /// Where the variant's file is written.
+    pub out_dir: &'a Path,
+}
+
+/// Run the recipe search for `req.device`, write the chosen variant to
+/// `req.out_dir` and add it to the library as a child of `req.parent_id`.
+/// `Ok(None)` when the original stays the best choice. `progress(done,
+/// total, what)` is called before each candidate.
+pub fn optimize_for_device(
+    req: &VariantRequest<'_>,
+    store: &Mutex<Store>,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Option<ModelRecord>, LibraryError> {
+    let bytes = std::fs::read(req.model_path)
+        .map_err(|source| LibraryError::Unreadable { path: req.model_path.to_path_buf(), source })?;
+    let data = EvalData::from_path(req.eval_data)
+        .map_err(|source| LibraryError::EvalData { path: req.eval_data.to_path_buf(), source })?;
+    let target =
+        SearchTarget { device: req.device.clone(), limits: SearchLimits::default(), objective: Objective::Size };
+    let cfg = EvalConfig { warmup_runs: 2, timed_runs: 10, large_batch: 8, zstd_level: 3 };
+    let (result, model) =
+        search(&bytes, req.name, &target, &data, &cfg, progress).map_err(LibraryError::SearchFailed)?;
+    let (Some(i), Some(model)) = (result.chosen, model) else {
+        let why: Vec<String> =
+            result.candidates.iter().flat_map(|c| c.rejected_because.iter().cloned()).take(3).collect();
+        return Err(LibraryError::NoRecipe { device: req.device.display_name().to_owned(), why: why.join("; ") });
+    };
+    let report = &result.candidates[i].report;
+    if report.recipe.is_empty() {
+        return Ok(None);
+    }
+    let recipe = report.recipe.join(",");
+    let slug: String = recipe.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let out = encode_model(&model);
+    let sha256 = sha256_hex(&out);
+    std::fs::create_dir_all(req.out_dir)
+        .map_err(|source| LibraryError::CannotWrite { path: req.out_dir.to_path_buf(), source })?;
+    let file = req.out_dir.join(format!("{}-{}-{}.onnx", req.name, slug, &sha256[..8]));
+    std::fs::write(&file, &out).map_err(|source| LibraryError::CannotWrite { path: file.clone(), source })?;
+    let profile = edgefleet_optimize::inspect_model(&model, req.name).ok();
+    let mut metrics =
+        serde_json::to_value(report).map_err(|source| LibraryError::Metrics { name: req.name.to_owned(), source })?;
+    if let Some(obj) = metrics.as_object_mut() {
+        obj.insert("target_device".into(), serde_json::Value::String(req.device.device_id.clone()));
+    }
+    let new = NewModel {
+        name: req.name.to_owned(),
+        version: default_version(&sha256),
+        path: file.display().to_string(),
+        sha256,
+        size_bytes: out.len() as u64,
+        profile,
+        parent_id: Some(req.parent_id),
+        recipe: Some(recipe),
+        metrics: Some(metrics),
+        created_ms: now_ms(),
+    };
+    let store = lock_store(store)?;
+    // The same variant made again (same bytes): the one on record stands.
+    if let Some(existing) = store.list_models()?.into_iter().find(|m| m.sha256 == new.sha256) {
+        return Ok(Some(existing));
+    }
+    let id = store.add_model(&new)?;
+    store.get_model(id)?.ok_or(LibraryError::Vanished { name: new.name, version: new.version }).map(Some)
+}
+
+/// The accuracy measured on the evaluation data, when it was (variants
+/// record `accuracy_after`; a plain `accuracy` is read too).
+pub fn measured_accuracy(model: &ModelRecord) -> Option<f64> {
+    model.metrics.as_ref().and_then(|m| m.get("accuracy_after").or_else(|| m.get("accuracy"))).and_then(|v| v.as_f64())
+}
+
+/// One model in the lineage tree: what it is and the variants made from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineageNode {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub path: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// From the profile, when the model has one.
+    pub params: Option<u64>,
+    /// The recipe that made it from its parent (`None` for an import).
+    pub recipe: Option<String>,
+    pub accuracy: Option<f64>,
+    pub parent_id: Option<i64>,
+    pub created_ms: u64,
+    pub variants: Vec<LineageNode>,
+}
+
+/// The library as a forest: every model whose parent is not in `models` is
+/// a root, each followed by its variants (and theirs), oldest first.
+pub fn lineage(models: &[ModelRecord]) -> Vec<LineageNode> {
+    let known: HashSet<i64> = models.iter().map(|m| m.id).collect();
+    let mut children: HashMap<i64, Vec<&ModelRecord>> = HashMap::new();
+    for m in models {
+        if let Some(p) = m.parent_id.filter(|p| known.contains(p) && *p != m.id) {
+            children.entry(p).or_default().push(m);
+        }
+    }
+    fn node(m: &ModelRecord, children: &HashMap<i64, Vec<&ModelRecord>>, seen: &mut HashSet<i64>) -> LineageNode {
+        seen.insert(m.id);
+        let variants = children
+            .get(&m.id)
+            .map(|list| list.iter().filter(|c| !seen.contains(&c.id)).copied().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| node(c, children, seen))
+            .collect();
+        LineageNode {
+            id: m.id,
+            name: m.name.clone(),
+            version: m.version.clone(),
+            path: m.path.clone(),
+            sha256: m.sha256.clone(),
+            size_bytes: m.size_bytes,
+            params: m.profile.as_ref().map(|p| p.params),
+            recipe: m.recipe.clone(),
+            accuracy: measured_accuracy(m),
+            parent_id: m.parent_id,
+            created_ms: m.created_ms,
+            variants,
+        }
+    }
+    // `seen` guards against a corrupt registry whose parents form a loop.
+    let mut seen = HashSet::new();
+    models
+        .iter()
+        .filter(|m| m.parent_id.is_none_or(|p| !known.contains(&p) || p == m.id))
+        .map(|m| node(m, &children, &mut seen))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/models").join(name)
+    }
+
+    #[test]
+    fn import_profiles_names_and_versions_by_content() {
+        let store = Mutex::new(Store::open_in_memory().unwrap());
+        let rec = import_model(&store, &asset("mlp_digits.onnx")).unwrap();
+        assert_eq!(rec.name, "mlp_digits");
+        assert_eq!(rec.version, default_version(&rec.sha256));
+        assert_eq!(rec.version.len(), 12);
+        assert!(rec.profile.as_ref().is_some_and(|p| p.params > 0));
+        assert!(Path::new(&rec.path).is_absolute());
+        // The same bytes again, under any name, is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("my copy.onnx");
+        std::fs::copy(asset("mlp_digits.onnx"), &copy).unwrap();
+        match import_model(&store, &copy) {
+            Err(LibraryError::AlreadyInLibrary { id, .. }) => assert_eq!(id, rec.id),
+            other => panic!("expected AlreadyInLibrary, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong_and_add_nothing() {
+        let store = Mutex::new(Store::open_in_memory().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let txt = dir.path().join("notes.txt");
+        std::fs::write(&txt, "hello").unwrap();
+        let garbage = dir.path().join("broken.onnx");
+        std::fs::write(&garbage, b"\x08\x07 not protobuf").unwrap();
+        assert!(matches!(import_model(&store, &txt), Err(LibraryError::NotOnnx { .. })));
+        assert!(matches!(import_model(&store, &dir.path().join("gone.onnx")), Err(LibraryError::Unreadable { .. })));
+        let err = import_model(&store, &garbage).unwrap_err();
+        assert!(matches!(err, LibraryError::NotAModel { .. }));
+        assert!(err.to_string().contains("is not a usable ONNX model"), "{err}");
+        assert!(lock_store(&store).unwrap().list_models().unwrap().is_empty());
+    }
+
+    fn record(id: i64, parent_id: Option<i64>) -> ModelRecord {
+        ModelRecord {
+            id,
+            name: "m".into(),
+            version: format!("v{id}"),
+            path: String::new(),
+            sha256: String::new(),
+            size_bytes: 1,
+            profile: None,
+            parent_id,
+            recipe: parent_id.map(|_| "int8".into()),
+            metrics: Some(serde_json::json!({ "accuracy_after": 0.9 })),
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn lineage_nests_variants_under_their_parent() {
+        let tree = lineage(&[record(1, None), record(2, Some(1)), record(3, Some(2)), record(4, Some(99))]);
+        let ids: Vec<(i64, Vec<i64>)> =
+            tree.iter().map(|n| (n.id, n.variants.iter().map(|v| v.id).collect())).collect();
+        assert_eq!(ids, vec![(1, vec![2]), (4, vec![])]);
+        assert_eq!(tree[0].variants[0].variants[0].id, 3);
+        assert_eq!(tree[0].accuracy, Some(0.9));
+    }
+}
