@@ -8,9 +8,14 @@ that only ONNX Runtime can run.
 Calibration: the first 200 rows of assets/models/digits_eval.csv, MinMax.
 
     pip install onnx onnxruntime==1.32.0 numpy
-    python3 scripts/make_ort_only_model.py
+    python3 scripts/make_ort_only_model.py [--format qdq --out PATH]
+
+`--format qdq` writes ORT's QDQ form instead (QuantizeLinear /
+DequantizeLinear around every op, Softmax included): tract loads that one
+but computes wrong scores for it, which docs/runtimes.md shows.
 """
 
+import argparse
 import os
 
 import numpy as np
@@ -29,14 +34,18 @@ class Rows(CalibrationDataReader):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--format", choices=["qoperator", "qdq"], default="qoperator")
+    ap.add_argument("--out", default=os.path.join(MODELS, "mlp_digits_qoperator.onnx"))
+    args = ap.parse_args()
     data = np.loadtxt(os.path.join(MODELS, "digits_eval.csv"), delimiter=",", ndmin=2)
     x = data[:200, :-1].astype(np.float32)
-    out = os.path.join(MODELS, "mlp_digits_qoperator.onnx")
+    out = args.out
     quantize_static(
         os.path.join(MODELS, "mlp_digits.onnx"),
         out,
         Rows(x),
-        quant_format=QuantFormat.QOperator,
+        quant_format=QuantFormat.QOperator if args.format == "qoperator" else QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,

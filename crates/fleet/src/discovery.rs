@@ -13,6 +13,7 @@ pub mod one_shot;
 use crate::error::{FleetError, Result};
 use edgefleet_core::wire::{self, txt};
 use edgefleet_core::{Device, DeviceType, Location};
+use edgefleet_optimize::RuntimeKind;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -87,6 +88,11 @@ pub fn device_from_txt(props: &HashMap<String, String>) -> Result<Device> {
     }
     device.name = props.get(txt::NAME).filter(|n| !n.is_empty()).cloned();
     device.simulated = props.get(txt::SIM).is_some_and(|v| v == "1" || v == "true");
+    // The runtime decides which ops the device runs (the full list comes with /v1/info).
+    if let Some(rt) = props.get(txt::RUNTIME).filter(|v| !v.is_empty()) {
+        device.runtime = Some(wire::runtime_from_txt(rt));
+        device.runtime_ops = RuntimeKind::of_device(Some(rt)).map(RuntimeKind::ops);
+    }
     device.validate().map_err(|e| FleetError::BadInput(e.to_string()))?;
     Ok(device)
 }
@@ -212,6 +218,17 @@ mod tests {
         assert_eq!(d.memory_mb, 2048);
         assert!(d.simulated);
         assert_eq!(d.location.unwrap().latitude, 48.8);
+    }
+
+    #[test]
+    fn the_runtime_key_brings_its_op_set() {
+        let d = device_from_txt(&props()).unwrap();
+        assert_eq!((d.runtime, d.runtime_ops), (None, None), "older agents: the default runtime");
+        let mut p = props();
+        p.insert("rt".into(), "ort-1.32".into());
+        let d = device_from_txt(&p).unwrap();
+        assert_eq!(d.runtime.as_deref(), Some("ort 1.32"));
+        assert!(d.runtime_ops.unwrap().iter().any(|o| o == "com.microsoft:QLinearAdd"));
     }
 
     #[test]

@@ -13,9 +13,7 @@
 //! in `parent_id` and `recipe`.
 
 use edgefleet_core::{Device, default_version, model_name_from_stem, now_ms, sha256_hex};
-use edgefleet_optimize::{
-    EvalConfig, EvalData, Objective, OptimizeError, SearchLimits, SearchTarget, encode_model, search,
-};
+use edgefleet_optimize::{EvalConfig, EvalData, Objective, OptimizeError, SearchLimits, SearchTarget, encode_model};
 use edgefleet_store::{ModelRecord, NewModel, Store, StoreError};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -178,8 +176,14 @@ pub fn optimize_for_device(
     let target =
         SearchTarget { device: req.device.clone(), limits: SearchLimits::default(), objective: Objective::Size };
     let cfg = EvalConfig { warmup_runs: 2, timed_runs: 10, large_batch: 8, zstd_level: 3 };
+    // Measure on the runtime the device runs, so "fastest" means fastest there.
+    let (runtime, note) = edgefleet_optimize::runtime::for_device(req.device);
+    if let Some(note) = note {
+        tracing::warn!("{note}");
+    }
     let (result, model) =
-        search(&bytes, req.name, &target, &data, &cfg, progress).map_err(LibraryError::SearchFailed)?;
+        edgefleet_optimize::search::search_on(runtime.as_ref(), &bytes, req.name, &target, &data, &cfg, progress)
+            .map_err(LibraryError::SearchFailed)?;
     let (Some(i), Some(model)) = (result.chosen, model) else {
         let why: Vec<String> =
             result.candidates.iter().flat_map(|c| c.rejected_because.iter().cloned()).take(3).collect();

@@ -56,6 +56,23 @@ impl RuntimeKind {
         }
     }
 
+    /// Every op it runs, named as `inspect` names them (no library needed).
+    pub fn ops(self) -> Vec<String> {
+        match self {
+            RuntimeKind::Tract => ops::tract_ops().iter().cloned().collect(),
+            RuntimeKind::Ort => ops::ort_ops().iter().cloned().collect(),
+        }
+    }
+
+    /// The runtime a device label (`ort 1.32.0`, `tract 0.23.9`) names;
+    /// `None` (an agent that does not say) is tract.
+    pub fn of_device(label: Option<&str>) -> Option<RuntimeKind> {
+        match label {
+            None => Some(RuntimeKind::Tract),
+            Some(l) => RuntimeKind::from_short(l.split([' ', '-']).next().unwrap_or(l)),
+        }
+    }
+
     /// Whether this runtime runs `op` (named as `inspect` names ops).
     pub fn supports(self, op: &str) -> bool {
         match self {
@@ -190,6 +207,33 @@ pub struct Selected {
     pub why: String,
 }
 
+/// The runtime to measure a model on for `device`: the one it runs when
+/// this process can load it, else tract, with a note saying the figures
+/// are tract's.
+pub fn for_device(device: &edgefleet_core::Device) -> (Arc<dyn Runtime>, Option<String>) {
+    match RuntimeKind::of_device(device.runtime.as_deref()) {
+        Some(RuntimeKind::Ort) => match OrtRuntime::load(None) {
+            Ok(ort) => (Arc::new(ort), None),
+            Err(e) => (
+                Arc::new(TractRuntime),
+                Some(format!(
+                    "{} runs ONNX Runtime but it does not load here ({e}); measured on tract instead",
+                    device.display_name()
+                )),
+            ),
+        },
+        Some(RuntimeKind::Tract) => (Arc::new(TractRuntime), None),
+        None => (
+            Arc::new(TractRuntime),
+            Some(format!(
+                "{} runs `{}`, which edgefleet cannot measure; measured on tract",
+                device.display_name(),
+                device.runtime.as_deref().unwrap_or("")
+            )),
+        ),
+    }
+}
+
 /// Pick the runtime: `tract` always works; `ort` fails with the one-line
 /// "not found" message when the library is missing or does not load;
 /// `auto` takes ONNX Runtime when it loads and otherwise tract, saying why.
@@ -225,6 +269,20 @@ mod tests {
         }
         assert!("gpu".parse::<RuntimeChoice>().unwrap_err().contains("auto, tract or ort"));
         assert_eq!(RuntimeKind::from_short("ort"), Some(RuntimeKind::Ort));
+    }
+
+    #[test]
+    fn device_labels_name_their_runtime() {
+        assert_eq!(RuntimeKind::of_device(Some("ort 1.32.0")), Some(RuntimeKind::Ort));
+        assert_eq!(RuntimeKind::of_device(Some("ort-1.32")), Some(RuntimeKind::Ort));
+        assert_eq!(RuntimeKind::of_device(Some("tract 0.23.9")), Some(RuntimeKind::Tract));
+        assert_eq!(RuntimeKind::of_device(None), Some(RuntimeKind::Tract));
+        assert_eq!(RuntimeKind::of_device(Some("tflite 2")), None);
+        let mut d = edgefleet_core::Device::new("d", edgefleet_core::DeviceType::EdgeServer, 4, 4096, 32.0);
+        d.runtime = Some("tflite 2".into());
+        let (rt, note) = for_device(&d);
+        assert_eq!(rt.kind(), RuntimeKind::Tract);
+        assert!(note.unwrap().contains("measured on tract"));
     }
 
     #[test]

@@ -36,11 +36,14 @@ impl Runtime for TractRuntime {
     }
 
     fn load(&self, model: &pb::ModelProto, _input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>> {
-        let session = TractSession {
-            proto: model.clone(),
-            sample_shape: sample_shape.to_vec(),
-            plans: Mutex::new(HashMap::new()),
-        };
+        // Intermediate shapes written with a symbolic batch (ONNX Runtime's
+        // tools write them) would not unify with the concrete batch of a
+        // plan; tract infers them itself.
+        let mut proto = model.clone();
+        if let Some(g) = proto.graph.as_mut() {
+            g.value_info.clear();
+        }
+        let session = TractSession { proto, sample_shape: sample_shape.to_vec(), plans: Mutex::new(HashMap::new()) };
         session.plan(1)?;
         Ok(Box::new(session))
     }
