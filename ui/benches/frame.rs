@@ -45,9 +45,9 @@ fn app_with(n: usize) -> App {
         if i % 20 != 0 {
             d.location = Some(Location { latitude: 48.0 + 2.0 * next(), longitude: 1.0 + 3.0 * next() });
         }
-        app.fleet.upsert_device(d);
+        app.state.fleet.upsert_device(d);
     }
-    let ids: Vec<String> = app.fleet.entries().iter().map(|e| e.id().to_owned()).collect();
+    let ids: Vec<String> = app.state.fleet.entries().iter().map(|e| e.id().to_owned()).collect();
     for t in 0..60 {
         for id in &ids {
             let m = Metrics {
@@ -70,9 +70,9 @@ fn app_with(n: usize) -> App {
                     upstream_failures: 0,
                 }],
             };
-            app.fleet.set_metrics(id, m, t as f64 - 60.0);
+            app.state.fleet.set_metrics(id, m, t as f64 - 60.0);
         }
-        app.fleet.sample_fleet(t as f64 - 60.0);
+        app.state.fleet.sample_fleet(t as f64 - 60.0);
     }
     app.state.selected = ids.get(1).cloned();
     app

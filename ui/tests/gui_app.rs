@@ -23,8 +23,11 @@ fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: imp
     while !cond(h.state()) {
         if start.elapsed() > timeout {
             let app = h.state();
-            let log: Vec<&str> = app.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
-            panic!("timed out after {timeout:?} waiting for {what}; jobs: {:?}; recent log: {log:#?}", app.jobs.list);
+            let log: Vec<&str> = app.state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; jobs: {:?}; recent log: {log:#?}",
+                app.state.jobs.list
+            );
         }
         h.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -35,14 +38,14 @@ fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: imp
 /// The whole demo fleet listed, with metrics, and the two demo models in the library.
 fn wait_for_fleet(h: &mut Harness<'_, App>) {
     wait_until(h, Duration::from_secs(30), "6 devices with metrics and the demo models", |app| {
-        app.fleet.len() == 6
-            && app.fleet.entries().iter().all(|e| e.metrics.is_some())
-            && app.library.cards.iter().any(|c| c.name == "mlp_digits")
+        app.state.fleet.len() == 6
+            && app.state.fleet.entries().iter().all(|e| e.metrics.is_some())
+            && app.state.library.cards.iter().any(|c| c.name == "mlp_digits")
     });
 }
 
 fn device_name(app: &App, t: DeviceType) -> (String, String) {
-    let e = app.fleet.entries().iter().find(|e| e.device.device_type == t).expect("a device of that type");
+    let e = app.state.fleet.entries().iter().find(|e| e.device.device_type == t).expect("a device of that type");
     (e.id().to_owned(), e.device.display_name().to_owned())
 }
 
@@ -67,7 +70,7 @@ fn devices_appear_selecting_shows_details_and_a_drop_opens_the_fit() {
     wait_for_fleet(&mut h);
     let (cam_id, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
     // Every demo device has a row in the list.
-    for e in h.state().fleet.entries().to_vec() {
+    for e in h.state().state.fleet.entries().to_vec() {
         h.get_by_label(e.device.display_name());
     }
 
@@ -79,7 +82,7 @@ fn devices_appear_selecting_shows_details_and_a_drop_opens_the_fit() {
     h.get_by_label("Installed models"); // …and its models section
 
     drag_card_to_row(&mut h, "mlp_digits", &cam_name);
-    let fit = h.state().fit.clone().expect("dropping a card on a row opens the fit panel");
+    let fit = h.state().state.fit.clone().expect("dropping a card on a row opens the fit panel");
     assert_eq!(fit.device_id, cam_id);
     assert!(fit.fit.compatible, "the digits MLP fits a camera: {:?}", fit.fit.reasons);
     assert!(fit.fit.max_batch >= 1);
@@ -92,7 +95,7 @@ fn a_too_big_model_shows_why_it_does_not_fit() {
     wait_for_fleet(&mut h);
     let (sensor_id, sensor_name) = device_name(h.state(), DeviceType::IotSensor);
     drag_card_to_row(&mut h, "big_detector", &sensor_name);
-    let fit = h.state().fit.clone().expect("the fit panel opens");
+    let fit = h.state().state.fit.clone().expect("the fit panel opens");
     assert_eq!(fit.device_id, sensor_id);
     assert!(!fit.fit.compatible, "a 300 MB detector must not fit a sensor");
     h.get_by_label("✖ Does not fit");
@@ -101,7 +104,7 @@ fn a_too_big_model_shows_why_it_does_not_fit() {
     // Deploy is disabled for it: clicking starts nothing.
     h.get_by_label("⬆ Deploy").click();
     h.run_steps(3);
-    assert!(h.state().jobs.list.is_empty(), "no deploy may start for a model that does not fit");
+    assert!(h.state().state.jobs.list.is_empty(), "no deploy may start for a model that does not fit");
 }
 
 #[test]
@@ -110,15 +113,15 @@ fn optimize_adds_a_variant_and_deploy_activates_it_on_the_agent() {
     wait_for_fleet(&mut h);
     let (cam_id, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
     drag_card_to_row(&mut h, "mlp_digits", &cam_name);
-    assert!(h.state().fit.is_some(), "the fit panel opens");
-    let parent = h.state().library.cards.iter().find(|c| c.name == "mlp_digits").map(|c| c.id).expect("card");
+    assert!(h.state().state.fit.is_some(), "the fit panel opens");
+    let parent = h.state().state.library.cards.iter().find(|c| c.name == "mlp_digits").map(|c| c.id).expect("card");
 
     h.get_by_label("⚙ Optimize for this device").click();
     h.run_steps(2);
     wait_until(&mut h, Duration::from_secs(240), "an optimized variant card", |app| {
-        app.library.cards.iter().any(|c| c.parent_id == Some(parent))
+        app.state.library.cards.iter().any(|c| c.parent_id == Some(parent))
     });
-    let variant = h.state().library.cards.iter().find(|c| c.parent_id == Some(parent)).cloned().expect("variant");
+    let variant = h.state().state.library.cards.iter().find(|c| c.parent_id == Some(parent)).cloned().expect("variant");
     assert!(variant.recipe.as_deref().is_some_and(|r| !r.is_empty()));
     assert!(variant.size_bytes > 0 && variant.path.as_ref().is_some_and(|p| p.is_file()));
     h.get_by_label_contains(&format!("optimized: {}", variant.recipe.clone().unwrap_or_default()));
@@ -126,20 +129,20 @@ fn optimize_adds_a_variant_and_deploy_activates_it_on_the_agent() {
     // Deploy the variant to the camera through the fleet engine's rollout.
     h.state_mut().push_command(UiCommand::OpenFit { card_id: variant.id, device_id: cam_id.clone() });
     h.run_steps(6);
-    let fit = h.state().fit.clone().expect("the fit panel for the variant");
+    let fit = h.state().state.fit.clone().expect("the fit panel for the variant");
     assert_eq!(fit.card_id, variant.id);
     assert!(fit.fit.compatible, "the variant fits the camera: {:?}", fit.fit.reasons);
     h.get_by_label("⬆ Deploy").click();
     h.run_steps(2);
     assert!(
-        !h.state().jobs.list.iter().all(|j| !j.title.starts_with("Deploy"))
-            || h.state().fit.as_ref().is_some_and(|f| f.deploy_job.is_some()),
+        !h.state().state.jobs.list.iter().all(|j| !j.title.starts_with("Deploy"))
+            || h.state().state.fit.as_ref().is_some_and(|f| f.deploy_job.is_some()),
         "Deploy click started nothing"
     );
     wait_until(&mut h, Duration::from_secs(60), "the deploy job to end", |app| {
-        app.jobs.list.iter().any(|j| j.title.starts_with("Deploy") && j.state != JobState::Running)
+        app.state.jobs.list.iter().any(|j| j.title.starts_with("Deploy") && j.state != JobState::Running)
     });
-    let job = h.state().jobs.list.iter().find(|j| j.title.starts_with("Deploy")).cloned().expect("job");
+    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Deploy")).cloned().expect("job");
     assert!(matches!(job.state, JobState::Done(_)), "deploy failed: {job:?}");
 
     // Ask the agent itself.
@@ -153,15 +156,15 @@ fn optimize_adds_a_variant_and_deploy_activates_it_on_the_agent() {
 
     // The list shows it once the engine has refreshed the device's models.
     wait_until(&mut h, Duration::from_secs(10), "the list to show the active model", |app| {
-        app.fleet.get(&cam_id).and_then(|e| e.active_model()).is_some_and(|m| m.contains(&variant.version))
+        app.state.fleet.get(&cam_id).and_then(|e| e.active_model()).is_some_and(|m| m.contains(&variant.version))
     });
 }
 
 #[test]
 fn importing_a_bad_path_reports_it_and_changes_nothing() {
     let mut h = harness(App::new_for_test(AppConfig::demo(1)).expect("app"));
-    wait_until(&mut h, Duration::from_secs(30), "the demo models", |app| app.library.cards.len() >= 3);
-    let before = h.state().library.cards.len();
+    wait_until(&mut h, Duration::from_secs(30), "the demo models", |app| app.state.library.cards.len() >= 3);
+    let before = h.state().state.library.cards.len();
     let dir = tempfile::tempdir().expect("tmp");
     let not_onnx = dir.path().join("notes.txt");
     std::fs::write(&not_onnx, "hello").expect("write");
@@ -171,10 +174,10 @@ fn importing_a_bad_path_reports_it_and_changes_nothing() {
         h.state_mut().push_command(UiCommand::ImportModel(p));
     }
     wait_until(&mut h, Duration::from_secs(20), "three import errors", |app| {
-        app.log.lines.iter().filter(|l| l.level == edgefleet_fleet::LogLevel::Error).count() >= 3
+        app.state.log.lines.iter().filter(|l| l.level == edgefleet_fleet::LogLevel::Error).count() >= 3
     });
-    assert!(h.state().log.contains("not an .onnx file"));
-    assert!(h.state().log.contains("cannot read"));
-    assert!(h.state().log.contains("is not a usable ONNX model"));
-    assert_eq!(h.state().library.cards.len(), before, "a bad import adds no card");
+    assert!(h.state().state.log.contains("not an .onnx file"));
+    assert!(h.state().state.log.contains("cannot read"));
+    assert!(h.state().state.log.contains("is not a usable ONNX model"));
+    assert_eq!(h.state().state.library.cards.len(), before, "a bad import adds no card");
 }

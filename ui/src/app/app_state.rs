@@ -1,9 +1,23 @@
-//! The app state that outlives a run (stored with eframe's storage): which
-//! tab, which device, filter and sort, chart window, theme, map view. It
-//! holds no resources, so it can be serialized and defaulted freely.
+//! What the panels show and edit (rerun's `AppState`): the settings that
+//! outlive a run — tab, selection, filter and sort, chart window, theme,
+//! poll interval, interfaces, map view, evaluation data per model — stored
+//! with eframe's storage, and the runtime-only models the panels draw from
+//! (fleet, library, jobs, history, event log, the open fit panel, cached
+//! views), which are never serialized. It holds no resources (engine,
+//! store, threads: those are the `App`'s), so it can be defaulted freely.
 
+use crate::app::device_list_view::{DeviceListView, SortColumn};
+use crate::app::event_log::EventLog;
+use crate::app::fit_view::FitView;
+use crate::app::fleet_model::FleetModel;
+use crate::app::jobs::Jobs;
+use crate::app::library::{DragFits, Library};
+use crate::app::map_view::MapView;
 use crate::map::MapState;
+use edgefleet_fleet::LogLevel;
+use edgefleet_store::DeploymentRecord;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The central tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,17 +52,6 @@ pub enum Theme {
     Light,
 }
 
-/// Device list columns that can be sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum SortColumn {
-    #[default]
-    Name,
-    Status,
-    Load,
-    Memory,
-    Model,
-}
-
 /// How much history the charts show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ChartWindow {
@@ -78,7 +81,8 @@ impl ChartWindow {
     }
 }
 
-/// Everything the user would expect to find as they left it.
+/// Everything the user would expect to find as they left it, and the
+/// models the panels draw (those last ones are `#[serde(skip)]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AppState {
@@ -89,8 +93,9 @@ pub struct AppState {
     pub sort_ascending: bool,
     pub chart_window: ChartWindow,
     pub theme: Theme,
+    /// Telemetry poll interval; a change applies at once.
     pub poll_interval_ms: u64,
-    /// mDNS interfaces for the next start (empty = all).
+    /// mDNS interfaces (empty = all); a change restarts the browser at once.
     pub interfaces: Vec<String>,
     pub map: MapState,
     pub show_settings: bool,
@@ -98,6 +103,40 @@ pub struct AppState {
     pub import_path: String,
     /// The text in the settings' add-device box.
     pub add_device_addr: String,
+    /// Evaluation data (a CSV path) per model name, for Optimize: the data a
+    /// variant's accuracy is checked on.
+    pub eval_data: BTreeMap<String, String>,
+
+    /// The devices as the engine reports them.
+    #[serde(skip)]
+    pub fleet: FleetModel,
+    /// The model library (right panel).
+    #[serde(skip)]
+    pub library: Library,
+    /// Jobs of this session (Deployments tab, fit panel).
+    #[serde(skip)]
+    pub jobs: Jobs,
+    /// Deployments from the registry (Deployments tab).
+    #[serde(skip)]
+    pub history: Vec<DeploymentRecord>,
+    #[serde(skip)]
+    pub log: EventLog,
+    /// The last warning or error, for the status line.
+    #[serde(skip)]
+    pub status_line: Option<(LogLevel, String)>,
+    /// The open fit panel.
+    #[serde(skip)]
+    pub fit: Option<FitView>,
+    /// While a card is dragged: the devices it fits.
+    #[serde(skip)]
+    pub drag_fits: Option<DragFits>,
+    #[serde(skip)]
+    pub list_view: DeviceListView,
+    #[serde(skip)]
+    pub map_view: MapView,
+    /// The interfaces text while the user edits it (applied when done).
+    #[serde(skip)]
+    pub interfaces_edit: Option<String>,
 }
 
 impl Default for AppState {
@@ -116,7 +155,30 @@ impl Default for AppState {
             show_settings: false,
             import_path: String::new(),
             add_device_addr: String::new(),
+            eval_data: BTreeMap::new(),
+            fleet: FleetModel::default(),
+            library: Library::default(),
+            jobs: Jobs::default(),
+            history: Vec::new(),
+            log: EventLog::default(),
+            status_line: None,
+            fit: None,
+            drag_fits: None,
+            list_view: DeviceListView::default(),
+            map_view: MapView::default(),
+            interfaces_edit: None,
         }
+    }
+}
+
+impl AppState {
+    /// Log a line and, for warnings and errors, show it in the status line.
+    pub fn report(&mut self, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        if level != LogLevel::Info {
+            self.status_line = Some((level, message.clone()));
+        }
+        self.log.push(edgefleet_core::now_ms(), level, message);
     }
 }
 
@@ -134,6 +196,18 @@ mod tests {
         let old: AppState = serde_json::from_str(r#"{"tab":"Deployments"}"#).unwrap();
         assert_eq!(old.tab, Tab::Deployments);
         assert_eq!(old.poll_interval_ms, 1_000);
+    }
+
+    #[test]
+    fn runtime_models_are_not_saved() {
+        let mut s = AppState::default();
+        s.report(LogLevel::Warn, "something happened");
+        s.eval_data.insert("mlp".into(), "/data/eval.csv".into());
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(!text.contains("something happened") && !text.contains("fleet"), "{text}");
+        let back: AppState = serde_json::from_str(&text).unwrap();
+        assert!(back.log.lines.is_empty() && back.status_line.is_none());
+        assert_eq!(back.eval_data.get("mlp").map(String::as_str), Some("/data/eval.csv"));
     }
 
     #[test]

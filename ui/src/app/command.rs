@@ -1,6 +1,7 @@
 //! What panels ask the app to do. Panels never touch the engine, the store
 //! or the disk themselves: they push a [`UiCommand`], and the app executes
-//! the queue once per frame, after drawing (rerun's command pattern).
+//! the queue once per frame, after drawing (rerun's command pattern;
+//! executed in `command_handling.rs`).
 
 use crate::app::app_state::{Tab, Theme};
 use std::path::PathBuf;
@@ -19,7 +20,8 @@ pub enum UiCommand {
         device_id: String,
     },
     CloseFit,
-    /// Search for an optimized variant of a model for one device.
+    /// Search for an optimized variant of a model for one device, checked
+    /// on the evaluation data set for that model.
     Optimize {
         card_id: i64,
         device_id: String,
@@ -29,8 +31,13 @@ pub enum UiCommand {
         card_id: i64,
         device_id: String,
     },
+    /// Poll telemetry at this interval from now on.
     SetPollInterval {
         ms: u64,
+    },
+    /// Browse mDNS on these interfaces from now on (empty = all).
+    SetInterfaces {
+        interfaces: Vec<String>,
     },
     SetTheme(Theme),
     /// Register a device by `host:port`.

@@ -2,47 +2,10 @@
 //! with live progress, newest first, and the deployment history stored in
 //! the registry.
 
-use crate::app::fit_panel::job_progress_ui;
-use edgefleet_fleet::{JobState, JobUpdate};
+use crate::app::jobs::Jobs;
+use crate::app::style::job_progress_ui;
 use edgefleet_store::DeploymentRecord;
 use egui::{RichText, Ui};
-
-/// One job as the UI tracks it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobView {
-    pub id: u64,
-    pub title: String,
-    pub progress: Option<f32>,
-    pub message: String,
-    pub state: JobState,
-}
-
-/// Jobs seen this session, in start order.
-#[derive(Debug, Clone, Default)]
-pub struct Jobs {
-    pub list: Vec<JobView>,
-}
-
-impl Jobs {
-    pub fn apply(&mut self, u: JobUpdate) {
-        let view = JobView { id: u.id, title: u.title, progress: u.progress, message: u.message, state: u.state };
-        match self.list.iter_mut().find(|j| j.id == view.id) {
-            // A late "Running" after the end must not resurrect the job.
-            Some(j) if j.state != JobState::Running && view.state == JobState::Running => {}
-            Some(j) => *j = view,
-            None => self.list.push(view),
-        }
-    }
-
-    /// The newest job with this title.
-    pub fn latest(&self, title: &str) -> Option<&JobView> {
-        self.list.iter().rev().find(|j| j.title == title)
-    }
-
-    pub fn running(&self) -> usize {
-        self.list.iter().filter(|j| j.state == JobState::Running).count()
-    }
-}
 
 pub fn deployments_tab_ui(ui: &mut Ui, jobs: &Jobs, history: &[DeploymentRecord]) {
     ui.heading("Deployments and jobs");
@@ -81,24 +44,4 @@ pub fn deployments_tab_ui(ui: &mut Ui, jobs: &Jobs, history: &[DeploymentRecord]
             });
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn update(id: u64, state: JobState) -> JobUpdate {
-        JobUpdate { id, title: format!("job {id}"), progress: Some(0.5), message: "m".into(), state }
-    }
-
-    #[test]
-    fn a_finished_job_stays_finished() {
-        let mut jobs = Jobs::default();
-        jobs.apply(update(1, JobState::Running));
-        jobs.apply(update(1, JobState::Done("ok".into())));
-        jobs.apply(update(1, JobState::Running));
-        assert_eq!(jobs.list.len(), 1);
-        assert_eq!(jobs.latest("job 1").map(|j| j.state.clone()), Some(JobState::Done("ok".into())));
-        assert_eq!(jobs.running(), 0);
-    }
 }

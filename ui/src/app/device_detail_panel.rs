@@ -1,7 +1,7 @@
 //! The selected device in detail: spec, live numbers, installed models.
 
-use crate::app::device_list_panel::type_icon;
 use crate::app::fleet_model::DeviceEntry;
+use crate::app::style::type_icon;
 use crate::map::status_color;
 use egui::{RichText, Ui};
 

@@ -1,100 +1,20 @@
 //! The device list (left panel): filter box, sortable columns, one row per
 //! device (status, type icon, name, load bar, memory, active model). Rows are
-//! virtualised with `ScrollArea::show_rows`, and the filtered, sorted order
-//! is cached until the fleet, the filter or the sort changes. Each row is a
+//! virtualised with `ScrollArea::show_rows`, in the order cached by
+//! `DeviceListView` until the fleet, the filter or the sort changes. Each row is a
 //! drop target for model cards; while a card is dragged, devices it does not
 //! fit are tinted red.
 
-use crate::app::app_state::{AppState, SortColumn};
+use crate::app::app_state::AppState;
 use crate::app::command::UiCommand;
-use crate::app::fleet_model::{DeviceEntry, FleetModel};
-use crate::app::library_panel::ModelDrag;
+use crate::app::device_list_view::SortColumn;
+use crate::app::fleet_model::DeviceEntry;
+use crate::app::library::ModelDrag;
+use crate::app::style::{MISFIT_COLOR, type_icon};
 use crate::map::status_color;
-use edgefleet_core::{DeviceStatus, DeviceType};
 use egui::{Align2, Color32, FontId, Rect, Sense, Ui, pos2, vec2};
-use std::collections::HashMap;
 
 pub const ROW_HEIGHT: f32 = 24.0;
-/// Red for "does not fit", shared by the list tint and the map halo.
-pub const MISFIT_COLOR: Color32 = Color32::from_rgb(220, 60, 60);
-
-/// The cached row order.
-#[derive(Debug, Default, Clone)]
-pub struct DeviceListView {
-    key: Option<(u64, u64, String, SortColumn, bool)>,
-    rows: Vec<usize>,
-}
-
-impl DeviceListView {
-    /// Indices into `fleet.entries()` after filter and sort.
-    pub fn rows(&mut self, fleet: &FleetModel, state: &AppState) -> &[usize] {
-        // Live numbers only matter when sorting by them.
-        let live = match state.sort {
-            SortColumn::Load | SortColumn::Memory => fleet.live_version(),
-            _ => 0,
-        };
-        let key = (fleet.version(), live, state.filter.clone(), state.sort, state.sort_ascending);
-        if self.key.as_ref() != Some(&key) {
-            self.rows = filtered_sorted(fleet, &state.filter, state.sort, state.sort_ascending);
-            self.key = Some(key);
-        }
-        &self.rows
-    }
-}
-
-/// Filter (case-insensitive, on name, id, type, status, model) and sort.
-pub fn filtered_sorted(fleet: &FleetModel, filter: &str, sort: SortColumn, ascending: bool) -> Vec<usize> {
-    let needle = filter.trim().to_lowercase();
-    let entries = fleet.entries();
-    let mut rows: Vec<usize> = (0..entries.len())
-        .filter(|&i| {
-            if needle.is_empty() {
-                return true;
-            }
-            let e = &entries[i];
-            e.device.display_name().to_lowercase().contains(&needle)
-                || e.device.device_id.to_lowercase().contains(&needle)
-                || e.device.device_type.label().to_lowercase().contains(&needle)
-                || e.device.status.as_str().contains(&needle)
-                || e.active_model().is_some_and(|m| m.to_lowercase().contains(&needle))
-        })
-        .collect();
-    let status_rank = |s: DeviceStatus| match s {
-        DeviceStatus::Online => 0,
-        DeviceStatus::Stale => 1,
-        DeviceStatus::Offline => 2,
-    };
-    rows.sort_by(|&a, &b| {
-        let (ea, eb) = (&entries[a], &entries[b]);
-        let ord = match sort {
-            SortColumn::Name => ea.device.display_name().cmp(eb.device.display_name()),
-            SortColumn::Status => status_rank(ea.status()).cmp(&status_rank(eb.status())),
-            SortColumn::Load => ea.load().total_cmp(&eb.load()),
-            SortColumn::Memory => {
-                let f = |e: &DeviceEntry| {
-                    let (u, t) = e.memory_mb();
-                    u as f64 / t as f64
-                };
-                f(ea).total_cmp(&f(eb))
-            }
-            SortColumn::Model => ea.active_model().cmp(&eb.active_model()),
-        }
-        .then_with(|| ea.device.device_id.cmp(&eb.device.device_id));
-        if ascending { ord } else { ord.reverse() }
-    });
-    rows
-}
-
-pub fn type_icon(t: DeviceType) -> &'static str {
-    match t {
-        DeviceType::MobilePhone => "📱",
-        DeviceType::IotSensor => "📡",
-        DeviceType::EdgeServer => "🖥",
-        DeviceType::EmbeddedDevice => "🔌",
-        DeviceType::SmartCamera => "📷",
-        DeviceType::AutonomousVehicle => "🚗",
-    }
-}
 
 /// Column x offsets (from the row's left edge) and widths.
 struct Columns {
@@ -109,44 +29,37 @@ fn columns(width: f32) -> Columns {
     Columns { name: 22.0, load, mem: load + 66.0, model: load + 128.0 }
 }
 
-/// The list. `fits` (device id → compatible) is set while a model is dragged.
-pub fn device_list_ui(
-    ui: &mut Ui,
-    fleet: &FleetModel,
-    view: &mut DeviceListView,
-    state: &mut AppState,
-    fits: Option<&HashMap<String, bool>>,
-    commands: &mut Vec<UiCommand>,
-) {
+/// The list. While a card is dragged (`state.drag_fits`), devices it does
+/// not fit are tinted.
+pub fn device_list_ui(ui: &mut Ui, state: &mut AppState, commands: &mut Vec<UiCommand>) {
+    let AppState { fleet, list_view, filter, sort, sort_ascending, selected, drag_fits, .. } = state;
     let (online, stale, offline) = fleet.status_counts();
     ui.horizontal(|ui| {
         ui.heading("Devices");
         ui.weak(format!("{} · {online} online · {stale} stale · {offline} offline", fleet.len()));
     });
     ui.add(
-        egui::TextEdit::singleline(&mut state.filter)
-            .hint_text("Filter: name, type, status, model…")
-            .desired_width(f32::INFINITY),
+        egui::TextEdit::singleline(filter).hint_text("Filter: name, type, status, model…").desired_width(f32::INFINITY),
     );
     ui.add_space(2.0);
-    header_ui(ui, state);
-    let rows = view.rows(fleet, state);
+    header_ui(ui, sort, sort_ascending);
+    let rows = list_view.rows(fleet, filter, *sort, *sort_ascending);
     if rows.is_empty() {
         ui.add_space(8.0);
         ui.weak(if fleet.is_empty() { "Looking for devices…" } else { "No device matches the filter." });
         return;
     }
-    let rows = rows.to_vec();
+    let fits = drag_fits.as_ref().map(|d| &d.fits);
     egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         for &i in &rows[range] {
             let e = &fleet.entries()[i];
             let misfit = fits.and_then(|f| f.get(e.id())).is_some_and(|ok| !ok);
-            row_ui(ui, e, state.selected.as_deref() == Some(e.id()), misfit, commands);
+            row_ui(ui, e, selected.as_deref() == Some(e.id()), misfit, commands);
         }
     });
 }
 
-fn header_ui(ui: &mut Ui, state: &mut AppState) {
+fn header_ui(ui: &mut Ui, sort: &mut SortColumn, ascending: &mut bool) {
     let width = ui.available_width();
     let (rect, _) = ui.allocate_exact_size(vec2(width, 18.0), Sense::hover());
     let cols = columns(width);
@@ -163,7 +76,7 @@ fn header_ui(ui: &mut Ui, state: &mut AppState) {
         let resp = ui
             .interact(r, id, Sense::click())
             .on_hover_text(format!("Sort by {}", if label == "S" { "status" } else { label }));
-        let arrow = if state.sort == col { if state.sort_ascending { " ⏶" } else { " ⏷" } } else { "" };
+        let arrow = if *sort == col { if *ascending { " ⏶" } else { " ⏷" } } else { "" };
         let color = if resp.hovered() { ui.visuals().strong_text_color() } else { ui.visuals().weak_text_color() };
         ui.painter().text(
             r.left_center(),
@@ -173,11 +86,11 @@ fn header_ui(ui: &mut Ui, state: &mut AppState) {
             color,
         );
         if resp.clicked() {
-            if state.sort == col {
-                state.sort_ascending = !state.sort_ascending;
+            if *sort == col {
+                *ascending = !*ascending;
             } else {
-                state.sort = col;
-                state.sort_ascending = true;
+                *sort = col;
+                *ascending = true;
             }
         }
     }
@@ -260,28 +173,4 @@ fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: 
         e.status(),
         load * 100.0
     ));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use edgefleet_core::Device;
-
-    #[test]
-    fn filter_and_sort() {
-        let mut f = FleetModel::default();
-        for (id, t, load) in [
-            ("cam-b", DeviceType::SmartCamera, 0.9),
-            ("cam-a", DeviceType::SmartCamera, 0.1),
-            ("srv", DeviceType::EdgeServer, 0.5),
-        ] {
-            let mut d = Device::new(id, t, 2, 1024, 8.0);
-            d.current_load = load;
-            f.upsert_device(d);
-        }
-        let ids = |rows: Vec<usize>| rows.into_iter().map(|i| f.entries()[i].id().to_owned()).collect::<Vec<_>>();
-        assert_eq!(ids(filtered_sorted(&f, "", SortColumn::Name, true)), ["cam-a", "cam-b", "srv"]);
-        assert_eq!(ids(filtered_sorted(&f, "CAMERA", SortColumn::Load, false)), ["cam-b", "cam-a"]);
-        assert!(filtered_sorted(&f, "toaster", SortColumn::Name, true).is_empty());
-    }
 }

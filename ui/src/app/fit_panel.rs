@@ -1,35 +1,15 @@
 //! The fit panel: opens when a model card is dropped on a device. Shows
 //! compatible or not with every reason, the largest batch that fits, and
-//! latency / throughput / energy / memory per batch size (ranges), with the
-//! Optimize and Deploy buttons and the progress of those jobs.
+//! latency / throughput / energy / memory per batch size (ranges), the
+//! evaluation data Optimize checks accuracy on, the Optimize and Deploy
+//! buttons and the progress of those jobs.
 
 use crate::app::command::UiCommand;
-use crate::app::deployments_tab::{JobView, Jobs};
-use crate::app::device_list_panel::MISFIT_COLOR;
-use crate::app::library_panel::ModelCard;
-use edgefleet_core::fit::Fit;
-use egui::{Color32, RichText, Ui};
-
-const OK_COLOR: Color32 = Color32::from_rgb(46, 180, 90);
-
-/// An open fit panel.
-#[derive(Debug, Clone)]
-pub struct FitView {
-    pub card_id: i64,
-    pub device_id: String,
-    pub fit: Fit,
-    /// Titles of the jobs started from this panel.
-    pub optimize_job: Option<String>,
-    pub deploy_job: Option<String>,
-}
-
-pub fn optimize_title(card: &ModelCard, device_id: &str) -> String {
-    format!("Optimize {} for {device_id}", card.title())
-}
-
-pub fn deploy_title(card: &ModelCard, device_id: &str) -> String {
-    format!("Deploy {} to {device_id}", card.title())
-}
+use crate::app::fit_view::FitView;
+use crate::app::jobs::Jobs;
+use crate::app::library::ModelCard;
+use crate::app::style::{MISFIT_COLOR, OK_COLOR, job_progress_ui};
+use egui::{RichText, Ui};
 
 /// The panel's contents (the app puts them in a window).
 pub fn fit_panel_ui(
@@ -38,6 +18,7 @@ pub fn fit_panel_ui(
     card: Option<&ModelCard>,
     device_name: &str,
     jobs: &Jobs,
+    eval_data: &mut String,
     commands: &mut Vec<UiCommand>,
 ) {
     let fit = &view.fit;
@@ -90,8 +71,17 @@ pub fn fit_panel_ui(
     }
     ui.add_space(8.0);
     let has_file = card.is_some_and(|c| !c.is_profile_only());
+    if has_file {
+        eval_data_ui(ui, eval_data);
+    }
+    let has_eval_data = !eval_data.trim().is_empty();
     ui.horizontal(|ui| {
-        let opt = ui.add_enabled(has_file, egui::Button::new("⚙ Optimize for this device"));
+        let opt = ui.add_enabled(has_file && has_eval_data, egui::Button::new("⚙ Optimize for this device"));
+        let opt = if has_file {
+            opt.on_disabled_hover_text("Give evaluation data first: a variant must keep the model's accuracy")
+        } else {
+            opt.on_disabled_hover_text("A profile-only card has no file to optimize")
+        };
         if opt.clicked() {
             commands.push(UiCommand::Optimize { card_id: view.card_id, device_id: view.device_id.clone() });
         }
@@ -106,28 +96,34 @@ pub fn fit_panel_ui(
             commands.push(UiCommand::CloseFit);
         }
     });
-    for title in [&view.optimize_job, &view.deploy_job].into_iter().flatten() {
-        if let Some(job) = jobs.latest(title) {
+    for id in [view.optimize_job, view.deploy_job].into_iter().flatten() {
+        if let Some(job) = jobs.get(id) {
             job_progress_ui(ui, job);
         }
     }
 }
 
-/// A job's title, progress bar and last message.
-pub fn job_progress_ui(ui: &mut Ui, job: &JobView) {
-    use edgefleet_fleet::JobState;
-    ui.add_space(4.0);
-    ui.label(RichText::new(&job.title).small().strong());
-    match &job.state {
-        JobState::Running => {
-            let bar = egui::ProgressBar::new(job.progress.unwrap_or(0.0)).text(job.message.clone()).animate(true);
-            ui.add(bar);
-        }
-        JobState::Done(msg) => {
-            ui.add(egui::ProgressBar::new(1.0).text(msg.clone()).fill(OK_COLOR.gamma_multiply(0.7)));
-        }
-        JobState::Failed(msg) => {
-            ui.colored_label(MISFIT_COLOR, format!("Failed: {msg}"));
-        }
+/// The evaluation data Optimize checks a variant's accuracy on (remembered
+/// per model).
+fn eval_data_ui(ui: &mut Ui, eval_data: &mut String) {
+    ui.horizontal(|ui| {
+        ui.label("Evaluation data");
+        ui.add(
+            egui::TextEdit::singleline(eval_data)
+                .hint_text("/path/to/data.csv")
+                .desired_width(ui.available_width().min(360.0)),
+        )
+        .on_hover_text("CSV, one sample a line: the input features, then the integer label");
+    });
+    if eval_data.trim().is_empty() {
+        ui.label(
+            RichText::new(
+                "No evaluation data for this model: Optimize needs labelled samples to check that a variant \
+                 keeps its accuracy.",
+            )
+            .small()
+            .weak(),
+        );
     }
+    ui.add_space(4.0);
 }

@@ -1,6 +1,6 @@
 //! The UI's copy of the fleet: one entry per device with its last metrics,
 //! installed models and history ring buffers for the charts, plus the
-//! fleet-wide series. Filled from engine events in `App::logic` (or
+//! fleet-wide series. Filled from engine events in `app/logic.rs` (or
 //! directly, by tests and the frame bench). Version counters let views
 //! cache what they derive (sorted rows, map markers).
 
@@ -17,7 +17,7 @@ pub const HISTORY_CAP: usize = 900;
 /// A sliding window of points kept contiguous, so a plot can borrow it as
 /// one slice: it holds up to twice `cap` and drops the oldest `cap` at once
 /// (amortised O(1) per push, no copy per frame).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeriesBuffer {
     points: Vec<PlotPoint>,
     cap: usize,
@@ -65,7 +65,7 @@ impl SeriesBuffer {
 }
 
 /// The four charted series of one device (or of the whole fleet).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeviceHistory {
     pub cpu_pct: SeriesBuffer,
     pub mem_pct: SeriesBuffer,
@@ -85,7 +85,7 @@ impl Default for DeviceHistory {
 }
 
 /// One device as the UI shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeviceEntry {
     pub device: Device,
     pub addr: Option<SocketAddr>,
@@ -135,10 +135,23 @@ impl DeviceEntry {
     pub fn active_model(&self) -> Option<String> {
         self.models.iter().find(|m| m.active).map(|m| format!("{} v{}", m.name, m.version))
     }
+
+    /// The device with its live free memory and storage, for estimates.
+    pub fn live_device(&self) -> Device {
+        let mut d = self.device.clone();
+        if let Some(m) = &self.metrics {
+            let total = m.memory_total_mb.min(d.memory_mb.max(1));
+            d.free_memory_mb = Some(total.saturating_sub(m.memory_used_mb));
+            if m.storage_free_gb.is_finite() && m.storage_free_gb >= 0.0 {
+                d.free_storage_gb = Some(m.storage_free_gb.min(d.storage_gb));
+            }
+        }
+        d
+    }
 }
 
 /// The fleet as the UI knows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FleetModel {
     entries: Vec<DeviceEntry>,
     index: HashMap<String, usize>,

@@ -1,11 +1,20 @@
-//! Settings (a window from the top bar): theme, telemetry poll interval,
-//! mDNS interfaces for the next start, and adding a device by address.
+//! Settings (a window from the top bar): theme, telemetry poll interval and
+//! mDNS interfaces — both applied to the running engine at once — and
+//! adding a device by address.
 
 use crate::app::app_state::{AppState, Theme};
 use crate::app::command::UiCommand;
 use egui::{RichText, Ui};
 
-pub fn settings_ui(ui: &mut Ui, state: &mut AppState, active_interfaces: &[String], commands: &mut Vec<UiCommand>) {
+/// `active_interfaces` are the ones the engine browses now; a demo keeps
+/// to loopback, so its interfaces cannot be changed.
+pub fn settings_ui(
+    ui: &mut Ui,
+    state: &mut AppState,
+    active_interfaces: &[String],
+    demo: bool,
+    commands: &mut Vec<UiCommand>,
+) {
     egui::Grid::new("settings").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
         ui.label("Theme");
         ui.horizontal(|ui| {
@@ -29,12 +38,13 @@ pub fn settings_ui(ui: &mut Ui, state: &mut AppState, active_interfaces: &[Strin
 
         ui.label("mDNS interfaces");
         ui.vertical(|ui| {
-            let mut text = state.interfaces.join(", ");
-            if ui.add(egui::TextEdit::singleline(&mut text).hint_text("all")).changed() {
-                state.interfaces = text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            if demo {
+                ui.weak("lo: a demo never leaves loopback.");
+            } else {
+                interfaces_ui(ui, state, commands);
             }
             let now = if active_interfaces.is_empty() { "all".to_owned() } else { active_interfaces.join(", ") };
-            ui.weak(format!("Now: {now}. Changes apply at the next start."));
+            ui.weak(format!("Browsing now: {now}."));
         });
         ui.end_row();
 
@@ -50,4 +60,38 @@ pub fn settings_ui(ui: &mut Ui, state: &mut AppState, active_interfaces: &[Strin
     });
     ui.add_space(6.0);
     ui.label(RichText::new("Devices where multicast is blocked can be added by address.").small().weak());
+}
+
+/// The interfaces, comma-separated; applied when the field loses focus (or
+/// on Enter), not on every keystroke, so discovery restarts once.
+fn interfaces_ui(ui: &mut Ui, state: &mut AppState, commands: &mut Vec<UiCommand>) {
+    let AppState { interfaces, interfaces_edit, .. } = state;
+    let text = interfaces_edit.get_or_insert_with(|| interfaces.join(", "));
+    let r = ui.add(egui::TextEdit::singleline(text).hint_text("all"));
+    if r.lost_focus() {
+        let chosen = parse_interfaces(text);
+        if chosen != *interfaces {
+            *interfaces = chosen.clone();
+            commands.push(UiCommand::SetInterfaces { interfaces: chosen });
+        }
+        *interfaces_edit = None;
+    } else if !r.has_focus() {
+        *interfaces_edit = None;
+    }
+}
+
+/// `"eth0, wlan0 ,"` → `["eth0", "wlan0"]`.
+fn parse_interfaces(text: &str) -> Vec<String> {
+    text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_parse_from_a_comma_list() {
+        assert_eq!(parse_interfaces("eth0, wlan0 ,"), ["eth0", "wlan0"]);
+        assert!(parse_interfaces(" , ").is_empty());
+    }
 }

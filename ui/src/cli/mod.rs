@@ -12,7 +12,9 @@ mod distill_cmd;
 mod docs_cmd;
 mod estimate_cmd;
 mod gateway_cmd;
+mod import_cmd;
 mod inspect_cmd;
+mod models_cmd;
 mod optimize_cmd;
 mod pair_cmd;
 mod rollback_cmd;
@@ -94,6 +96,10 @@ pub enum Command {
     Pair(pair_cmd::PairArgs),
     /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
     Inspect(inspect_cmd::InspectArgs),
+    /// Add an ONNX model to the library (profiled; versioned by its SHA-256).
+    Import(import_cmd::ImportArgs),
+    /// The library: models and the variants optimized from them, as a tree.
+    Models(models_cmd::ModelsArgs),
     /// Rewrite a model (int8, fp16, pruning, fixed shapes) and measure it.
     Optimize(optimize_cmd::OptimizeArgs),
     /// Train a small student from a teacher's soft labels (or search its shape for a device).
@@ -122,6 +128,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Add(a)) => add_cmd::run(&global, a),
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
+        Some(Command::Import(a)) => import_cmd::run(&global, a),
+        Some(Command::Models(a)) => models_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
         Some(Command::Distill(a)) => distill_cmd::run(&global, a),
         Some(Command::Deploy(a)) => deploy_cmd::run(&global, a),

@@ -1,0 +1,43 @@
+//! What the Map tab draws, derived from the fleet: a marker per located
+//! device and the tray of devices without a location, rebuilt only when the
+//! fleet changes; and whether the user took over the view.
+
+use crate::app::fleet_model::FleetModel;
+use crate::map::MapMarker;
+
+/// Markers and tray items derived from the fleet, rebuilt only when it changes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MapView {
+    key: Option<(u64, u64)>,
+    pub markers: Vec<MapMarker>,
+    pub tray: Vec<(String, String)>,
+    /// Marker count when the view was last fitted automatically.
+    pub fitted_count: usize,
+    /// The user moved the map: stop fitting it for them.
+    pub user_moved: bool,
+}
+
+impl MapView {
+    pub fn refresh(&mut self, fleet: &FleetModel) {
+        let key = (fleet.version(), fleet.live_version());
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
+        self.markers.clear();
+        self.tray.clear();
+        for e in fleet.entries() {
+            match e.device.location {
+                Some(loc) => self.markers.push(MapMarker::new(
+                    e.id(),
+                    e.device.display_name(),
+                    loc.latitude,
+                    loc.longitude,
+                    e.status(),
+                    e.load(),
+                )),
+                None => self.tray.push((e.id().to_owned(), e.device.display_name().to_owned())),
+            }
+        }
+    }
+}
