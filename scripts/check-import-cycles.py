@@ -137,7 +137,11 @@ def crate_graph(src):
             for item in expand(tree):
                 segs = [s.split(" as ")[0] for s in item.split("::") if s]
                 if segs and segs[0] == "self":
-                    targets.append(here + segs[1:])
+                    # `pub use self::child::Item;` is a parent re-exporting
+                    # its child (the module tree), written with `self::` when
+                    # the child's name is also a crate's (`self::ort`).
+                    if not stmt.startswith("pub"):
+                        targets.append(here + segs[1:])
                 elif segs and segs[0] == "super":
                     base = list(here)
                     while segs and segs[0] == "super":

@@ -166,8 +166,10 @@ async fn shutdown_signal() {
 pub async fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Simulate(args)) => run_simulation(args).await,
-        Some(Command::Completions(args)) => crate::docs_cmd::completions(args),
-        Some(Command::Man(args)) => crate::docs_cmd::man(args),
+        Some(Command::Completions(args)) => {
+            crate::docs_cmd::completions(args, <Cli as clap::CommandFactory>::command())
+        }
+        Some(Command::Man(args)) => crate::docs_cmd::man(args, <Cli as clap::CommandFactory>::command()),
         None => run_agent(cli.agent).await,
     }
 }

@@ -2,8 +2,6 @@
 //! completions and the man page generated from the clap definitions, so
 //! they never drift from the flags. The .deb package installs them.
 
-use crate::cli::Cli;
-use clap::CommandFactory;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -21,16 +19,16 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Print the completion script for `args.shell` on stdout.
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
-    let mut cmd = Cli::command();
+/// Print the completion script for `args.shell` on stdout. `cmd` is the
+/// agent's clap definition (passed in, so this module does not import the
+/// CLI that dispatches to it).
+pub fn completions(args: CompletionsArgs, mut cmd: clap::Command) -> anyhow::Result<()> {
     clap_complete::generate(args.shell, &mut cmd, "edgefleet-agent", &mut std::io::stdout().lock());
     Ok(())
 }
 
 /// Print the man page, or write every page into `args.dir`.
-pub fn man(args: ManArgs) -> anyhow::Result<()> {
-    let cmd = Cli::command();
+pub fn man(args: ManArgs, cmd: clap::Command) -> anyhow::Result<()> {
     match args.dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;

@@ -12,7 +12,14 @@ use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::prelude::f16;
 
-pub use crate::runner::decode_model;
+/// Decode ONNX bytes into the protobuf model.
+pub fn decode_model(bytes: &[u8]) -> Result<pb::ModelProto> {
+    let proto = pb::ModelProto::decode(bytes).map_err(|e| OptimizeError::Decode(e.to_string()))?;
+    if proto.graph.is_none() {
+        return Err(OptimizeError::Decode("the file has no graph".into()));
+    }
+    Ok(proto)
+}
 
 /// Serialize a model to ONNX bytes.
 pub fn encode_model(model: &pb::ModelProto) -> Vec<u8> {

@@ -7,6 +7,7 @@
 //! what is measured is what is served.
 
 use crate::error::{OptimizeError, Result};
+pub use crate::proto::decode_model;
 use crate::runtime::{Runtime, RuntimeKind, Session, TractRuntime};
 use tract_onnx::pb;
 
@@ -29,16 +30,6 @@ impl std::fmt::Debug for Runner {
             .field("runtime", &self.runtime_label)
             .finish()
     }
-}
-
-/// Decode ONNX bytes into the protobuf model.
-pub fn decode_model(bytes: &[u8]) -> Result<pb::ModelProto> {
-    use prost::Message;
-    let proto = pb::ModelProto::decode(bytes).map_err(|e| OptimizeError::Decode(e.to_string()))?;
-    if proto.graph.is_none() {
-        return Err(OptimizeError::Decode("the file has no graph".into()));
-    }
-    Ok(proto)
 }
 
 /// The graph inputs that are real inputs (not initializers listed as inputs).
