@@ -220,12 +220,18 @@ pub fn optimize_for_device(
         created_ms: now_ms(),
     };
     let store = lock_store(store)?;
-    // The same variant made again (same bytes): the one on record stands.
+    add_variant(&store, new).map(Some)
+}
+
+/// Add a model made from another one (an optimized variant, a distilled
+/// student). The same bytes made again are not an error: the record already
+/// in the library stands and is returned.
+pub fn add_variant(store: &Store, new: NewModel) -> Result<ModelRecord, LibraryError> {
     if let Some(existing) = store.list_models()?.into_iter().find(|m| m.sha256 == new.sha256) {
-        return Ok(Some(existing));
+        return Ok(existing);
     }
     let id = store.add_model(&new)?;
-    store.get_model(id)?.ok_or(LibraryError::Vanished { name: new.name, version: new.version }).map(Some)
+    store.get_model(id)?.ok_or(LibraryError::Vanished { name: new.name, version: new.version })
 }
 
 /// The accuracy measured on the evaluation data, when it was (variants

@@ -279,15 +279,12 @@ pub(crate) fn add_student(
     };
     let parent_name = store.get_model(parent_id)?.map_or(name, |m| m.name);
     let sha = sha256_hex(student_bytes);
-    if let Some(existing) = models.into_iter().find(|m| m.sha256 == sha) {
-        return Ok(existing);
-    }
     let metrics = serde_json::json!({
         "accuracy": report.student.accuracy.map(|a| a.value),
         "agreement": report.agreement.value,
         "distill": report,
     });
-    let id = store.add_model(&NewModel {
+    let student = NewModel {
         name: parent_name.clone(),
         version: default_version(&sha),
         path: absolute(student_path),
@@ -298,8 +295,8 @@ pub(crate) fn add_student(
         recipe: Some(report.recipe.summary()),
         metrics: Some(metrics),
         created_ms: now_ms(),
-    })?;
-    store.get_model(id)?.ok_or_else(|| anyhow::anyhow!("the student was added but cannot be read back"))
+    };
+    Ok(edgefleet_fleet::library::add_variant(store, student)?)
 }
 
 /// The library's name for a model file: its stem made safe.
