@@ -46,6 +46,11 @@ pub enum FleetError {
 }
 
 impl FleetError {
+    /// A background task named `task` panicked or was cancelled.
+    pub fn task_failed(task: &str, e: tokio::task::JoinError) -> FleetError {
+        FleetError::TaskFailed { task: task.to_owned(), reason: e.to_string() }
+    }
+
     /// True when retrying later may succeed (network trouble, 5xx).
     pub fn is_transient(&self) -> bool {
         match self {

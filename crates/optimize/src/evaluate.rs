@@ -5,8 +5,9 @@
 //! (one thread), and file size raw and zstd-compressed.
 //!
 //! The CSV holds one sample a line: the features, then the integer label
-//! last. Blank lines and lines starting with `#` are skipped.
+//! last (read by [`crate::csv_rows`]).
 
+use crate::csv_rows::{CsvRows, parse_csv_rows};
 use crate::error::{OptimizeError, Result};
 use crate::runner::{Runner, top_class};
 use serde::{Deserialize, Serialize};
@@ -31,39 +32,7 @@ impl EvalData {
     pub fn parse(text: &str, source_name: &str) -> Result<EvalData> {
         let err =
             |line: usize, reason: String| OptimizeError::EvalData { source_name: source_name.to_owned(), line, reason };
-        let (mut rows, mut labels) = (Vec::new(), Vec::new());
-        let mut width = None;
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            let trimmed = raw.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let fields: Vec<&str> = trimmed.split(',').map(str::trim).collect();
-            if fields.len() < 2 {
-                return Err(err(line, "needs at least one feature and a label".into()));
-            }
-            if let Some(w) = width
-                && w != fields.len()
-            {
-                return Err(err(line, format!("has {} columns; earlier lines have {w}", fields.len())));
-            }
-            width = Some(fields.len());
-            let (label_text, features) = fields.split_last().ok_or_else(|| err(line, "empty line".into()))?;
-            let label: usize = label_text
-                .parse()
-                .map_err(|_| err(line, format!("the label `{label_text}` is not a non-negative whole number")))?;
-            let row = features
-                .iter()
-                .enumerate()
-                .map(|(col, f)| match f.parse::<f32>() {
-                    Ok(v) if v.is_finite() => Ok(v),
-                    _ => Err(err(line, format!("column {} `{f}` is not a finite number", col + 1))),
-                })
-                .collect::<Result<Vec<f32>>>()?;
-            rows.push(row);
-            labels.push(label);
-        }
+        let CsvRows { rows, labels, .. } = parse_csv_rows(text.as_bytes(), true).map_err(|e| err(e.line, e.reason))?;
         if rows.is_empty() {
             return Err(err(1, "no samples".into()));
         }

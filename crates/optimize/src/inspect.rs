@@ -17,7 +17,9 @@
 //!   not activations.
 
 use crate::error::{OptimizeError, Result};
-use crate::proto::{attr_i, decode_model, elem_size_bytes, elem_type_name, graph, opset, tensor_bytes, tensor_len};
+use crate::proto::{
+    attr_i, decode_model, elem_size_bytes, elem_type_name, graph, opset, qualified_op, tensor_bytes, tensor_len,
+};
 use crate::runner::real_inputs;
 use crate::shapes::{self, ShapeMap};
 use edgefleet_core::{Dim, ModelProfile, TensorInfo};
@@ -47,17 +49,7 @@ pub fn inspect_model(model: &pb::ModelProto, name: &str) -> Result<ModelProfile>
     let shapes = shapes::infer(g, 1);
     let params: u64 = g.initializer.iter().map(tensor_len).sum();
     let weights_bytes: u64 = g.initializer.iter().map(tensor_bytes).sum();
-    let ops: BTreeSet<String> = g
-        .node
-        .iter()
-        .map(|n| {
-            if n.domain.is_empty() || n.domain == "ai.onnx" {
-                n.op_type.clone()
-            } else {
-                format!("{}:{}", n.domain, n.op_type)
-            }
-        })
-        .collect();
+    let ops: BTreeSet<String> = g.node.iter().map(qualified_op).collect();
     Ok(ModelProfile {
         name: name.to_owned(),
         params,

@@ -328,6 +328,12 @@ pub fn drop_inputs_named(graph: &mut pb::GraphProto, names: &std::collections::H
     graph.input.retain(|i| !names.contains(&i.name));
 }
 
+/// A node's op as profiles and runtimes name it: `MatMul` for the default
+/// domain, `domain:Op` otherwise (`com.microsoft:QGemm`).
+pub fn qualified_op(n: &pb::NodeProto) -> String {
+    if n.domain.is_empty() || n.domain == "ai.onnx" { n.op_type.clone() } else { format!("{}:{}", n.domain, n.op_type) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! [`OptimizeReport`]: what a recipe did to a model, measured on one
-//! runtime — and [`optimize_model`] / [`optimize_model_on`], which apply a
+//! runtime — and [`optimize_model_on`], which apply a
 //! recipe and fill one in.
 
 use crate::error::Result;
@@ -100,19 +100,8 @@ pub fn measure_on(
     })
 }
 
-/// Apply `recipe` to the ONNX `bytes` and measure original and result
-/// with tract. Returns the rewritten model and the report.
-pub fn optimize_model(
-    bytes: &[u8],
-    name: &str,
-    recipe: &[OptimizationKind],
-    data: Option<&EvalData>,
-    cfg: &EvalConfig,
-) -> Result<(pb::ModelProto, OptimizeReport)> {
-    optimize_model_on(&TractRuntime, bytes, name, recipe, data, cfg)
-}
-
-/// [`optimize_model`], measuring on `runtime`.
+/// Apply `recipe` to the ONNX `bytes` and measure original and result on
+/// `runtime`. Returns the rewritten model and the report.
 pub fn optimize_model_on(
     runtime: &dyn Runtime,
     bytes: &[u8],

@@ -15,7 +15,7 @@ use crate::error::{OptimizeError, Result};
 use crate::evaluate::{EvalConfig, EvalData};
 use crate::proto::decode_model;
 use crate::report::{Measured, OptimizeReport, compare_on, measure_on};
-use crate::runtime::{Runtime, RuntimeKind, TractRuntime};
+use crate::runtime::{Runtime, RuntimeKind};
 use crate::transform::{apply_recipe, canonical_order};
 use edgefleet_core::{Device, FitConfig, OptimizationKind as K, estimate_fit};
 use serde::{Deserialize, Serialize};
@@ -106,22 +106,9 @@ fn dominates(a: &OptimizeReport, b: &OptimizeReport) -> bool {
 /// A candidate this many times slower than the original is not chosen.
 pub const MAX_SLOWDOWN: f64 = 1.5;
 
-/// Search recipes for `model_bytes` on `device`, measured with tract.
-/// `progress(done, total, what)` is called before each candidate and once
-/// at the end.
-pub fn search(
-    model_bytes: &[u8],
-    name: &str,
-    target: &SearchTarget,
-    data: &EvalData,
-    cfg: &EvalConfig,
-    progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<(SearchResult, Option<pb::ModelProto>)> {
-    search_on(&TractRuntime, model_bytes, name, target, data, cfg, progress)
-}
-
-/// [`search`], measuring every candidate on `runtime` (the one the target
-/// device runs).
+/// Search recipes for `model_bytes` on the target device, measuring every
+/// candidate on `runtime` (the one the device runs). `progress(done, total,
+/// what)` is called before each candidate and once at the end.
 pub fn search_on(
     runtime: &dyn Runtime,
     model_bytes: &[u8],
@@ -242,6 +229,7 @@ pub fn search_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::TractRuntime;
     use edgefleet_core::DeviceType;
     use std::path::PathBuf;
 
@@ -264,7 +252,10 @@ mod tests {
         let device = Device::new("cam-1", DeviceType::SmartCamera, 2, 512, 4.0);
         let mut calls = Vec::new();
         let (result, model) =
-            search(&bytes, "mlp", &target(device), &data, &quick(), &mut |d, t, _| calls.push((d, t))).unwrap();
+            search_on(&TractRuntime, &bytes, "mlp", &target(device), &data, &quick(), &mut |d, t, _| {
+                calls.push((d, t))
+            })
+            .unwrap();
         let chosen = &result.candidates[result.chosen.unwrap()];
         assert!(model.is_some());
         assert!(chosen.report.size_after_bytes * 3 < chosen.report.size_before_bytes, "{:?}", chosen.report.recipe);
@@ -280,7 +271,8 @@ mod tests {
         let data = EvalData::from_path(&asset("digits_eval.csv")).unwrap();
         let mut device = Device::new("tiny", DeviceType::IotSensor, 1, 1, 0.000_01);
         device.free_memory_mb = Some(0);
-        let (result, model) = search(&bytes, "mlp", &target(device), &data, &quick(), &mut |_, _, _| {}).unwrap();
+        let (result, model) =
+            search_on(&TractRuntime, &bytes, "mlp", &target(device), &data, &quick(), &mut |_, _, _| {}).unwrap();
         assert_eq!(result.chosen, None);
         assert!(model.is_none());
         assert!(result.candidates.iter().all(|c| !c.fits_device && !c.rejected_because.is_empty()));

@@ -1,8 +1,10 @@
 //! `edgefleet optimize`: rewrite a model with a recipe, or search recipes
-//! for a device, measure the result with tract and write it.
+//! for a device, measure the result on a runtime and write it. The runtime
+//! is `--runtime` (tract unless told); a search measures on the target
+//! device's runtime unless `--runtime` says otherwise.
 //!
 //! ```text
-//! edgefleet optimize MODEL.onnx --recipe int8[,prune:0.5,…] [--eval DATA.csv] -o OUT.onnx [--json]
+//! edgefleet optimize MODEL.onnx --recipe int8[,prune:0.5,…] [--eval DATA.csv] [--runtime tract|ort|auto] -o OUT.onnx [--json]
 //! edgefleet optimize MODEL.onnx --search --device DEVICE.json --eval DATA.csv [--max-accuracy-loss 0.01] -o OUT.onnx
 //! ```
 
@@ -10,9 +12,11 @@ use super::GlobalArgs;
 use super::inspect_cmd::classify;
 use crate::bad_input;
 use edgefleet_core::{Device, parse_recipe};
-use edgefleet_optimize::search::{self, Objective, SearchLimits, SearchTarget};
-use edgefleet_optimize::{EvalConfig, EvalData, OptimizeReport, Runner, encode_model, optimize_model};
+use edgefleet_optimize::runtime::{self, Runtime, RuntimeChoice, TractRuntime};
+use edgefleet_optimize::search::{Objective, SearchLimits, SearchTarget, search_on};
+use edgefleet_optimize::{EvalConfig, EvalData, OptimizeReport, Runner, encode_model, optimize_model_on};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct OptimizeArgs {
@@ -45,6 +49,15 @@ pub struct OptimizeArgs {
     /// What --search prefers among candidates that qualify.
     #[arg(long, value_enum, default_value_t = ObjectiveArg::Size)]
     pub objective: ObjectiveArg,
+    /// Runtime to measure on: tract (built in), ort (ONNX Runtime; fails
+    /// when its library is missing) or auto (ONNX Runtime when it loads).
+    /// Default: tract for --recipe, the device's own runtime for --search.
+    #[arg(long, value_name = "auto|tract|ort")]
+    pub runtime: Option<RuntimeChoice>,
+    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, the app's lib
+    /// folder, or an installed Python onnxruntime).
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
     /// Timed runs per batch size (after warm-up).
     #[arg(long, default_value_t = 100)]
     pub runs: usize,
@@ -89,7 +102,9 @@ pub fn run(_global: &GlobalArgs, args: OptimizeArgs) -> anyhow::Result<()> {
         Ok(r) => r,
         Err(e) => bad_input!("{e}"),
     };
-    let (model, report) = optimize_model(&bytes, &name, &recipe, data.as_ref(), &cfg).map_err(classify)?;
+    let measure_on = chosen_runtime(&args)?.unwrap_or_else(|| Arc::new(TractRuntime));
+    let (model, report) =
+        optimize_model_on(measure_on.as_ref(), &bytes, &name, &recipe, data.as_ref(), &cfg).map_err(classify)?;
     write_atomically(&args.output, &encode_model(&model))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -117,6 +132,16 @@ fn run_search(
         },
         Err(e) => bad_input!("cannot read device {}: {e}", device_path.display()),
     };
+    let measure_on = match chosen_runtime(args)? {
+        Some(runtime) => runtime,
+        None => {
+            let (runtime, note) = runtime::for_device(&device);
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            runtime
+        }
+    };
     let target = SearchTarget {
         device,
         limits: SearchLimits {
@@ -140,7 +165,7 @@ fn run_search(
         bar.set_position(done as u64);
         bar.set_message(what.to_owned());
     };
-    let outcome = search::search(bytes, name, &target, data, cfg, &mut progress);
+    let outcome = search_on(measure_on.as_ref(), bytes, name, &target, data, cfg, &mut progress);
     bar.finish_and_clear();
     let (result, model) = outcome.map_err(classify)?;
     if let Some(model) = &model {
@@ -196,10 +221,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The runtime `--runtime` asks for (`None` when the flag is absent). A
+/// runtime asked for that does not load is a setup error, said in one line.
+fn chosen_runtime(args: &OptimizeArgs) -> anyhow::Result<Option<Arc<dyn Runtime>>> {
+    let Some(choice) = args.runtime else { return Ok(None) };
+    let selected = runtime::select(choice, args.ort_lib.as_deref(), 1)?;
+    if !args.json {
+        eprintln!("{}", selected.why);
+    }
+    Ok(Some(selected.runtime))
+}
+
 fn report_table(r: &OptimizeReport) -> String {
     let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_else(|| "-".into());
     let ci = |v: Option<[f64; 2]>| v.map(|[a, b]| format!(" [{:.2}, {:.2}]", a * 100.0, b * 100.0)).unwrap_or_default();
     let mut s = format!("recipe            {}\n", r.recipe.join(","));
+    s += &format!("measured on       {}\n", r.runtime);
     s += &format!(
         "size              {} -> {} bytes ({:.2}×)\n",
         r.size_before_bytes,

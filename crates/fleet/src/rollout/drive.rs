@@ -20,10 +20,9 @@ use tokio::task::JoinSet;
 
 async fn examine_file(path: &Path) -> Result<ModelFile> {
     let p = path.to_owned();
-    tokio::task::spawn_blocking(move || examine(&p)).await.map_err(|e| FleetError::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })?
+    tokio::task::spawn_blocking(move || examine(&p))
+        .await
+        .map_err(|e| FleetError::task_failed("model file check", e))?
 }
 
 fn check_targets(directory: &Directory, targets: &[String]) -> Result<()> {
@@ -238,7 +237,7 @@ async fn run_batch(ctx: &Arc<StepCtx>, set: &mut JoinSet<Result<(String, StepEnd
 }
 
 fn joined(r: std::result::Result<Result<(String, StepEnd)>, tokio::task::JoinError>) -> Result<(String, StepEnd)> {
-    r.map_err(|e| FleetError::Io { path: "rollout step task".into(), source: std::io::Error::other(e.to_string()) })?
+    r.map_err(|e| FleetError::task_failed("rollout step", e))?
 }
 
 async fn drive(ctx: Arc<StepCtx>, record: DeploymentRecord) -> Result<RolloutOutcome> {
@@ -381,10 +380,7 @@ pub(super) async fn rollback_devices(
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        out.push(r.map_err(|e| FleetError::Io {
-            path: "rollback task".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?);
+        out.push(r.map_err(|e| FleetError::task_failed("rollback", e))?);
     }
     out.sort_by_key(|(dev, _)| devices.iter().position(|d| d == dev));
     Ok(out)

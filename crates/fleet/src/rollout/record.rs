@@ -75,11 +75,11 @@ pub(crate) async fn with_store<T: Send + 'static>(
         Ok(f(&guard)?)
     })
     .await
-    .map_err(|e| FleetError::Io { path: "store task".into(), source: std::io::Error::other(e.to_string()) })?
+    .map_err(|e| FleetError::task_failed("store", e))?
 }
 
 fn poisoned() -> FleetError {
-    FleetError::Io { path: "store".into(), source: std::io::Error::other("the store lock is poisoned") }
+    FleetError::LockPoisoned { what: "fleet store".into() }
 }
 
 /// Writes one rollout's transitions and reports them.

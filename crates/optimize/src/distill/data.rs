@@ -1,10 +1,10 @@
 //! The rows a student learns from: a CSV of float features, one sample a
-//! line, optionally with an integer class label last (`labels_last`).
-//! Blank lines and lines starting with `#` are skipped; anything else that
-//! is not a finite number is an error naming its line and column. The
-//! file's SHA-256 goes into the student's recipe.
+//! line, optionally with an integer class label last (`labels_last`), read
+//! by [`crate::csv_rows`]. The file's SHA-256 goes into the student's
+//! recipe.
 
 use super::{DistillError, Result};
+use crate::csv_rows::{CsvRows, parse_csv_rows};
 use std::path::Path;
 
 /// Rows (and labels when the file has them) read from one file.
@@ -31,54 +31,11 @@ impl Dataset {
 
     /// Parse CSV bytes; `source_name` names them in errors.
     pub fn parse(bytes: &[u8], source_name: &str, labels_last: bool) -> Result<Dataset> {
-        let bad =
-            |line: usize, reason: String| DistillError::BadRow { source_name: source_name.to_owned(), line, reason };
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-            bad(line, "is not UTF-8 text".into())
+        let CsvRows { rows, labels, lines } = parse_csv_rows(bytes, labels_last).map_err(|e| DistillError::BadRow {
+            source_name: source_name.to_owned(),
+            line: e.line,
+            reason: e.reason,
         })?;
-        let (mut rows, mut labels, mut lines) = (Vec::new(), Vec::new(), Vec::new());
-        let mut width: Option<(usize, usize)> = None;
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            let trimmed = raw.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let fields: Vec<&str> = trimmed.split(',').map(str::trim).collect();
-            if let Some((w, first)) = width
-                && w != fields.len()
-            {
-                return Err(bad(line, format!("has {} columns; line {first} has {w}", fields.len())));
-            }
-            width.get_or_insert((fields.len(), line));
-            let features = if labels_last {
-                let Some((label_text, features)) = fields.split_last().filter(|(_, f)| !f.is_empty()) else {
-                    return Err(bad(line, "needs at least one feature before the label".into()));
-                };
-                let label = label_text
-                    .parse::<usize>()
-                    .map_err(|_| bad(line, format!("the label `{label_text}` is not a non-negative whole number")))?;
-                labels.push(label);
-                features
-            } else {
-                &fields[..]
-            };
-            let row = features
-                .iter()
-                .enumerate()
-                .map(|(col, f)| match f.parse::<f32>() {
-                    Ok(v) if v.is_finite() => Ok(v),
-                    Ok(v) => Err(bad(line, format!("column {} is {v}; values must be finite numbers", col + 1))),
-                    Err(_) => Err(bad(
-                        line,
-                        format!("column {} `{f}` is not a number (a header line must start with #)", col + 1),
-                    )),
-                })
-                .collect::<Result<Vec<f32>>>()?;
-            rows.push(row);
-            lines.push(line);
-        }
         if rows.is_empty() {
             return Err(DistillError::EmptyData { source_name: source_name.to_owned() });
         }

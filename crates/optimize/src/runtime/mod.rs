@@ -123,18 +123,8 @@ pub trait Runtime: Send + Sync + fmt::Debug {
     /// The model's ops this runtime cannot run, sorted.
     fn unsupported_ops(&self, model: &pb::ModelProto) -> Vec<String> {
         let Some(g) = model.graph.as_ref() else { return Vec::new() };
-        let mut missing: Vec<String> = g
-            .node
-            .iter()
-            .map(|n| {
-                if n.domain.is_empty() || n.domain == "ai.onnx" {
-                    n.op_type.clone()
-                } else {
-                    format!("{}:{}", n.domain, n.op_type)
-                }
-            })
-            .filter(|op| !self.kind().supports(op))
-            .collect();
+        let mut missing: Vec<String> =
+            g.node.iter().map(crate::proto::qualified_op).filter(|op| !self.kind().supports(op)).collect();
         missing.sort();
         missing.dedup();
         missing
