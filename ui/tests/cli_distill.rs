@@ -234,3 +234,31 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         assert!(!db.exists(), "{args:?}: the registry is not touched");
     }
 }
+
+#[test]
+fn ctrl_c_stops_a_search_writes_nothing_and_exits_130() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("registry.db");
+    let out_path = dir.path().join("never.onnx");
+    let data = root().join("assets/models/digits_eval.csv");
+    let child = edgefleet(&db)
+        .arg("distill")
+        .arg(root().join("assets/models/mlp_digits.onnx"))
+        .args(["--data", data.to_str().expect("utf-8 path"), "--labels-last", "--search"])
+        .args(["--time-budget-s", "120", "-o", out_path.to_str().expect("utf-8 path"), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start edgefleet distill");
+    // Let it load the teacher and start training, then interrupt it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("run kill");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("wait for edgefleet distill");
+    assert!(started.elapsed().as_secs() < 60, "stopped at the next check, not at the end of the budget");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled: nothing written"), "{}", text(&out));
+    assert!(!out_path.exists(), "nothing written");
+    assert!(!db.exists() || Store::open(&db).expect("open").list_models().expect("list").is_empty());
+}

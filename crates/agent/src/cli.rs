@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use edgefleet_agent::{
-    AgentConfig, DEFAULT_MAX_UPLOAD_BYTES, SimulateOptions, detect_device, load_or_create_device_id,
+    AgentConfig, DEFAULT_MAX_UPLOAD_BYTES, SimulateOptions, cli_docs, detect_device, load_or_create_device_id,
     load_or_create_token, random_hex, run, simulate,
 };
 use edgefleet_core::{Device, DeviceType, Location};
@@ -27,9 +27,9 @@ pub enum Command {
     /// Run N simulated agents in this process (demo fleets).
     Simulate(SimulateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions(crate::docs_cmd::CompletionsArgs),
+    Completions(cli_docs::CompletionsArgs),
     /// Print the man page (roff), or write it into a directory.
-    Man(crate::docs_cmd::ManArgs),
+    Man(cli_docs::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -167,9 +167,10 @@ pub async fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Simulate(args)) => run_simulation(args).await,
         Some(Command::Completions(args)) => {
-            crate::docs_cmd::completions(args, <Cli as clap::CommandFactory>::command())
+            cli_docs::print_completions(&args, <Cli as clap::CommandFactory>::command(), "edgefleet-agent");
+            Ok(())
         }
-        Some(Command::Man(args)) => crate::docs_cmd::man(args, <Cli as clap::CommandFactory>::command()),
+        Some(Command::Man(args)) => Ok(cli_docs::write_man(&args, <Cli as clap::CommandFactory>::command())?),
         None => run_agent(cli.agent).await,
     }
 }

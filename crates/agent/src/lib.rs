@@ -9,6 +9,7 @@ mod advertise;
 mod api_error;
 mod app_state;
 mod auth;
+pub mod cli_docs;
 mod config;
 mod device_detect;
 mod error;

@@ -1,7 +1,6 @@
 //! `edgefleet-agent`: parses arguments and runs the agent library.
 
 mod cli;
-mod docs_cmd;
 
 use clap::Parser;
 use tracing_subscriber::filter::{LevelFilter, Targets};

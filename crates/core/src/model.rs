@@ -116,6 +116,9 @@ pub enum OptimizationKind {
     Int8,
     /// DynamicQuantizeLinear + MatMulInteger: integer compute.
     Int8Dynamic,
+    /// QDQ int8 with activation ranges calibrated on sample rows (the
+    /// evaluation data): integer compute where the runtime fuses QDQ.
+    Int8Static,
     /// float16 weight storage.
     Fp16,
     /// Magnitude pruning to the given sparsity (0..1).
@@ -131,6 +134,7 @@ impl fmt::Display for OptimizationKind {
         match self {
             OptimizationKind::Int8 => f.write_str("int8"),
             OptimizationKind::Int8Dynamic => f.write_str("int8-dynamic"),
+            OptimizationKind::Int8Static => f.write_str("int8-static"),
             OptimizationKind::Fp16 => f.write_str("fp16"),
             OptimizationKind::Prune { sparsity } => write!(f, "prune:{sparsity}"),
             OptimizationKind::PruneStructured { ratio } => write!(f, "prune-structured:{ratio}"),
@@ -163,6 +167,7 @@ impl std::str::FromStr for OptimizationKind {
         match head {
             "int8" => Ok(OptimizationKind::Int8),
             "int8-dynamic" => Ok(OptimizationKind::Int8Dynamic),
+            "int8-static" => Ok(OptimizationKind::Int8Static),
             "fp16" => Ok(OptimizationKind::Fp16),
             "prune" => Ok(OptimizationKind::Prune { sparsity: ratio(arg)? }),
             "prune-structured" => Ok(OptimizationKind::PruneStructured { ratio: ratio(arg)? }),
@@ -176,7 +181,9 @@ impl std::str::FromStr for OptimizationKind {
                 }
                 Ok(OptimizationKind::FixShapes { batch })
             }
-            _ => Err(err("known steps: int8, int8-dynamic, fp16, prune:R, prune-structured:R, fix-shapes[:B]")),
+            _ => Err(err(
+                "known steps: int8, int8-dynamic, int8-static, fp16, prune:R, prune-structured:R, fix-shapes[:B]",
+            )),
         }
     }
 }

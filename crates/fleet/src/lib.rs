@@ -6,6 +6,7 @@
 pub mod client;
 pub mod directory;
 pub mod discovery;
+pub mod distill;
 pub mod engine;
 pub mod error;
 pub mod liveness;

@@ -240,22 +240,15 @@ pub fn measured_accuracy(model: &ModelRecord) -> Option<f64> {
     model.metrics.as_ref().and_then(|m| m.get("accuracy_after").or_else(|| m.get("accuracy"))).and_then(|v| v.as_f64())
 }
 
-/// One model in the lineage tree: what it is and the variants made from it.
+/// One model in the lineage tree: its library record (flattened into the
+/// JSON), two figures read from it, and the variants made from it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineageNode {
-    pub id: i64,
-    pub name: String,
-    pub version: String,
-    pub path: String,
-    pub sha256: String,
-    pub size_bytes: u64,
+    #[serde(flatten)]
+    pub model: ModelRecord,
     /// From the profile, when the model has one.
     pub params: Option<u64>,
-    /// The recipe that made it from its parent (`None` for an import).
-    pub recipe: Option<String>,
     pub accuracy: Option<f64>,
-    pub parent_id: Option<i64>,
-    pub created_ms: u64,
     pub variants: Vec<LineageNode>,
 }
 
@@ -279,17 +272,9 @@ pub fn lineage(models: &[ModelRecord]) -> Vec<LineageNode> {
             .map(|c| node(c, children, seen))
             .collect();
         LineageNode {
-            id: m.id,
-            name: m.name.clone(),
-            version: m.version.clone(),
-            path: m.path.clone(),
-            sha256: m.sha256.clone(),
-            size_bytes: m.size_bytes,
+            model: m.clone(),
             params: m.profile.as_ref().map(|p| p.params),
-            recipe: m.recipe.clone(),
             accuracy: measured_accuracy(m),
-            parent_id: m.parent_id,
-            created_ms: m.created_ms,
             variants,
         }
     }
@@ -365,9 +350,9 @@ mod tests {
     fn lineage_nests_variants_under_their_parent() {
         let tree = lineage(&[record(1, None), record(2, Some(1)), record(3, Some(2)), record(4, Some(99))]);
         let ids: Vec<(i64, Vec<i64>)> =
-            tree.iter().map(|n| (n.id, n.variants.iter().map(|v| v.id).collect())).collect();
+            tree.iter().map(|n| (n.model.id, n.variants.iter().map(|v| v.model.id).collect())).collect();
         assert_eq!(ids, vec![(1, vec![2]), (4, vec![])]);
-        assert_eq!(tree[0].variants[0].variants[0].id, 3);
+        assert_eq!(tree[0].variants[0].variants[0].model.id, 3);
         assert_eq!(tree[0].accuracy, Some(0.9));
     }
 }

@@ -8,7 +8,7 @@ use crate::inspect::inspect_model;
 use crate::proto::{decode_model, encode_model};
 use crate::runner::Runner;
 use crate::runtime::{Runtime, RuntimeKind, TractRuntime};
-use crate::transform::{apply_recipe, canonical_order, weight_sparsity};
+use crate::transform::{apply_recipe_with_rows, canonical_order, weight_sparsity};
 use edgefleet_core::{ModelProfile, OptimizationKind};
 use serde::{Deserialize, Serialize};
 use tract_onnx::pb;
@@ -113,7 +113,7 @@ pub fn optimize_model_on(
     let original = decode_model(bytes)?;
     let before = measure_on(runtime, &original, name, data, cfg)?;
     let started = std::time::Instant::now();
-    let result = apply_recipe(&original, recipe)?;
+    let result = apply_recipe_with_rows(&original, recipe, data.map(|d| d.rows.as_slice()))?;
     let transform_ms = started.elapsed().as_secs_f64() * 1e3;
     let after = measure_on(runtime, &result, name, data, cfg)?;
     let mut report = compare_on(runtime, name, &canonical_order(recipe)?, &before, &after, &result)?;

@@ -16,7 +16,7 @@ use crate::evaluate::{EvalConfig, EvalData};
 use crate::proto::decode_model;
 use crate::report::{Measured, OptimizeReport, compare_on, measure_on};
 use crate::runtime::{Runtime, RuntimeKind};
-use crate::transform::{apply_recipe, canonical_order};
+use crate::transform::{apply_recipe_with_rows, canonical_order};
 use edgefleet_core::{Device, FitConfig, OptimizationKind as K, estimate_fit};
 use serde::{Deserialize, Serialize};
 use tract_onnx::pb;
@@ -84,6 +84,7 @@ pub fn default_recipes() -> Vec<Vec<K>> {
         vec![K::Int8],
         vec![K::Int8Dynamic],
         vec![K::Int8Dynamic, K::Int8],
+        vec![K::Int8Static],
         vec![K::Prune { sparsity: 0.5 }, K::Int8],
         vec![K::PruneStructured { ratio: 0.1 }],
         vec![K::PruneStructured { ratio: 0.25 }],
@@ -142,7 +143,7 @@ pub fn search_on(
         };
         progress(i + 1, total, &label);
         // A recipe that does not apply to this model (e.g. nothing to prune) is skipped.
-        let result = match apply_recipe(&original, recipe) {
+        let result = match apply_recipe_with_rows(&original, recipe, Some(&data.rows)) {
             Ok(r) => r,
             Err(OptimizeError::Unsupported(_)) => continue,
             Err(e) => return Err(e),

@@ -141,3 +141,24 @@ fn the_search_on_onnx_runtime_measures_there_and_never_picks_a_slower_model_on_t
     let (on_ort, _) = search_on(&ort, &bytes, "mlp", &target, &data, &cfg, &mut |_, _, _| {}).unwrap();
     assert!(on_ort.candidates.iter().all(|c| c.report.runtime.starts_with("ort 1.")));
 }
+
+#[test]
+fn int8_static_in_a_recipe_calibrates_on_the_evaluation_rows_and_keeps_accuracy_on_onnx_runtime() {
+    use edgefleet_optimize::optimize_model_on;
+    let bytes = std::fs::read(asset("mlp_digits.onnx")).unwrap();
+    let cfg = edgefleet_optimize::EvalConfig { warmup_runs: 2, timed_runs: 10, large_batch: 8, zstd_level: 3 };
+    // Without rows it cannot calibrate: a clear error naming --eval.
+    let original = decode_model(&bytes).unwrap();
+    let e = apply_recipe(&original, &[K::Int8Static]).unwrap_err().to_string();
+    assert!(e.contains("int8-static") && e.contains("--eval"), "{e}");
+    // Static and dynamic int8 are one kind of step.
+    assert!(apply_recipe(&original, &[K::Int8Static, K::Int8Dynamic]).is_err());
+    let Some(ort) = ort() else { return };
+    let data = eval();
+    let (_, report) = optimize_model_on(&ort, &bytes, "mlp", &[K::Int8Static], Some(&data), &cfg).unwrap();
+    assert_eq!(report.recipe, vec!["int8-static".to_owned()]);
+    assert!(report.runtime.starts_with("ort 1."), "{}", report.runtime);
+    let (before, after) = (report.accuracy_before.unwrap(), report.accuracy_after.unwrap());
+    assert!(after > before - 0.03, "int8-static lost too much: {before} -> {after}");
+    assert!(report.size_after_bytes < report.size_before_bytes / 2, "{report:?}");
+}

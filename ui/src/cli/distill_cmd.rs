@@ -12,22 +12,25 @@
 //! Bad input (unreadable or malformed rows, a teacher that is not a
 //! single-float-input classifier, a budget too small to train anything)
 //! exits 2 and writes nothing; a search where no candidate meets the limits
-//! exits 1 and writes nothing.
+//! exits 1 and writes nothing. Ctrl-C stops training at its next check,
+//! writes nothing and exits 130.
 
 use super::estimate_cmd::load_device;
 use super::store_args::open_store;
-use super::{BadInput, GlobalArgs};
+use super::{BadInput, GlobalArgs, Interrupted};
 use crate::bad_input;
-use edgefleet_core::{Device, default_version, model_name_from_stem, now_ms, sha256_hex};
+use edgefleet_core::Device;
+use edgefleet_fleet::distill::{
+    DistillJobError, DistillOutcome, DistillRequest, add_student, run_distill, write_atomically,
+};
 use edgefleet_optimize::distill::{
-    Arch, Dataset, DistillConfig, DistillError, DistillReport, Goal, Progress, SearchOutcome, Stage, Teacher, distill,
-    search_space, search_students,
+    Arch, DistillConfig, DistillError, DistillReport, Goal, Progress, SearchOutcome, Stage,
 };
 use edgefleet_optimize::encode_model;
-use edgefleet_store::{ModelRecord, NewModel, Store};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -96,7 +99,21 @@ pub struct DistillArgs {
 
 /// Errors from the distiller: the user's input at fault exits 2.
 fn classify(e: DistillError) -> anyhow::Error {
-    if e.is_bad_input() { anyhow::Error::new(BadInput(e.to_string())) } else { anyhow::Error::msg(e.to_string()) }
+    match e {
+        DistillError::Cancelled => anyhow::Error::new(Interrupted("cancelled: nothing written".into())),
+        e if e.is_bad_input() => anyhow::Error::new(BadInput(e.to_string())),
+        e => anyhow::Error::msg(e.to_string()),
+    }
+}
+
+/// Errors of the console's distillation job: the user's input at fault
+/// exits 2, an interruption 130.
+fn classify_job(e: DistillJobError) -> anyhow::Error {
+    match e {
+        DistillJobError::Distill(e) => classify(e),
+        e if e.is_bad_input() => anyhow::Error::new(BadInput(e.to_string())),
+        e => anyhow::Error::msg(e.to_string()),
+    }
 }
 
 fn goal_and_config(args: &DistillArgs, device: Option<Device>) -> anyhow::Result<(Goal, DistillConfig)> {
@@ -139,55 +156,39 @@ pub fn run(global: &GlobalArgs, args: DistillArgs) -> anyhow::Result<()> {
         (None, None) => None,
     };
     let (goal, cfg) = goal_and_config(&args, device)?;
-    let arch = match &args.student {
+    let student = match &args.student {
         Some(spec) => Some(Arch::parse(spec).map_err(classify)?),
         None => None,
     };
-    let teacher_bytes = match std::fs::read(&args.teacher) {
-        Ok(b) => b,
-        Err(e) => bad_input!("cannot read teacher {}: {e}", args.teacher.display()),
+    let req = DistillRequest {
+        teacher_path: &args.teacher,
+        data_path: &args.data,
+        labels_last: args.labels_last,
+        student,
+        goal,
+        cfg,
     };
-    let name = model_name(&args.teacher);
-    let teacher = Teacher::from_bytes(&teacher_bytes, &name)
-        .map_err(|e| anyhow::Error::new(BadInput(format!("{}: {e}", args.teacher.display()))))?;
-    let data = Dataset::from_path(&args.data, args.labels_last).map_err(classify)?;
-
     let bar = progress_bar(args.json);
     let mut on_progress = |p: &Progress| show_progress(&bar, p);
-    let cancel = AtomicBool::new(false);
-    let (distilled, search) = match arch {
-        Some(arch) => {
-            let out = distill(&teacher, &data, &arch, &cfg, &goal, &cancel, &mut on_progress);
-            bar.finish_and_clear();
-            (out.map_err(classify)?, None)
-        }
-        None => {
-            let space = search_space(&teacher.sample_shape, teacher.classes, teacher.width, teacher.is_image());
-            let out = search_students(&teacher, &data, &space, &cfg, &goal, &cancel, &mut on_progress);
-            bar.finish_and_clear();
-            let mut outcome = out.map_err(classify)?;
-            match outcome.best.take() {
-                Some(best) => (best, Some(outcome)),
-                None => {
-                    if !args.json {
-                        print!("{}", search_table(&outcome));
-                    }
-                    anyhow::bail!(
-                        "no student meets the limits (min agreement {:.2}%{}); nothing written",
-                        args.min_agreement * 100.0,
-                        goal.device.as_ref().map(|d| format!(", fits {}", d.display_name())).unwrap_or_default()
-                    );
-                }
+    let cancel = cancel_on_ctrl_c();
+    let outcome = run_distill(&req, &cancel, &mut on_progress);
+    bar.finish_and_clear();
+    let DistillOutcome { distilled, search, .. } = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            if let (DistillJobError::NoStudent { outcome, .. }, false) = (&e, args.json) {
+                print!("{}", search_table(outcome));
             }
+            return Err(classify_job(e));
         }
     };
     let bytes = encode_model(&distilled.model);
-    write_atomically(&args.output, &bytes)?;
+    write_atomically(&args.output, &bytes).map_err(classify_job)?;
     let record = if args.no_library {
         None
     } else {
         let store = open_store(global)?;
-        Some(add_student(&store, &args.teacher, &teacher_bytes, &args.output, &bytes, &distilled.report)?)
+        Some(add_student(&store, &args.teacher, &args.output, &bytes, &distilled.report).map_err(classify_job)?)
     };
     let text = if args.json {
         let value = serde_json::json!({
@@ -247,76 +248,6 @@ fn show_progress(bar: &indicatif::ProgressBar, p: &Progress) {
     let candidate = p.candidate.map(|(k, n)| format!("candidate {k}/{n}: ")).unwrap_or_default();
     let best = p.best.as_ref().map(|(a, g)| format!(" (best so far {a}, {:.1}%)", g * 100.0)).unwrap_or_default();
     bar.set_message(format!("{candidate}{what}{best}"));
-}
-
-/// Add the student to the library as a child of its teacher (adding the
-/// teacher first when it is not there yet), with the recipe and the report.
-pub(crate) fn add_student(
-    store: &Store,
-    teacher_path: &Path,
-    teacher_bytes: &[u8],
-    student_path: &Path,
-    student_bytes: &[u8],
-    report: &DistillReport,
-) -> anyhow::Result<ModelRecord> {
-    let models = store.list_models()?;
-    let teacher_sha = sha256_hex(teacher_bytes);
-    let name = model_name(teacher_path);
-    let parent_id = match models.iter().find(|m| m.sha256 == teacher_sha) {
-        Some(m) => m.id,
-        None => store.add_model(&NewModel {
-            name: name.clone(),
-            version: default_version(&teacher_sha),
-            path: absolute(teacher_path),
-            sha256: teacher_sha,
-            size_bytes: teacher_bytes.len() as u64,
-            profile: edgefleet_optimize::inspect_bytes(teacher_bytes, &name).ok(),
-            parent_id: None,
-            recipe: None,
-            metrics: None,
-            created_ms: now_ms(),
-        })?,
-    };
-    let parent_name = store.get_model(parent_id)?.map_or(name, |m| m.name);
-    let sha = sha256_hex(student_bytes);
-    let metrics = serde_json::json!({
-        "accuracy": report.student.accuracy.map(|a| a.value),
-        "agreement": report.agreement.value,
-        "distill": report,
-    });
-    let student = NewModel {
-        name: parent_name.clone(),
-        version: default_version(&sha),
-        path: absolute(student_path),
-        sha256: sha,
-        size_bytes: student_bytes.len() as u64,
-        profile: edgefleet_optimize::inspect_bytes(student_bytes, &parent_name).ok(),
-        parent_id: Some(parent_id),
-        recipe: Some(report.recipe.summary()),
-        metrics: Some(metrics),
-        created_ms: now_ms(),
-    };
-    Ok(edgefleet_fleet::library::add_variant(store, student)?)
-}
-
-/// The library's name for a model file: its stem made safe.
-fn model_name(path: &Path) -> String {
-    model_name_from_stem(&path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default())
-}
-
-fn absolute(path: &Path) -> String {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
-}
-
-/// Write next to the target and rename, so a failure never leaves half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "student.onnx".into());
-    let tmp = dir.join(format!(".{file}.partial"));
-    std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| anyhow::anyhow!("cannot move {} to {}: {e}", tmp.display(), path.display()))?;
-    Ok(())
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -395,4 +326,25 @@ fn fmt_fit(f: Option<bool>) -> String {
         Some(false) => "no".into(),
         None => "-".into(),
     }
+}
+
+/// A cancel flag that Ctrl-C sets, so training stops at its next check and
+/// nothing is written (the error says "cancelled", exit code 130). The
+/// watcher thread lives until the process ends.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let watch = move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            flag.store(true, Ordering::Relaxed);
+            eprintln!("\nstopping at the next check (Ctrl-C again to quit at once)…");
+            // A second Ctrl-C gets the default behaviour back.
+            let _ = rt.block_on(tokio::signal::ctrl_c());
+            std::process::exit(130);
+        }
+    };
+    // Without the watcher Ctrl-C still ends the process, just not cleanly.
+    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(watch);
+    cancel
 }

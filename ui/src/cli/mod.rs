@@ -2,6 +2,7 @@
 //! GUI action. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
 
 use clap::{Parser, Subcommand};
+use edgefleet_agent::cli_docs;
 use std::fmt;
 
 mod add_cmd;
@@ -9,7 +10,6 @@ mod deploy_cmd;
 mod deployments_cmd;
 mod devices_cmd;
 mod distill_cmd;
-mod docs_cmd;
 mod estimate_cmd;
 mod gateway_cmd;
 mod import_cmd;
@@ -113,9 +113,9 @@ pub enum Command {
     /// Serve one model's predict API, load-balanced over the devices that have it.
     Gateway(gateway_cmd::GatewayArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions(docs_cmd::CompletionsArgs),
+    Completions(cli_docs::CompletionsArgs),
     /// Print the man page (roff), or write a page per subcommand into a directory.
-    Man(docs_cmd::ManArgs),
+    Man(cli_docs::ManArgs),
 }
 
 /// Run a parsed command line; `Ok(())` means exit code 0.
@@ -136,8 +136,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Rollback(a)) => rollback_cmd::run(&global, a),
         Some(Command::Deployments(a)) => deployments_cmd::run(&global, a),
         Some(Command::Gateway(a)) => gateway_cmd::run(&global, a),
-        Some(Command::Completions(a)) => docs_cmd::completions(a),
-        Some(Command::Man(a)) => docs_cmd::man(a),
+        Some(Command::Completions(a)) => {
+            cli_docs::print_completions(&a, <Cli as clap::CommandFactory>::command(), "edgefleet");
+            Ok(())
+        }
+        Some(Command::Man(a)) => Ok(cli_docs::write_man(&a, <Cli as clap::CommandFactory>::command())?),
         None => {
             let mut config = match cli.demo {
                 Some(count) => crate::app::AppConfig::demo(count),
@@ -172,7 +175,27 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
-/// The exit code for an error: 2 when the user's input was at fault.
+/// The user stopped the work (Ctrl-C) before it finished: exit code 130,
+/// as a shell reports a process ended by SIGINT.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The exit code for an error: 2 when the user's input was at fault, 130
+/// when the user interrupted the work.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<BadInput>()) { 2 } else { 1 }
+    if err.chain().any(|e| e.is::<Interrupted>()) {
+        130
+    } else if err.chain().any(|e| e.is::<BadInput>()) {
+        2
+    } else {
+        1
+    }
 }

@@ -34,18 +34,22 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
 /// One line a model, variants indented under their parent.
 fn table(tree: &[LineageNode]) -> String {
     fn rows(node: &LineageNode, depth: usize, out: &mut String) {
-        let name = if depth == 0 { node.name.clone() } else { format!("{}└ {}", "  ".repeat(depth - 1), node.name) };
+        let name = if depth == 0 {
+            node.model.name.clone()
+        } else {
+            format!("{}└ {}", "  ".repeat(depth - 1), node.model.name)
+        };
         let params = node.params.map_or_else(|| "-".to_owned(), |p| p.to_string());
         let accuracy = node.accuracy.map_or_else(|| "-".to_owned(), |a| format!("{:.2}%", a * 100.0));
         out.push_str(&format!(
             "{:>4}  {:<28} {:<13} {:>10} {:>10} {:>8}  {}\n",
-            node.id,
+            node.model.id,
             name,
-            node.version,
-            human_bytes(node.size_bytes),
+            node.model.version,
+            human_bytes(node.model.size_bytes),
             params,
             accuracy,
-            node.recipe.as_deref().unwrap_or("-")
+            node.model.recipe.as_deref().unwrap_or("-")
         ));
         for v in &node.variants {
             rows(v, depth + 1, out);

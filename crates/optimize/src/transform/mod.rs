@@ -1,7 +1,7 @@
 //! Graph transformations, one file each, every one a pure function
 //! `&ModelProto → Result<ModelProto>`, and [`apply_recipe`] to compose them.
-//! [`int8_static`] also takes calibration rows, so it runs on its own
-//! rather than in a recipe.
+//! [`int8_static`] also takes calibration rows: in a recipe it runs through
+//! [`apply_recipe_with_rows`], which the evaluation data feeds.
 //!
 //! A recipe runs in a fixed order whatever order it was written in:
 //! structural changes first (structured pruning, magnitude pruning, fixed
@@ -38,7 +38,9 @@ fn rank(kind: &OptimizationKind) -> u8 {
         OptimizationKind::PruneStructured { .. } => 0,
         OptimizationKind::Prune { .. } => 1,
         OptimizationKind::FixShapes { .. } => 2,
-        OptimizationKind::Int8Dynamic => 3,
+        // Static and dynamic int8 are two ways to the same integer compute:
+        // sharing a rank, a recipe may name only one of them.
+        OptimizationKind::Int8Dynamic | OptimizationKind::Int8Static => 3,
         OptimizationKind::Int8 => 4,
         OptimizationKind::Fp16 => 5,
     }
@@ -57,9 +59,30 @@ pub fn canonical_order(recipe: &[OptimizationKind]) -> Result<Vec<OptimizationKi
     Ok(steps)
 }
 
+/// Rows `int8-static` calibrates on when a recipe names it: at most this
+/// many, the first of the data (ranges settle long before).
+pub const MAX_CALIBRATION_ROWS: usize = 256;
+
+/// Apply one transformation. `int8-static` needs `rows` to calibrate on.
+pub fn apply_with_rows(
+    model: &pb::ModelProto,
+    kind: &OptimizationKind,
+    rows: Option<&[Vec<f32>]>,
+) -> Result<pb::ModelProto> {
+    match (kind, rows) {
+        (OptimizationKind::Int8Static, Some(rows)) => {
+            int8_static(model, &rows[..rows.len().min(MAX_CALIBRATION_ROWS)], CalibrationMethod::MinMax)
+        }
+        _ => apply(model, kind),
+    }
+}
+
 /// Apply one transformation.
 pub fn apply(model: &pb::ModelProto, kind: &OptimizationKind) -> Result<pb::ModelProto> {
     match kind {
+        OptimizationKind::Int8Static => Err(OptimizeError::BadInput(
+            "int8-static calibrates activation ranges on sample rows: give evaluation data (--eval DATA.csv)".into(),
+        )),
         OptimizationKind::Int8 => int8(model),
         OptimizationKind::Int8Dynamic => int8_dynamic(model),
         OptimizationKind::Fp16 => fp16(model),
@@ -72,9 +95,19 @@ pub fn apply(model: &pb::ModelProto, kind: &OptimizationKind) -> Result<pb::Mode
 /// Apply a recipe in [`canonical_order`]; the result is checked to be a
 /// well-formed graph.
 pub fn apply_recipe(model: &pb::ModelProto, recipe: &[OptimizationKind]) -> Result<pb::ModelProto> {
+    apply_recipe_with_rows(model, recipe, None)
+}
+
+/// [`apply_recipe`], with sample rows for the steps that calibrate on data
+/// (`int8-static`).
+pub fn apply_recipe_with_rows(
+    model: &pb::ModelProto,
+    recipe: &[OptimizationKind],
+    rows: Option<&[Vec<f32>]>,
+) -> Result<pb::ModelProto> {
     let mut current = model.clone();
     for step in canonical_order(recipe)? {
-        current = apply(&current, &step)?;
+        current = apply_with_rows(&current, &step, rows)?;
     }
     crate::inspect::check_well_formed(&current)?;
     Ok(current)
