@@ -108,6 +108,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$ok" ] || { cat "$work/agent.out" "$work/agent.err" >&2; fail "the agent did not answer /v1/health"; }
 cat "$work/health.json"; echo
-[ "$(stat -c %u "$data/token")" = "$svc_uid" ] || fail "the token is not owned by the service user"
+[ "$(stat -c %u "$data/token.sha256")" = "$svc_uid" ] || fail "the token hash is not owned by the service user"
+[ "$(stat -c %a "$data/token.sha256")" = "600" ] || fail "the token hash is readable by others"
+grep -q "^token " "$work/agent.out" || fail "the agent did not print its new token once"
 grep -q "listening on 0.0.0.0:8470" "$work/agent.out" || fail "the agent did not say where it listens"
 echo "debs: contents checked; the agent runs as its unit says and answers /v1/health"

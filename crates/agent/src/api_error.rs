@@ -102,13 +102,17 @@ impl From<crate::model_store::ModelStoreError> for ApiError {
             E::BodyLongerThanRange { .. } => (StatusCode::BAD_REQUEST, "body_longer_than_range"),
             E::Truncated { .. } => (StatusCode::BAD_REQUEST, "truncated_body"),
             E::BadThreshold(_) => (StatusCode::BAD_REQUEST, "bad_threshold"),
+            E::BadSla(_) => (StatusCode::BAD_REQUEST, "bad_sla"),
             E::RangeMismatch { .. } | E::UnsatisfiableRange { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
             E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             E::HashMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch"),
             E::InvalidModel(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
-            E::VersionExists { .. } | E::Busy { .. } | E::NoPrevious(_) => (StatusCode::CONFLICT, "conflict"),
+            E::VersionExists { .. } | E::Busy { .. } | E::NoPrevious(_) | E::ActiveVersion { .. } => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            E::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "upload_quota"),
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             E::Worker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -1,15 +1,24 @@
 //! The state every handler of one agent shares.
 
+use crate::token_gate::TokenGate;
+use crate::bounded_server::ServeLimits;
 use crate::model_store::ModelStore;
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
 use crate::upstream::Upstream;
+use edgefleet_core::fit::thread_share;
 use edgefleet_core::wire::{Metrics, RuntimeInfo};
 use edgefleet_core::{Device, now_ms};
 use edgefleet_optimize::Runtime;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Scheduler-share floor used when pacing simulated calls (as the fit's default).
+const MIN_SHARE: f64 = 0.05;
+/// Below this much waiting left, a paced call spins instead of sleeping
+/// (a sleep overshoots by tens of µs).
+const SPIN_BELOW: Duration = Duration::from_micros(200);
 
 /// Where live numbers come from.
 #[derive(Debug)]
@@ -21,7 +30,8 @@ pub(crate) enum Probe {
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub device: Device,
-    pub token: String,
+    /// The bearer-token check (hash, rotation, failed-attempt counts).
+    pub token: TokenGate,
     pub started: Instant,
     pub probe: Probe,
     pub store: ModelStore,
@@ -31,6 +41,12 @@ pub(crate) struct AppState {
     /// What loads, runs and benchmarks every model of this agent.
     pub runtime: Arc<dyn Runtime>,
     pub runtime_info: RuntimeInfo,
+    /// Connection cap and timeouts the server was started with.
+    pub serve_limits: ServeLimits,
+    /// Predict requests read and run at once (bounds body buffers and rows in memory).
+    pub predict_permits: tokio::sync::Semaphore,
+    /// Benchmarks run at once.
+    pub benchmark_permits: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -50,5 +66,37 @@ impl AppState {
         };
         m.models = self.serving.stats();
         m
+    }
+}
+
+impl AppState {
+    /// On a simulated agent, how long one call of `flops` FLOPs takes on
+    /// its synthetic hardware: the per-call overhead plus the FLOPs at one
+    /// thread's speed × the scheduler share at its current synthetic load
+    /// (the same rule the fit uses). `None` on a real agent.
+    pub fn simulated_call_ms(&self, flops: f64) -> Option<f64> {
+        let Probe::Synthetic(load) = &self.probe else { return None };
+        let cores = self.device.cpu_cores.max(1);
+        let thread = self.device.gflops_per_thread.or(self.device.gflops.map(|g| g / f64::from(cores)))?;
+        let share = thread_share(cores, load.load_at(self.started.elapsed().as_secs_f64()), MIN_SHARE);
+        Some(self.device.call_overhead_ms.unwrap_or(0.0) + flops / (thread * share * 1e9) * 1e3)
+    }
+}
+
+/// Wait until `target_ms` have passed since `start` (nothing when already
+/// past): simulated hardware slower than the host.
+pub(crate) fn pad_to(start: Instant, target_ms: f64) {
+    let target = Duration::from_secs_f64(target_ms.max(0.0) / 1e3);
+    loop {
+        let spent = start.elapsed();
+        if spent >= target {
+            return;
+        }
+        let left = target - spent;
+        if left > SPIN_BELOW {
+            std::thread::sleep(left - SPIN_BELOW);
+        } else {
+            std::hint::spin_loop();
+        }
     }
 }

@@ -1,14 +1,33 @@
-//! Bearer-token check for every route but `/v1/health`, compared in
-//! constant time so response timing does not reveal the token.
+//! Bearer-token check for every route but `/v1/health`.
+//!
+//! The agent keeps only the SHA-256 of its token (in memory and in the data
+//! dir), and compares the hash of what a client presents in constant time,
+//! so neither a copy of the data dir nor response timing reveals the token.
+//! Failed attempts are counted per peer address ([`crate::token_gate`]): past
+//! the limit the peer gets 429 without its guesses being checked.
+//! `POST /v1/token` replaces the token (rotation).
 
 use crate::api_error::ApiError;
 use crate::app_state::AppState;
-use axum::extract::{Request, State};
+use crate::identity::{store_token_hash, token_sha256};
+use crate::token_gate::FAILURE_WINDOW;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+
+/// Shortest token `POST /v1/token` accepts.
+pub const MIN_TOKEN_LEN: usize = 32;
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+}
 
 /// Middleware: refuse requests without `Authorization: Bearer <token>`.
 pub(crate) async fn require_token(
@@ -16,6 +35,25 @@ pub(crate) async fn require_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    // Requests from `serve_bounded` carry their peer; in-process routers
+    // used without it (unit tests) are counted as one unknown peer.
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip());
+    let gate = &state.token;
+    if gate.blocked(peer) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!(
+                "more than {} failed logins from {peer} in {} s; wait and retry",
+                gate.max_failures(),
+                FAILURE_WINDOW.as_secs()
+            ),
+        )
+        .with_header("retry-after", FAILURE_WINDOW.as_secs()));
+    }
     let presented = req
         .headers()
         .get(AUTHORIZATION)
@@ -23,35 +61,52 @@ pub(crate) async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing `Authorization: Bearer <token>` header",
-        )),
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token")),
+        None => {
+            gate.record_failure(peer);
+            Err(unauthorized("missing `Authorization: Bearer <token>` header"))
+        }
+        Some(token) if gate.matches(token) => Ok(next.run(req).await),
+        Some(_) => {
+            gate.record_failure(peer);
+            Err(unauthorized("wrong token"))
+        }
     }
 }
 
-/// Compare without an early exit on the first differing byte. Only the
-/// length can leak, and tokens have a fixed length.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+/// `POST /v1/token`: the new token (the caller made it; it is never sent back).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RotateTokenRequest {
+    token: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
+#[derive(Debug, Serialize)]
+pub(crate) struct RotateTokenResponse {
+    rotated: bool,
+}
 
-    #[test]
-    fn compares_whole_strings() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"a"));
+/// `POST /v1/token`: replace the token. The new token's hash is stored
+/// (temp file + rename) before the old token stops working.
+pub(crate) async fn rotate(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<RotateTokenRequest>, JsonRejection>,
+) -> Result<Json<RotateTokenResponse>, ApiError> {
+    let Json(req) = body?;
+    let token = req.token.trim();
+    if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "a token is at least {MIN_TOKEN_LEN} printable characters without spaces"
+        )));
     }
+    let Some(dir) = state.token.rotate_into().map(std::path::Path::to_path_buf) else {
+        return Err(ApiError::conflict(
+            "this agent's token was given with --token or --token-file; change it there and restart",
+        ));
+    };
+    let hash = token_sha256(token);
+    tokio::task::spawn_blocking(move || store_token_hash(&dir, &hash))
+        .await?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.token.replace(hash);
+    tracing::info!("bearer token rotated");
+    Ok(Json(RotateTokenResponse { rotated: true }))
 }

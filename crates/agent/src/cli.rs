@@ -3,8 +3,9 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use edgefleet_agent::{
-    AgentConfig, DEFAULT_MAX_UPLOAD_BYTES, SimulateOptions, cli_docs, detect_device, load_or_create_device_id,
-    load_or_create_token, random_hex, run, simulate,
+    AgentConfig, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_MAX_UPLOAD_BYTES, SimulateOptions, cli_docs,
+    detect_device, load_or_create_device_id, load_or_create_token, private_temp_dir, random_hex, read_token_file, run,
+    simulate,
 };
 use edgefleet_core::{Device, DeviceType, Location};
 use edgefleet_optimize::runtime::{self, RuntimeChoice};
@@ -52,9 +53,14 @@ pub struct AgentArgs {
     /// Where the token, device id and models are kept.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Bearer token; generated and stored in the data dir when absent.
-    #[arg(long, env = "EDGEFLEET_AGENT_TOKEN")]
+    /// Bearer token. Visible to every local user in /proc/PID/cmdline:
+    /// prefer --token-file or EDGEFLEET_AGENT_TOKEN. Without either, one
+    /// is generated on first start (printed once; only its SHA-256 is kept).
+    #[arg(long, env = "EDGEFLEET_AGENT_TOKEN", conflicts_with = "token_file")]
     pub token: Option<String>,
+    /// Read the bearer token from this file (its first line).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     /// Location as LAT,LON in degrees.
     #[arg(long, value_parser = parse_lat_lon, allow_hyphen_values = true)]
     pub location: Option<(f64, f64)>,
@@ -70,6 +76,13 @@ pub struct AgentArgs {
     /// Largest model upload accepted, in MB.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024))]
     pub max_upload_mb: u64,
+    /// Bytes all partial uploads together may hold, in MB (507 beyond).
+    #[arg(long, default_value_t = DEFAULT_MAX_PARTS_BYTES / (1024 * 1024))]
+    pub max_parts_mb: u64,
+    /// Installed versions of a model kept besides the active and the
+    /// previous one; older ones are deleted after each install.
+    #[arg(long, default_value_t = DEFAULT_KEEP_VERSIONS, value_parser = clap::value_parser!(usize))]
+    pub keep_versions: usize,
     /// Do not advertise on mDNS.
     #[arg(long)]
     pub no_advertise: bool,
@@ -103,7 +116,8 @@ pub struct SimulateArgs {
     pub token: Option<String>,
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Parent of the agents' data dirs; default a dir under the system temp dir.
+    /// Parent of the agents' data dirs; default a new private dir (0700,
+    /// random name) under the system temp dir, removed at exit.
     #[arg(long)]
     pub base_dir: Option<PathBuf>,
     /// Do not advertise on mDNS.
@@ -206,10 +220,17 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let device = device_for(&args, &data_dir)?;
-    let (token, created) = match &args.token {
-        Some(t) if !t.trim().is_empty() => (t.trim().to_owned(), false),
-        Some(_) => bail!("--token must not be empty"),
-        None => load_or_create_token(&data_dir)?,
+    let given = match (&args.token, &args.token_file) {
+        (Some(t), _) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+        (Some(_), _) => bail!("--token must not be empty"),
+        (None, Some(path)) => Some(read_token_file(path)?),
+        (None, None) => None,
+    };
+    // Without a token given, the stored hash is used (and made on first
+    // start, when the new token is printed once).
+    let created = match &given {
+        Some(_) => None,
+        None => load_or_create_token(&data_dir)?.created,
     };
     // Choosing may ask Python where onnxruntime lives: off the async workers.
     let (choice, ort_lib) = (args.runtime, args.ort_lib.clone());
@@ -224,20 +245,26 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     };
     let mut config = AgentConfig::new(device, &data_dir);
     config.runtime = Some(selected);
-    config.token = Some(token.clone());
+    config.token = given;
     config.interfaces = args.interfaces.clone();
     config.advertise = !args.no_advertise;
     config.upstream = args.upstream.clone();
     config.upstream_token = args.upstream_token.clone();
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    config.max_parts_bytes = args.max_parts_mb.saturating_mul(1024 * 1024);
+    config.keep_versions = args.keep_versions.max(1);
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {addr}")?;
-    if created {
-        writeln!(out, "token {token} (generated; stored in {})", data_dir.join("token").display())?;
+    if let Some(token) = created {
+        writeln!(
+            out,
+            "token {token} (generated; only its SHA-256 is kept, in {})",
+            data_dir.join("token.sha256").display()
+        )?;
     }
     out.flush()?;
     drop(out);
@@ -246,15 +273,18 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
 }
 
 async fn run_simulation(args: SimulateArgs) -> Result<()> {
-    let base_dir =
-        args.base_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("edgefleet-sim-{}", args.seed)));
+    // Without --base-dir: a fresh private dir (0700, random name), removed at exit.
+    let (base_dir, own_dir) = match &args.base_dir {
+        Some(d) => (d.clone(), false),
+        None => (private_temp_dir("edgefleet-sim")?, true),
+    };
     let opts = SimulateOptions {
         count: args.count,
         seed: args.seed,
         center: args.center,
         interfaces: args.interfaces.clone(),
         token: args.token.clone(),
-        base_dir,
+        base_dir: base_dir.clone(),
         advertise: !args.no_advertise,
         bind: args.bind,
         offload_to_edge: args.offload_to_edge,
@@ -270,5 +300,8 @@ async fn run_simulation(args: SimulateArgs) -> Result<()> {
     tracing::info!("{} simulated agents up in {} ms", fleet.agents().len(), started.elapsed().as_millis());
     shutdown_signal().await;
     fleet.shutdown().await;
+    if own_dir && let Err(e) = std::fs::remove_dir_all(&base_dir) {
+        tracing::warn!("cannot remove {}: {e}", base_dir.display());
+    }
     Ok(())
 }

@@ -2,6 +2,9 @@
 //! its files, how it is reached and advertised.
 
 use crate::advertise::MdnsDaemon;
+use crate::token_gate::MAX_FAILURES_PER_WINDOW;
+use crate::bounded_server::ServeLimits;
+use crate::model_store::{DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL};
 use edgefleet_core::Device;
 use edgefleet_optimize::runtime::Selected;
 use std::path::PathBuf;
@@ -33,11 +36,18 @@ pub struct AgentConfig {
     pub upstream_token: Option<String>,
     /// Largest model upload accepted (413 beyond).
     pub max_upload_bytes: u64,
+    /// Bytes all partial uploads together may hold (507 beyond).
+    pub max_parts_bytes: u64,
+    /// Upload parts untouched this long are deleted.
+    pub part_ttl: Duration,
+    /// Installed versions of a model kept besides the active and previous one.
+    pub keep_versions: usize,
     /// Seed of the synthetic load (simulated agents).
     pub seed: u64,
     /// Offload threshold for models activated without their own.
     pub confidence_threshold: f64,
-    /// How long the start-up GFLOP/s benchmark runs (real agents only).
+    /// How long each part of the start-up compute probe runs (one thread,
+    /// all cores, per-call overhead; real agents only).
     pub benchmark_duration: Duration,
     /// A daemon shared by several agents (a simulated fleet); `None` = the
     /// agent starts its own when `advertise` is set.
@@ -45,6 +55,10 @@ pub struct AgentConfig {
     /// The inference runtime models run on, and why it was chosen;
     /// `None` = tract.
     pub runtime: Option<Selected>,
+    /// Connection cap and timeouts of the HTTP server.
+    pub serve_limits: ServeLimits,
+    /// Failed logins one peer address may make per minute before it gets 429.
+    pub max_auth_failures: u32,
 }
 
 impl AgentConfig {
@@ -61,11 +75,16 @@ impl AgentConfig {
             upstream: None,
             upstream_token: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_parts_bytes: DEFAULT_MAX_PARTS_BYTES,
+            part_ttl: DEFAULT_PART_TTL,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
             seed: 0,
             confidence_threshold: DEFAULT_CONFIDENCE_THRESHOLD,
             benchmark_duration: Duration::from_millis(60),
             mdns: None,
             runtime: None,
+            serve_limits: ServeLimits::default(),
+            max_auth_failures: MAX_FAILURES_PER_WINDOW,
         }
     }
 }

@@ -9,6 +9,8 @@ mod advertise;
 mod api_error;
 mod app_state;
 mod auth;
+mod bench_routes;
+mod bounded_server;
 pub mod cli_docs;
 mod config;
 mod device_detect;
@@ -19,24 +21,37 @@ mod info_routes;
 mod kill_switch;
 mod model_routes;
 mod model_store;
+mod predict_body;
 mod predict_routes;
 mod prometheus;
+mod resident_memory;
 mod server;
 mod serving;
 mod simulate;
 mod synthetic;
 mod system_probe;
+mod token_gate;
 mod upstream;
+mod work_limits;
 
 pub use advertise::{Advertisement, MdnsDaemon, txt_properties};
 pub use api_error::{ApiError, RECEIVED_BYTES_HEADER};
-pub use auth::constant_time_eq;
+pub use auth::MIN_TOKEN_LEN;
+pub use bounded_server::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IO_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServeLimits, serve_bounded,
+};
 pub use config::{AgentConfig, DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_UPLOAD_BYTES};
 pub use device_detect::detect_device;
 pub use error::AgentError;
-pub use gflops::measure_gflops;
-pub use identity::{load_or_create_device_id, load_or_create_token, random_hex};
-pub use model_store::{ContentRange, ModelStoreError};
+pub use gflops::{ComputeProbe, probe_compute};
+pub use identity::{
+    StoredToken, load_or_create_device_id, load_or_create_token, random_hex, read_token_file, token_sha256,
+};
+pub use model_store::{
+    ContentRange, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL, ModelStoreError, StoreLimits,
+};
 pub use server::{AgentHandle, run, spawn, spawn_on};
-pub use simulate::{SimulateOptions, SimulatedFleet, simulate};
+pub use simulate::{SimulateOptions, SimulatedFleet, private_temp_dir, simulate};
 pub use synthetic::{SyntheticLoad, synthetic_device};
+pub use token_gate::{FAILURE_WINDOW, MAX_FAILURES_PER_WINDOW, constant_time_eq};
+pub use upstream::{BodyLimitError, read_body_limited};

@@ -1,5 +1,5 @@
 //! Model store endpoints: list, upload (resumable), upload status,
-//! activate, rollback.
+//! activate, rollback, delete.
 
 use crate::api_error::ApiError;
 use crate::app_state::AppState;
@@ -63,30 +63,54 @@ pub(crate) async fn upload(
     let status = if resp.complete { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     if resp.complete {
         tracing::info!("installed model {name} version {version} ({} bytes)", resp.received_bytes);
+        let _lock = state.store.state_lock.lock().await;
+        blocking(&state, move |s| s.store.apply_retention(&name)).await?;
     }
     Ok((status, Json(resp)))
+}
+
+/// `DELETE /v1/models/{name}/{version}`: remove an installed version that
+/// is not active (409 for the active one).
+pub(crate) async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    check(&name, Some(&version))?;
+    let _lock = state.store.state_lock.lock().await;
+    let (n, v) = (name.clone(), version.clone());
+    blocking(&state, move |s| s.store.delete_version(&n, &v)).await?;
+    tracing::info!("deleted model {name} version {version}");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Load `version` of `name` with the agent's runtime and run one batch of
 /// zeros through it, proving it runs before anything switches to it. A
 /// model with ops this runtime lacks (say, one only ONNX Runtime runs, on
 /// a tract agent) is refused here with the ops named.
-async fn load(state: &Arc<AppState>, name: &str, version: &str, threshold: f64) -> Result<Arc<LoadedModel>, ApiError> {
+async fn load(state: &Arc<AppState>, name: &str, version: &str, st: &ModelState) -> Result<Arc<LoadedModel>, ApiError> {
     let (n, v) = (name.to_owned(), version.to_owned());
-    let runner = blocking(state, move |s| {
+    let (runner, profile) = blocking(state, move |s| {
         let bytes = s.store.read_model(&n, &v)?;
         let invalid = |e: edgefleet_optimize::OptimizeError| ModelStoreError::InvalidModel(e.to_string());
         let runner = Runner::load_bytes(s.runtime.as_ref(), &bytes).map_err(invalid)?;
         let batch = runner.fixed_batch().unwrap_or(1);
         runner.run_flat(batch, &vec![0.0; batch * runner.features_per_sample()]).map_err(invalid)?;
-        Ok(runner)
+        // A simulated agent paces calls by the model's FLOPs.
+        let profile = if s.device.simulated {
+            Some(edgefleet_optimize::inspect_model(runner.proto(), &n).map_err(invalid)?)
+        } else {
+            None
+        };
+        Ok((runner, profile))
     })
     .await?;
-    Ok(Arc::new(LoadedModel { version: version.to_owned(), runner: Arc::new(runner), threshold }))
-}
-
-fn threshold_of(state: &AppState, st: &ModelState) -> f64 {
-    st.confidence_threshold.unwrap_or(state.default_threshold)
+    Ok(Arc::new(LoadedModel {
+        version: version.to_owned(),
+        runner: Arc::new(runner),
+        threshold: st.confidence_threshold.unwrap_or(state.default_threshold),
+        sla_ms: st.offload_sla_ms,
+        profile,
+    }))
 }
 
 /// Switch `name` to `new_state` (already checked): write the state file
@@ -115,6 +139,11 @@ pub(crate) async fn activate(
     {
         return Err(ModelStoreError::BadThreshold(t).into());
     }
+    if let Some(ms) = req.offload_sla_ms
+        && !(ms.is_finite() && ms > 0.0)
+    {
+        return Err(ModelStoreError::BadSla(ms).into());
+    }
     let _lock = state.store.state_lock.lock().await;
     let n = name.clone();
     let old = blocking(&state, move |s| s.store.state(&n)).await?;
@@ -126,7 +155,10 @@ pub(crate) async fn activate(
     if req.confidence_threshold.is_some() {
         new_state.confidence_threshold = req.confidence_threshold;
     }
-    let model = load(&state, &name, &req.version, threshold_of(&state, &new_state)).await?;
+    if req.offload_sla_ms.is_some() {
+        new_state.offload_sla_ms = req.offload_sla_ms;
+    }
+    let model = load(&state, &name, &req.version, &new_state).await?;
     switch(&state, &name, new_state.clone(), model).await?;
     tracing::info!("model {name}: version {} active", req.version);
     Ok(Json(ActivateResponse { name, active_version: req.version, previous_version: new_state.previous }))
@@ -144,7 +176,7 @@ pub(crate) async fn rollback(
         return Err(ModelStoreError::NoPrevious(name).into());
     };
     let new_state = ModelState { active: Some(previous.clone()), previous: old.active.clone(), ..old.clone() };
-    let model = load(&state, &name, &previous, threshold_of(&state, &new_state)).await?;
+    let model = load(&state, &name, &previous, &new_state).await?;
     switch(&state, &name, new_state.clone(), model).await?;
     tracing::info!("model {name}: rolled back to version {previous}");
     Ok(Json(ActivateResponse { name, active_version: previous, previous_version: new_state.previous }))
@@ -164,7 +196,7 @@ pub(crate) async fn active_model(state: &Arc<AppState>, name: &str) -> Result<Ar
     let n = name.to_owned();
     let st = blocking(state, move |s| s.store.state(&n)).await?;
     let version = st.active.clone().ok_or_else(|| ModelStoreError::NoActiveVersion(name.to_owned()))?;
-    let model = load(state, name, &version, threshold_of(state, &st)).await?;
+    let model = load(state, name, &version, &st).await?;
     state.serving.swap(name, model.clone());
     Ok(model)
 }

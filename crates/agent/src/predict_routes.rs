@@ -1,24 +1,26 @@
-//! Inference: `POST /v1/predict/{model}` with edge/cloud offload, and
-//! `POST /v1/benchmark/{model}`.
+//! Inference: `POST /v1/predict/{model}` with edge/cloud offload (the rule
+//! of `edgefleet_core::offload::decide`, per row). The benchmark route is
+//! in `bench_routes`.
 
 use crate::api_error::ApiError;
-use crate::app_state::AppState;
+use crate::app_state::{AppState, pad_to};
 use crate::model_routes::active_model;
-use crate::serving::{Outcome, percentile};
+use crate::predict_body::{body_limit, read_rows};
+use crate::serving::{LoadedModel, Outcome};
+use crate::work_limits::acquire;
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use edgefleet_core::wire::{
-    BatchLatency, BenchmarkRequest, BenchmarkResponse, PredictOutput, PredictRequest, PredictResponse, SERVED_BY_LOCAL,
-};
+use edgefleet_core::offload::{Decision, OffloadInputs, decide};
+use edgefleet_core::wire::{PredictOutput, PredictResponse, SERVED_BY_LOCAL};
 use edgefleet_optimize::{OptimizeError, Runner, top_class};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Rows in one predict request, at most.
 const MAX_ROWS: usize = 4096;
-const MAX_BENCH_BATCH: u32 = 1024;
-const MAX_BENCH_ITERATIONS: u32 = 1000;
+/// Predict bodies are never read past this, whatever the model's width.
+const MAX_PREDICT_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 fn run_error(e: OptimizeError) -> ApiError {
     match e {
@@ -50,37 +52,46 @@ fn outputs(rows: Vec<Vec<f32>>) -> Vec<PredictOutput> {
 pub(crate) async fn predict(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Result<Json<PredictRequest>, JsonRejection>,
+    body: Body,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let started = Instant::now();
-    let Json(req) = body?;
-    if req.inputs.is_empty() {
-        return Err(ApiError::bad_request("`inputs` is empty: send at least one row"));
-    }
-    if req.inputs.len() > MAX_ROWS {
-        return Err(ApiError::bad_request(format!("{} rows; at most {MAX_ROWS} a request", req.inputs.len())));
-    }
+    // The permit is taken before the body is read: it bounds the bodies and
+    // rows held in memory at once, not only the inference runs.
+    let _permit = acquire(&state.predict_permits, "predict").await?;
     let model = active_model(&state, &name).await?;
     let runner = model.runner.clone();
-    check_batch(&runner, req.inputs.len())?;
-    let rows = req.inputs;
+    let features = runner.features_per_sample();
+    let rows = read_rows(body, features, MAX_ROWS, body_limit(features, MAX_ROWS, MAX_PREDICT_BODY_BYTES)).await?;
+    check_batch(&runner, rows.len())?;
+    // A simulated agent takes as long as its synthetic hardware would.
+    let paced_ms =
+        model.profile.as_ref().and_then(|p| state.simulated_call_ms(p.flops_per_sample as f64 * rows.len() as f64));
     let (rows, values) = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
         let values = runner.run_rows(&rows);
+        if let Some(ms) = paced_ms {
+            pad_to(start, ms);
+        }
         (rows, values)
     })
     .await?;
     let mut outs = outputs(values.map_err(run_error)?);
+    let edge_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut served_by = SERVED_BY_LOCAL.to_owned();
     let mut note = None;
-    let mut outcome = Outcome::default();
-    let low: Vec<usize> =
-        outs.iter().enumerate().filter(|(_, o)| f64::from(o.confidence) < model.threshold).map(|(i, _)| i).collect();
+    let mut outcome = Outcome { rows_local: outs.len() as u64, ..Outcome::default() };
+    let cloud_ms = state.serving.upstream_latency_ms().unwrap_or(0.0);
+    let low = offload_rows(&outs, &model, edge_ms, cloud_ms, state.upstream.is_some());
     if let (Some(up), false) = (&state.upstream, low.is_empty()) {
         let forwarded: Vec<Vec<f32>> = low.iter().map(|&i| rows[i].clone()).collect();
+        let asked = Instant::now();
         match up.predict(&name, forwarded).await {
             Ok(answer) if answer.outputs.len() == low.len() => {
+                state.serving.record_upstream_ms(asked.elapsed().as_secs_f64() * 1e3);
                 outcome.offloaded = true;
+                outcome.rows_upstream = low.len() as u64;
+                outcome.rows_local -= low.len() as u64;
                 served_by = if answer.served_by == SERVED_BY_LOCAL { up.id().await } else { answer.served_by.clone() };
                 for (&i, o) in low.iter().zip(answer.outputs) {
                     outs[i] = o;
@@ -118,45 +129,30 @@ pub(crate) async fn predict(
     Ok(Json(PredictResponse { outputs: outs, latency_ms, served_by, model_version: model.version.clone(), note }))
 }
 
-pub(crate) async fn benchmark(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    body: Result<Json<BenchmarkRequest>, JsonRejection>,
-) -> Result<Json<BenchmarkResponse>, ApiError> {
-    let Json(req) = body?;
-    if req.batch_sizes.is_empty() || req.batch_sizes.len() > 16 {
-        return Err(ApiError::bad_request("`batch_sizes` must list 1 to 16 sizes"));
-    }
-    if let Some(b) = req.batch_sizes.iter().find(|&&b| b == 0 || b > MAX_BENCH_BATCH) {
-        return Err(ApiError::bad_request(format!("batch size {b} is outside 1..={MAX_BENCH_BATCH}")));
-    }
-    if req.iterations == 0 || req.iterations > MAX_BENCH_ITERATIONS {
-        return Err(ApiError::bad_request(format!("`iterations` must be in 1..={MAX_BENCH_ITERATIONS}")));
-    }
-    let model = active_model(&state, &name).await?;
-    let runner = model.runner.clone();
-    for &b in &req.batch_sizes {
-        check_batch(&runner, b as usize)?;
-    }
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<BatchLatency>, OptimizeError> {
-        let features = runner.features_per_sample();
-        let mut rng = fastrand::Rng::with_seed(0x00BE_7C4A);
-        let mut results = Vec::new();
-        for &batch in &req.batch_sizes {
-            let data: Vec<f32> = (0..batch as usize * features).map(|_| rng.f32()).collect();
-            // One untimed run: the first run of a batch size compiles its plan.
-            let shape = runner.input_shape(batch as usize);
-            let mut times = runner.session().benchmark(&shape, &data, 1, req.iterations as usize)?;
-            times.sort_by(f64::total_cmp);
-            results.push(BatchLatency {
-                batch,
-                latency_ms_p50: percentile(&times, 0.5),
-                latency_ms_p90: percentile(&times, 0.9),
-            });
-        }
-        Ok(results)
-    })
-    .await?
-    .map_err(run_error)?;
-    Ok(Json(BenchmarkResponse { model: name, version: model.version.clone(), results }))
+/// Rows the offload rule sends upstream: below the model's threshold, with
+/// an upstream configured, and — when the model has an SLA — local time
+/// plus the upstream's recent time within it. A confidence that is not a
+/// number stays local.
+fn offload_rows(
+    outs: &[PredictOutput],
+    model: &LoadedModel,
+    edge_ms: f64,
+    cloud_ms: f64,
+    upstream_available: bool,
+) -> Vec<usize> {
+    outs.iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            let inputs = OffloadInputs {
+                confidence: f64::from(o.confidence),
+                threshold: model.threshold,
+                edge_latency_ms: edge_ms,
+                cloud_latency_ms: cloud_ms,
+                sla_ms: model.sla_ms,
+                upstream_available,
+            };
+            matches!(decide(&inputs), Ok(d) if d.decision == Decision::Offload)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }

@@ -4,18 +4,20 @@
 
 use crate::advertise::{Advertisement, MdnsDaemon};
 use crate::app_state::{AppState, Probe};
-use crate::auth::require_token;
+use crate::auth::{require_token, rotate};
+use crate::token_gate::TokenGate;
+use crate::bounded_server::serve_bounded;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
-use crate::gflops::measure_gflops;
-use crate::identity::load_or_create_token;
+use crate::gflops::probe_compute;
+use crate::identity::{load_or_create_token, token_sha256};
 use crate::kill_switch::KillableListener;
-use crate::model_store::ModelStore;
+use crate::model_store::{ModelStore, StoreLimits};
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
 use crate::upstream::Upstream;
-use crate::{info_routes, model_routes, predict_routes};
+use crate::{bench_routes, info_routes, model_routes, predict_routes};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -41,12 +43,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/metrics", get(info_routes::metrics))
         .route("/metrics", get(info_routes::prometheus_metrics))
         .route("/v1/models", get(model_routes::list))
-        .route("/v1/models/{name}/{version}", axum::routing::put(model_routes::upload))
+        .route("/v1/models/{name}/{version}", axum::routing::put(model_routes::upload).delete(model_routes::delete))
         .route("/v1/models/{name}/{version}/upload", get(model_routes::upload_status))
         .route("/v1/models/{name}/activate", post(model_routes::activate))
         .route("/v1/models/{name}/rollback", post(model_routes::rollback))
         .route("/v1/predict/{model}", post(predict_routes::predict))
-        .route("/v1/benchmark/{model}", post(predict_routes::benchmark))
+        .route("/v1/benchmark/{model}", post(bench_routes::benchmark))
+        .route("/v1/token", post(rotate))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/v1/health", get(info_routes::health))
@@ -56,9 +59,16 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Predict requests in progress at once: one per core, at least two.
+fn predict_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+}
+
 /// An agent set up and ready to serve.
 struct Prepared {
     state: Arc<AppState>,
+    /// The token in clear when the agent was given it or generated it now.
+    token: Option<String>,
     advertisement: Option<Advertisement>,
     /// The daemon this agent started itself (not a fleet's shared one).
     own_daemon: Option<MdnsDaemon>,
@@ -68,9 +78,14 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir)
         .map_err(|e| AgentError::io(format!("cannot create data dir {}", dir.display()), e))?;
-    let token = match config.token.take().filter(|t| !t.trim().is_empty()) {
-        Some(t) => t.trim().to_owned(),
-        None => load_or_create_token(&dir)?.0,
+    // A token given to the agent is only hashed; one generated here is
+    // handed back once (for the handle / the first-start message).
+    let (token_hash, token, rotate_into) = match config.token.take().filter(|t| !t.trim().is_empty()) {
+        Some(t) => (token_sha256(t.trim()), Some(t.trim().to_owned()), None),
+        None => {
+            let stored = load_or_create_token(&dir)?;
+            (stored.sha256, stored.created, Some(dir.clone()))
+        }
     };
     let mut device = config.device.clone();
     device.simulated = config.simulated;
@@ -95,14 +110,37 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         Probe::Synthetic(SyntheticLoad::new(&device, config.seed))
     } else {
         let budget = config.benchmark_duration;
-        let gflops = tokio::task::spawn_blocking(move || measure_gflops(budget))
+        let probe_runtime = runtime.clone();
+        let probe = tokio::task::spawn_blocking(move || probe_compute(probe_runtime.as_ref(), budget))
             .await
-            .map_err(|e| AgentError::System(e.to_string()))?;
-        device.gflops = Some((gflops * 100.0).round() / 100.0);
-        tracing::info!("start-up benchmark: {gflops:.2} GFLOP/s (f32, one thread)");
+            .map_err(|e| AgentError::System(e.to_string()))?
+            .map_err(|e| AgentError::System(format!("start-up compute probe: {e}")))?;
+        let round2 = |x: f64| (x * 100.0).round() / 100.0;
+        device.gflops = Some(round2(probe.gflops_all_threads));
+        device.gflops_per_thread = Some(round2(probe.gflops_per_thread));
+        device.call_overhead_ms = Some((probe.call_overhead_ms * 1e4).round() / 1e4);
+        device.weight_read_gbps = Some(round2(probe.weight_read_gbps));
+        tracing::info!(
+            "start-up probe ({}): {:.2} GFLOP/s one thread, {:.2} GFLOP/s all cores, {:.4} ms per call, weights read at {:.1} GB/s",
+            runtime.label(),
+            probe.gflops_per_thread,
+            probe.gflops_all_threads,
+            probe.call_overhead_ms,
+            probe.weight_read_gbps
+        );
         Probe::Real(Box::new(Mutex::new(SystemProbe::new(&dir)?)))
     };
-    let store = ModelStore::open(&dir, config.max_upload_bytes).map_err(|e| AgentError::Config(e.to_string()))?;
+    let limits = StoreLimits {
+        max_upload_bytes: config.max_upload_bytes,
+        max_parts_bytes: config.max_parts_bytes.max(config.max_upload_bytes),
+        part_ttl: config.part_ttl,
+        keep_versions: config.keep_versions,
+    };
+    let store = ModelStore::open_with(&dir, limits).map_err(|e| AgentError::Config(e.to_string()))?;
+    // Parts left by uploads interrupted before this start.
+    if let Err(e) = store.collect_expired_parts() {
+        tracing::warn!("cannot collect expired upload parts: {e}");
+    }
     let upstream = match &config.upstream {
         Some(url) => Some(
             Upstream::new(url, config.upstream_token.clone())
@@ -124,7 +162,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
     };
     let state = Arc::new(AppState {
         device,
-        token,
+        token: TokenGate::new(token_hash, rotate_into, config.max_auth_failures),
         started: Instant::now(),
         probe,
         store,
@@ -133,8 +171,11 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         default_threshold: config.confidence_threshold,
         runtime,
         runtime_info,
+        serve_limits: config.serve_limits,
+        predict_permits: tokio::sync::Semaphore::new(predict_concurrency()),
+        benchmark_permits: tokio::sync::Semaphore::new(1),
     });
-    Ok(Prepared { state, advertisement, own_daemon })
+    Ok(Prepared { state, token, advertisement, own_daemon })
 }
 
 async fn serve(
@@ -145,7 +186,9 @@ async fn serve(
 ) -> Result<(), AgentError> {
     let app = router(prepared.state.clone());
     let listener = KillableListener { inner: listener, killed };
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(AgentError::Serve);
+    let collector = tokio::spawn(collect_parts_periodically(prepared.state.clone()));
+    serve_bounded(listener, app, prepared.state.serve_limits, shutdown).await;
+    collector.abort();
     // Graceful: say goodbye on mDNS so consoles drop the device at once.
     if let Some(ad) = prepared.advertisement {
         ad.withdraw().await;
@@ -153,7 +196,21 @@ async fn serve(
     if let Some(d) = prepared.own_daemon {
         d.shutdown().await;
     }
-    served
+    Ok(())
+}
+
+/// Delete expired upload parts every so often while the agent runs.
+async fn collect_parts_periodically(state: Arc<AppState>) {
+    let every = state.store.collect_interval();
+    loop {
+        tokio::time::sleep(every).await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.store.collect_expired_parts()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot collect expired upload parts: {e}"),
+            Err(e) => tracing::warn!("the part collector failed: {e}"),
+        }
+    }
 }
 
 /// Serve the agent on `listener` until `shutdown` completes, then withdraw
@@ -173,6 +230,8 @@ pub async fn run(
 pub struct AgentHandle {
     pub addr: SocketAddr,
     pub device_id: String,
+    /// The bearer token; empty when the data dir held only its hash (the
+    /// agent was started before on that dir without a token given).
     pub token: String,
     shutdown_tx: oneshot::Sender<()>,
     task: JoinHandle<Result<(), AgentError>>,
@@ -220,7 +279,7 @@ pub async fn spawn_on(bind: SocketAddr, config: AgentConfig) -> Result<AgentHand
     let addr = listener.local_addr().map_err(|e| AgentError::io("cannot read the listener address", e))?;
     let prepared = prepare(config, addr).await?;
     let device_id = prepared.state.device.device_id.clone();
-    let token = prepared.state.token.clone();
+    let token = prepared.token.clone().unwrap_or_default();
     let own_daemon = prepared.own_daemon.clone();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let killed = Arc::new(AtomicBool::new(false));

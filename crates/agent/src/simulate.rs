@@ -5,11 +5,33 @@
 use crate::advertise::MdnsDaemon;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
+use crate::identity::random_hex;
 use crate::server::{AgentHandle, spawn_on};
 use crate::synthetic::synthetic_device;
 use edgefleet_core::DeviceType;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+
+/// A new directory `<system temp>/<prefix>-<random>` only this user can
+/// enter (0700). Created with `create_dir`, never reused: an existing path
+/// (someone else's dir or symlink) makes it try another name.
+pub fn private_temp_dir(prefix: &str) -> Result<PathBuf, AgentError> {
+    let base = std::env::temp_dir();
+    let mut last = None;
+    for _ in 0..8 {
+        let path = base.join(format!("{prefix}-{}", random_hex(12)));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(AgentError::io(format!("cannot create {}", path.display()), e)),
+        }
+    }
+    let e = last.unwrap_or_else(|| std::io::Error::other("no free name"));
+    Err(AgentError::io(format!("cannot create a private dir under {}", base.display()), e))
+}
 
 /// What `simulate` starts.
 #[derive(Debug, Clone)]
@@ -97,7 +119,9 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         let is_server = device.device_type == DeviceType::EdgeServer;
         let mut config = AgentConfig::new(device.clone(), opts.base_dir.join(&device.device_id));
         config.simulated = true;
-        config.token = opts.token.clone();
+        // Never a token found on disk: each agent gets a fresh one unless
+        // the fleet was given one.
+        config.token = Some(opts.token.clone().unwrap_or_else(|| random_hex(32)));
         config.interfaces = opts.interfaces.clone();
         config.advertise = opts.advertise;
         config.mdns = fleet.daemon.clone();

@@ -47,9 +47,10 @@ async fn health_is_open_and_everything_else_needs_the_token() {
     assert!(!info.device.simulated);
     assert!(info.device.gflops.unwrap() > 0.0, "start-up benchmark result");
     assert_eq!(info.api, "v1");
-    // The generated token is stored in the data dir.
-    let stored = std::fs::read_to_string(agent.dir.path().join("token")).unwrap();
-    assert_eq!(stored.trim(), agent.handle.token);
+    // Only the generated token's SHA-256 is stored in the data dir.
+    let stored = std::fs::read_to_string(agent.dir.path().join("token.sha256")).unwrap();
+    assert_eq!(stored.trim(), sha256_hex(agent.handle.token.as_bytes()));
+    assert!(!agent.dir.path().join("token").exists());
     agent.handle.shutdown().await;
 }
 

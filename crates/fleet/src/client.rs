@@ -1,10 +1,15 @@
 //! HTTP client for one agent's v1 API (`edgefleet_core::wire`).
 //!
 //! Every call has a timeout, so one hung device never stalls a scan or the
-//! poller. Uploads are resumable: the client asks the agent how many bytes it
-//! already holds and sends only the rest with `Content-Range`.
+//! poller; uploads instead time out when they stop making progress. Answers
+//! are read up to a size limit and redirects are not followed, so a device
+//! (or something posing as one) can neither make the console buffer
+//! gigabytes nor send the token elsewhere. Uploads are resumable: the
+//! client asks the agent how many bytes it already holds and sends only the
+//! rest with `Content-Range`.
 
 use crate::error::{FleetError, Result};
+use edgefleet_agent::{BodyLimitError, read_body_limited};
 use edgefleet_core::wire::{
     self, ActivateRequest, ActivateResponse, BenchmarkRequest, BenchmarkResponse, ErrorBody, Health, InfoResponse,
     Metrics, ModelsResponse, PredictRequest, PredictResponse, UploadResponse, UploadStatus,
@@ -19,8 +24,18 @@ use tokio::io::AsyncSeekExt;
 
 /// Default timeout of ordinary calls.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Uploads and benchmarks may take long; they get this instead.
+/// Activations and benchmarks may take long; they get this instead.
 pub const LONG_TIMEOUT: Duration = Duration::from_secs(600);
+/// An upload whose body has not moved for this long is abandoned (resumable).
+pub const UPLOAD_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// After the last byte of an upload, the agent's answer must come within this.
+pub const UPLOAD_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Outer bound on one upload request, however steadily it moves.
+const UPLOAD_SAFETY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Largest answer read from an agent, by default (info, metrics, lists...).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest predict or benchmark answer read.
+pub const MAX_RESULT_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A client bound to one agent.
 #[derive(Debug, Clone)]
@@ -29,6 +44,7 @@ pub struct AgentClient {
     base: String,
     token: Option<String>,
     timeout: Duration,
+    upload_stall: Duration,
 }
 
 /// One shared connection pool for all clients of a process.
@@ -37,6 +53,8 @@ pub fn http_client() -> Result<reqwest::Client> {
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .no_proxy()
+        // A redirect would carry the bearer token to wherever it points.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| FleetError::BadInput(format!("cannot build HTTP client: {e}")))
 }
@@ -50,13 +68,24 @@ impl AgentClient {
     /// A client for a base URL such as `http://127.0.0.1:7000`.
     pub fn with_base(http: reqwest::Client, base: impl Into<String>, token: Option<String>) -> Self {
         let base = base.into().trim_end_matches('/').to_owned();
-        AgentClient { http, base, token, timeout: DEFAULT_TIMEOUT }
+        AgentClient { http, base, token, timeout: DEFAULT_TIMEOUT, upload_stall: UPLOAD_STALL_TIMEOUT }
     }
 
     /// The same client with another per-call timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The same client giving up on uploads that stall for `stall`.
+    pub fn upload_stall_timeout(mut self, stall: Duration) -> Self {
+        self.upload_stall = stall;
+        self
+    }
+
+    /// The shared connection pool this client uses.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn base(&self) -> &str {
@@ -91,13 +120,23 @@ impl AgentClient {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
-        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
-        self.decode(resp).await
+        self.send_limited(req, DEFAULT_MAX_RESPONSE_BYTES).await
     }
 
-    async fn decode<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T> {
+    async fn send_limited<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, limit_bytes: usize) -> Result<T> {
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        self.decode(resp, limit_bytes).await
+    }
+
+    async fn decode<T: DeserializeOwned>(&self, resp: reqwest::Response, limit_bytes: usize) -> Result<T> {
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        let bytes = match read_body_limited(resp, limit_bytes).await {
+            Ok(b) => b,
+            Err(BodyLimitError::Read(e)) => return Err(self.unreachable(e)),
+            Err(e @ BodyLimitError::TooLarge { .. }) => {
+                return Err(FleetError::Protocol { addr: self.base.clone(), reason: e.to_string() });
+            }
+        };
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| FleetError::Protocol { addr: self.base.clone(), reason: format!("bad JSON: {e}") });
@@ -182,12 +221,18 @@ impl AgentClient {
         file.seek(std::io::SeekFrom::Start(start)).await.map_err(io_err)?;
         let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(start));
         let progress = std::sync::Arc::new(progress);
+        let epoch = std::time::Instant::now();
+        // When the body last moved (ms since `epoch`): the watchdog below
+        // gives up on a stall, however long a moving upload takes.
+        let moved_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map({
             let sent = sent.clone();
             let progress = progress.clone();
+            let moved_ms = moved_ms.clone();
             move |chunk| {
                 if let Ok(c) = &chunk {
                     let now = sent.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed) + c.len() as u64;
+                    moved_ms.store(epoch.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
                     progress(now, total);
                 }
                 chunk
@@ -195,7 +240,7 @@ impl AgentClient {
         });
         let mut req = self
             .request(reqwest::Method::PUT, &format!("/models/{name}/{version}"))
-            .timeout(LONG_TIMEOUT)
+            .timeout(UPLOAD_SAFETY_TIMEOUT)
             .header(wire::CONTENT_SHA256_HEADER, sha256)
             .header(reqwest::header::CONTENT_LENGTH, total - start)
             .body(reqwest::Body::wrap_stream(stream));
@@ -203,7 +248,30 @@ impl AgentClient {
             let last = total.saturating_sub(1);
             req = req.header(reqwest::header::CONTENT_RANGE, format!("bytes {start}-{last}/{total}"));
         }
-        self.send(req).await
+        let (stall, answer) = (self.upload_stall, UPLOAD_ANSWER_TIMEOUT.max(self.upload_stall));
+        let watchdog = async {
+            loop {
+                tokio::time::sleep((stall / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))).await;
+                let idle = epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(moved_ms.load(std::sync::atomic::Ordering::Relaxed)));
+                let all_sent = sent.load(std::sync::atomic::Ordering::Relaxed) >= total;
+                if idle > if all_sent { answer } else { stall } {
+                    return (all_sent, idle);
+                }
+            }
+        };
+        tokio::select! {
+            result = self.send(req) => result,
+            (all_sent, idle) = watchdog => Err(FleetError::Unreachable {
+                addr: self.base.clone(),
+                reason: if all_sent {
+                    format!("no answer {} s after the last byte of the upload", idle.as_secs())
+                } else {
+                    format!("the upload made no progress for {} s (it resumes from what the agent holds)", idle.as_secs())
+                },
+            }),
+        }
     }
 
     pub async fn activate(
@@ -212,7 +280,7 @@ impl AgentClient {
         version: &str,
         confidence_threshold: Option<f64>,
     ) -> Result<ActivateResponse> {
-        let body = ActivateRequest { version: version.to_owned(), confidence_threshold };
+        let body = ActivateRequest { version: version.to_owned(), confidence_threshold, offload_sla_ms: None };
         self.send(
             self.request(reqwest::Method::POST, &format!("/models/{name}/activate")).timeout(LONG_TIMEOUT).json(&body),
         )
@@ -224,16 +292,40 @@ impl AgentClient {
     }
 
     pub async fn predict(&self, model: &str, inputs: Vec<Vec<f32>>) -> Result<PredictResponse> {
-        self.send(
+        self.send_limited(
             self.request(reqwest::Method::POST, &format!("/predict/{model}"))
                 .timeout(self.timeout.max(Duration::from_secs(10)))
                 .json(&PredictRequest { inputs }),
+            MAX_RESULT_RESPONSE_BYTES,
         )
         .await
     }
 
     pub async fn benchmark(&self, model: &str, req: &BenchmarkRequest) -> Result<BenchmarkResponse> {
-        self.send(self.request(reqwest::Method::POST, &format!("/benchmark/{model}")).timeout(LONG_TIMEOUT).json(req))
+        self.send_limited(
+            self.request(reqwest::Method::POST, &format!("/benchmark/{model}")).timeout(LONG_TIMEOUT).json(req),
+            MAX_RESULT_RESPONSE_BYTES,
+        )
+        .await
+    }
+
+    /// Delete an installed version that is not active (the agent answers
+    /// 409 for the active one).
+    pub async fn delete_model(&self, name: &str, version: &str) -> Result<()> {
+        let resp = self
+            .request(reqwest::Method::DELETE, &format!("/models/{name}/{version}"))
+            .send()
             .await
+            .map_err(|e| self.unreachable(e))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        self.decode::<serde_json::Value>(resp, DEFAULT_MAX_RESPONSE_BYTES).await.map(|_| ())
+    }
+
+    /// Replace the agent's bearer token with `new_token` (made by the
+    /// caller, at least 32 characters). This client keeps the old one.
+    pub async fn rotate_token(&self, new_token: &str) -> Result<()> {
+        self.post::<_, serde_json::Value>("/token", &serde_json::json!({ "token": new_token })).await.map(|_| ())
     }
 }

@@ -10,7 +10,7 @@ mod pool;
 
 pub use pool::BackendStatus;
 
-use crate::client::http_client;
+use crate::client::{MAX_RESULT_RESPONSE_BYTES, http_client};
 use crate::engine::Directory;
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +18,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use edgefleet_agent::{ServeLimits, read_body_limited, serve_bounded};
 use edgefleet_core::wire::{self, ErrorBody};
 use pool::Pool;
 use serde::Serialize;
@@ -116,9 +117,10 @@ pub async fn run_gateway(
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(gw);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(GatewayError::Serve);
+    // Connection cap, header-read and idle timeouts, as on the agents.
+    serve_bounded(listener, app, ServeLimits::default(), shutdown).await;
     prober.abort();
-    served
+    Ok(())
 }
 
 fn device_ids(gw: &Gateway) -> Vec<String> {
@@ -201,8 +203,9 @@ async fn predict(State(gw): State<Arc<Gateway>>, Path(model): Path<String>, body
         let outcome = match req.send().await {
             Ok(resp) => {
                 let status = resp.status();
-                match resp.bytes().await {
-                    Ok(bytes) => Ok((status, bytes)),
+                // A device's answer is read up to the result limit, never whole.
+                match read_body_limited(resp, MAX_RESULT_RESPONSE_BYTES).await {
+                    Ok(bytes) => Ok((status, Bytes::from(bytes))),
                     Err(e) => Err(e.to_string()),
                 }
             }

@@ -5,14 +5,15 @@
 
 pub mod client;
 pub mod directory;
-pub mod discovery;
 pub mod distill;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod liveness;
 pub mod scan;
 pub mod store_writer;
 pub mod sweep;
+pub mod token_rotation;
 
 pub use client::{AgentClient, http_client};
 pub use directory::Directory;
@@ -31,8 +32,16 @@ pub use rollout::{
 };
 pub mod gateway;
 pub use gateway::{BackendStatus, GatewayConfig, GatewayError, GatewayHealth, run_gateway};
+pub use measure::{
+    BatchComparison, LiveDevice, MeasureOutcome, MeasureRequest, calibrated_fit, measure_on_device, poll_device,
+};
+pub use operating_point::{OperatingPoint, Queue, operating_point};
+pub use placement_plan::{PlacementPlan, PlanChoice, PlanModel, PlanUnplaced, deploy_plan, plan_placement};
 pub mod library;
+pub mod measure;
+pub mod operating_point;
+pub mod placement_plan;
 pub use library::{
-    LibraryError, LineageNode, ModelFile, VariantRequest, add_model, import_model, lineage, lock_store,
+    LibraryError, LineageNode, ModelFile, OptimizeChoice, VariantRequest, add_model, import_model, lineage, lock_store,
     measured_accuracy, optimize_for_device,
 };

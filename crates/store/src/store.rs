@@ -44,6 +44,38 @@ fn pick_path(env_value: Option<OsString>, data_dir: Option<PathBuf>) -> Result<P
     Ok(dir.join(DB_FILE_NAME))
 }
 
+/// Create `path` empty with mode 0600 when it does not exist (SQLite would
+/// otherwise create it with the umask's mode, often 0644).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Set the database and its `-wal` / `-shm` files (those that exist) to 0600.
+fn restrict_to_user(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Store {
     /// Open (creating if missing) the database at `path` and bring its schema
     /// up to date.
@@ -51,10 +83,18 @@ impl Store {
     /// Refused, with the file left byte-for-byte unchanged: a file that is not
     /// SQLite, an SQLite file of another application, and a file whose schema
     /// version is newer than this build knows.
+    ///
+    /// The file holds device tokens: it is created readable by the user
+    /// only, and an accepted database and its WAL/SHM files are set to
+    /// 0600 (SQLite gives new WAL/SHM files the database file's mode).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |e: std::io::Error| StoreError::Open { path: path.to_path_buf(), reason: e.to_string() };
+        create_private(path).map_err(open_err)?;
         let conn =
             Connection::open(path).map_err(|e| StoreError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
-        Store::init(conn, path)
+        let store = Store::init(conn, path)?;
+        restrict_to_user(path).map_err(open_err)?;
+        Ok(store)
     }
 
     /// A private database in memory (tests, demo mode).

@@ -6,18 +6,22 @@ use edgefleet_agent::cli_docs;
 use std::fmt;
 
 mod add_cmd;
+mod delete_version_cmd;
 mod deploy_cmd;
 mod deployments_cmd;
 mod devices_cmd;
 mod distill_cmd;
 mod estimate_cmd;
+mod estimate_live;
 mod gateway_cmd;
 mod import_cmd;
 mod inspect_cmd;
 mod models_cmd;
 mod optimize_cmd;
 mod pair_cmd;
+mod place_cmd;
 mod rollback_cmd;
+mod rotate_token_cmd;
 mod scan_cmd;
 mod store_args;
 
@@ -48,9 +52,14 @@ pub struct GlobalArgs {
     /// The SQLite database (default: the user's data dir).
     #[arg(long, global = true, env = "EDGEFLEET_DB")]
     pub db: Option<std::path::PathBuf>,
-    /// Token for devices with no token stored by `edgefleet pair`.
+    /// Token for devices with no token stored by `edgefleet pair`. Visible
+    /// to every local user in /proc/PID/cmdline: prefer --token-file or
+    /// EDGEFLEET_TOKEN.
     #[arg(long, global = true, env = "EDGEFLEET_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read that token from a file (its first line) instead.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Parser)]
@@ -78,6 +87,9 @@ pub struct Cli {
     /// With --demo-fit: also deploy that model (for screenshots).
     #[arg(long, hide = true)]
     pub demo_deploy: bool,
+    /// With --demo-fit: also measure that model on the device (for screenshots).
+    #[arg(long, hide = true)]
+    pub demo_measure: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -104,10 +116,16 @@ pub enum Command {
     Optimize(optimize_cmd::OptimizeArgs),
     /// Train a small student from a teacher's soft labels (or search its shape for a device).
     Distill(distill_cmd::DistillArgs),
+    /// Which model goes on which device: a placement plan with reasons (and --deploy).
+    Place(place_cmd::PlaceArgs),
     /// Roll a model out to devices: canary first, health-checked, resumable.
     Deploy(deploy_cmd::DeployArgs),
     /// Put devices back on the version of a model they ran before.
     Rollback(rollback_cmd::RollbackArgs),
+    /// Delete an installed, inactive version of a model from devices.
+    DeleteVersion(delete_version_cmd::DeleteVersionArgs),
+    /// Give a paired device a new bearer token (the old one stops working).
+    RotateToken(rotate_token_cmd::RotateTokenArgs),
     /// Rollout history, or one rollout's steps.
     Deployments(deployments_cmd::DeploymentsArgs),
     /// Serve one model's predict API, load-balanced over the devices that have it.
@@ -120,7 +138,14 @@ pub enum Command {
 
 /// Run a parsed command line; `Ok(())` means exit code 0.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let global = cli.global;
+    let mut global = cli.global;
+    if let Some(path) = global.token_file.take() {
+        match edgefleet_agent::read_token_file(&path) {
+            Ok(t) if !t.is_empty() => global.token = Some(t),
+            Ok(_) => bad_input!("{} holds no token", path.display()),
+            Err(e) => bad_input!("{e}"),
+        }
+    }
     match cli.command {
         Some(Command::Estimate(a)) => estimate_cmd::run(&global, a),
         Some(Command::Devices(a)) => devices_cmd::run(&global, a),
@@ -132,8 +157,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Models(a)) => models_cmd::run(&global, a),
         Some(Command::Optimize(a)) => optimize_cmd::run(&global, a),
         Some(Command::Distill(a)) => distill_cmd::run(&global, a),
+        Some(Command::Place(a)) => place_cmd::run(&global, a),
         Some(Command::Deploy(a)) => deploy_cmd::run(&global, a),
         Some(Command::Rollback(a)) => rollback_cmd::run(&global, a),
+        Some(Command::DeleteVersion(a)) => delete_version_cmd::run(&global, a),
+        Some(Command::RotateToken(a)) => rotate_token_cmd::run(&global, a),
         Some(Command::Deployments(a)) => deployments_cmd::run(&global, a),
         Some(Command::Gateway(a)) => gateway_cmd::run(&global, a),
         Some(Command::Completions(a)) => {
@@ -163,7 +191,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     None => bad_input!("--start-tab takes map, charts or deployments, not `{tab}`"),
                 }
             }
-            config.demo_fit = cli.demo_fit || cli.demo_deploy;
+            config.demo_fit = cli.demo_fit || cli.demo_deploy || cli.demo_measure;
+            config.demo_measure = cli.demo_measure;
             config.demo_deploy = cli.demo_deploy;
             crate::app::run_gui(config)
         }

@@ -12,7 +12,9 @@ pub struct PairArgs {
 
 pub fn run(global: &GlobalArgs, args: PairArgs) -> anyhow::Result<()> {
     let Some(token) = global.token.as_deref().filter(|t| !t.trim().is_empty()) else {
-        bad_input!("give the device's token with --token T (the agent prints it when it first starts)")
+        bad_input!(
+            "give the device's token with --token-file FILE or --token T (the agent prints it when it first starts)"
+        )
     };
     let store = open_store(global)?;
     if store.get_device(&args.device_id)?.is_none() {

@@ -36,12 +36,20 @@ pub enum ModelStoreError {
     VersionExists { name: String, version: String },
     #[error("an upload of `{name}` version `{version}` is already in progress")]
     Busy { name: String, version: String },
+    #[error(
+        "partial uploads would hold {would_hold} bytes; this agent keeps at most {quota} bytes of them (finish or wait for stalled uploads to expire)"
+    )]
+    QuotaExceeded { would_hold: u64, quota: u64 },
+    #[error("`{name}` version `{version}` is active; activate another version before deleting it")]
+    ActiveVersion { name: String, version: String },
     #[error("model `{0}` has no previous version to roll back to")]
     NoPrevious(String),
     #[error("the model cannot be loaded: {0}")]
     InvalidModel(String),
     #[error("confidence threshold must be between 0 and 1, got {0}")]
     BadThreshold(f64),
+    #[error("offload SLA must be a positive number of ms, got {0}")]
+    BadSla(f64),
     #[error("{context}: {source}")]
     Io {
         context: String,

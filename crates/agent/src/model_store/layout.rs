@@ -76,6 +76,33 @@ impl Layout {
             .collect()
     }
 
+    /// Every upload part on disk: (name, version, path, bytes, last modified).
+    pub(crate) fn all_parts(&self) -> Vec<PartFile> {
+        let Ok(models) = std::fs::read_dir(&self.uploads_dir) else { return Vec::new() };
+        let mut out = Vec::new();
+        for model in models.flatten() {
+            let Ok(name) = model.file_name().into_string() else { continue };
+            let Ok(files) = std::fs::read_dir(model.path()) else { continue };
+            for f in files.flatten() {
+                let Ok(file) = f.file_name().into_string() else { continue };
+                let Some((version, sha)) = file.strip_suffix(".part").and_then(|s| s.rsplit_once('.')) else {
+                    continue;
+                };
+                let Ok(meta) = f.metadata() else { continue };
+                if sha.len() == SHA256_HEX_LEN && meta.is_file() {
+                    out.push(PartFile {
+                        name: name.clone(),
+                        version: version.to_owned(),
+                        path: f.path(),
+                        bytes: meta.len(),
+                        modified: meta.modified().ok(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Hash and size of an installed version; `None` when it is not installed.
     pub(crate) fn installed(&self, name: &str, version: &str) -> Result<Option<(String, u64)>> {
         let path = self.model_path(name, version);
@@ -92,6 +119,16 @@ impl Layout {
         };
         Ok(Some((sha, size)))
     }
+}
+
+/// One upload part on disk.
+#[derive(Debug, Clone)]
+pub(crate) struct PartFile {
+    pub name: String,
+    pub version: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Make a rename in `dir` durable.

@@ -13,10 +13,12 @@
 //! one: the active file is never written in place.
 
 mod error;
+mod housekeeping;
 mod layout;
 mod upload;
 
 pub use error::ModelStoreError;
+pub use housekeeping::{DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL, StoreLimits};
 pub use upload::{ContentRange, parse_sha256};
 
 use crate::identity::write_atomically;
@@ -24,7 +26,7 @@ use edgefleet_core::wire::{ModelEntry, UploadStatus};
 use error::{Result, io_err};
 use layout::{Layout, sync_dir};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -35,6 +37,9 @@ pub struct ModelState {
     pub previous: Option<String>,
     #[serde(default)]
     pub confidence_threshold: Option<f64>,
+    /// Latency limit of the offload rule (see `ActivateRequest::offload_sla_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload_sla_ms: Option<f64>,
 }
 
 /// The store. The sync methods do blocking filesystem work: async callers
@@ -42,21 +47,34 @@ pub struct ModelState {
 #[derive(Debug)]
 pub struct ModelStore {
     layout: Layout,
-    max_upload_bytes: u64,
-    /// Serialises state changes (activate, rollback, lazy loads).
+    limits: StoreLimits,
+    /// Serialises state changes (activate, rollback, delete, retention, lazy loads).
     pub(crate) state_lock: tokio::sync::Mutex<()>,
-    /// Uploads in progress, by (name, version): one at a time each.
-    busy: Mutex<HashSet<(String, String)>>,
+    /// Uploads in progress, by (name, version): one at a time each, with
+    /// the bytes each reserved against the parts quota.
+    busy: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl ModelStore {
+    /// A store with default limits and `max_upload_bytes` per upload.
+    #[cfg(test)]
     pub fn open(data_dir: &Path, max_upload_bytes: u64) -> Result<ModelStore> {
+        Self::open_with(data_dir, StoreLimits::new(max_upload_bytes))
+    }
+
+    pub fn open_with(data_dir: &Path, limits: StoreLimits) -> Result<ModelStore> {
         Ok(ModelStore {
             layout: Layout::create(data_dir)?,
-            max_upload_bytes,
+            limits,
             state_lock: tokio::sync::Mutex::new(()),
-            busy: Mutex::new(HashSet::new()),
+            busy: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// How often expired parts are looked for: a fraction of their TTL,
+    /// between a second and an hour.
+    pub fn collect_interval(&self) -> std::time::Duration {
+        (self.limits.part_ttl / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(3600))
     }
 
     /// Hash and size of an installed version.
@@ -171,7 +189,7 @@ mod tests {
         assert!(matches!(store.state("nope"), Err(ModelStoreError::UnknownModel(_))));
         std::fs::create_dir_all(dir.path().join("models/m")).unwrap();
         assert_eq!(store.state("m").unwrap(), ModelState::default());
-        let s = ModelState { active: Some("2".into()), previous: Some("1".into()), confidence_threshold: Some(0.5) };
+        let s = ModelState { active: Some("2".into()), previous: Some("1".into()), confidence_threshold: Some(0.5), offload_sla_ms: None };
         store.write_state("m", &s).unwrap();
         assert_eq!(store.state("m").unwrap(), s);
         assert!(!dir.path().join("models/m/state.json.tmp").exists());

@@ -201,8 +201,8 @@ impl ModelStore {
         let start = range.map_or(0, |r| r.start);
         // The size the finished file will have, when the client told us.
         let total = range.map(|r| r.total).or(content_length);
-        if let Some(size) = total.filter(|&t| t > self.max_upload_bytes) {
-            return Err(ModelStoreError::TooLarge { size, limit: self.max_upload_bytes });
+        if let Some(size) = total.filter(|&t| t > self.limits.max_upload_bytes) {
+            return Err(ModelStoreError::TooLarge { size, limit: self.limits.max_upload_bytes });
         }
         if let (Some(r), Some(len)) = (range, content_length)
             && len != r.len()
@@ -214,15 +214,29 @@ impl ModelStore {
         }
 
         let key = (name.to_owned(), version.to_owned());
-        {
+        let layout = self.layout.clone();
+        let on_disk = blocking(move || Ok(layout.all_parts())).await?;
+        // What this upload will hold when done (as far as it says), counted
+        // against the parts quota together with everyone else's.
+        let this_needs = total.unwrap_or(start).max(start);
+        let others = {
             let mut busy = self.busy.lock().map_err(|_| ModelStoreError::Io {
                 context: "upload registry poisoned".into(),
                 source: std::io::Error::other("poisoned"),
             })?;
-            if !busy.insert(key.clone()) {
+            if busy.contains_key(&key) {
                 return Err(ModelStoreError::Busy { name: name.into(), version: version.into() });
             }
-        }
+            let others = self.held_by_others(&on_disk, &busy, &key);
+            if others + this_needs > self.limits.max_parts_bytes {
+                return Err(ModelStoreError::QuotaExceeded {
+                    would_hold: others + this_needs,
+                    quota: self.limits.max_parts_bytes,
+                });
+            }
+            busy.insert(key.clone(), this_needs);
+            others
+        };
         let _guard = BusyGuard { store: self, key };
 
         let (layout, n, v, s) = owned();
@@ -245,10 +259,21 @@ impl ModelStore {
                 }
             };
             let len = chunk.len() as u64;
-            if start + received + len > self.max_upload_bytes {
+            if start + received + len > self.limits.max_upload_bytes {
                 drop(writer);
                 let _ = tokio::fs::remove_file(&part).await;
-                return Err(ModelStoreError::TooLarge { size: start + received + len, limit: self.max_upload_bytes });
+                return Err(ModelStoreError::TooLarge {
+                    size: start + received + len,
+                    limit: self.limits.max_upload_bytes,
+                });
+            }
+            if others + start + received + len > self.limits.max_parts_bytes {
+                // Undeclared sizes are checked as the bytes come.
+                blocking(move || writer.truncate(start)).await?;
+                return Err(ModelStoreError::QuotaExceeded {
+                    would_hold: others + start + received + len,
+                    quota: self.limits.max_parts_bytes,
+                });
             }
             if let Some(r) = range
                 && received + len > r.len()
