@@ -68,6 +68,7 @@ fn app_with(n: usize) -> App {
                     p99_ms: 5.0,
                     offloaded: 0,
                     upstream_failures: 0,
+                    ..ModelStats::default()
                 }],
             };
             app.state.fleet.set_metrics(id, m, t as f64 - 60.0);

@@ -1,6 +1,7 @@
 //! Loaded models (cached `Runner`s, swapped atomically on activation) and
 //! per-model serving statistics.
 
+use edgefleet_core::ModelProfile;
 use edgefleet_core::wire::ModelStats;
 use edgefleet_optimize::Runner;
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +20,11 @@ pub struct LoadedModel {
     pub runner: Arc<Runner>,
     /// Offload below this top-class confidence.
     pub threshold: f64,
+    /// End-to-end latency limit of the offload rule, when set.
+    pub sla_ms: Option<f64>,
+    /// The model's profile (FLOPs, weights, activations), read on simulated
+    /// agents to pace calls and report memory like their hardware would.
+    pub profile: Option<ModelProfile>,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +33,8 @@ struct StatsAcc {
     requests: u64,
     offloaded: u64,
     upstream_failures: u64,
+    rows_local: u64,
+    rows_upstream: u64,
     latencies_ms: VecDeque<f64>,
     recent: VecDeque<Instant>,
 }
@@ -37,6 +45,9 @@ pub struct Outcome {
     pub latency_ms: f64,
     pub offloaded: bool,
     pub upstream_failed: bool,
+    /// Rows answered by the local model, and by the upstream.
+    pub rows_local: u64,
+    pub rows_upstream: u64,
 }
 
 /// The cache and the counters of one agent.
@@ -44,6 +55,9 @@ pub struct Outcome {
 pub struct Serving {
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     stats: Mutex<HashMap<String, StatsAcc>>,
+    /// Recent time the upstream took to answer, ms (moving average), for
+    /// the offload rule's SLA check.
+    upstream_ms: Mutex<Option<f64>>,
 }
 
 impl Serving {
@@ -60,6 +74,21 @@ impl Serving {
         }
     }
 
+    /// Recent upstream answer time, ms; `None` before the first answer.
+    pub fn upstream_latency_ms(&self) -> Option<f64> {
+        self.upstream_ms.lock().ok().and_then(|g| *g)
+    }
+
+    /// Fold one upstream answer time into the moving average.
+    pub fn record_upstream_ms(&self, ms: f64) {
+        if let Ok(mut g) = self.upstream_ms.lock() {
+            *g = Some(match *g {
+                Some(avg) => 0.8 * avg + 0.2 * ms,
+                None => ms,
+            });
+        }
+    }
+
     pub fn record(&self, name: &str, version: &str, outcome: Outcome) {
         let Ok(mut stats) = self.stats.lock() else { return };
         let acc = stats.entry(name.to_owned()).or_default();
@@ -71,6 +100,8 @@ impl Serving {
         acc.requests += 1;
         acc.offloaded += u64::from(outcome.offloaded);
         acc.upstream_failures += u64::from(outcome.upstream_failed);
+        acc.rows_local += outcome.rows_local;
+        acc.rows_upstream += outcome.rows_upstream;
         if acc.latencies_ms.len() == LATENCY_WINDOW {
             acc.latencies_ms.pop_front();
         }
@@ -101,6 +132,8 @@ impl Serving {
                     p99_ms: percentile(&sorted, 0.99),
                     offloaded: acc.offloaded,
                     upstream_failures: acc.upstream_failures,
+                    answered_locally: acc.rows_local,
+                    sent_upstream: acc.rows_upstream,
                 }
             })
             .collect();
@@ -135,10 +168,22 @@ mod tests {
     fn stats_count_offloads_and_failures() {
         let s = Serving::default();
         for i in 0..10 {
-            s.record("m", "1", Outcome { latency_ms: f64::from(i), offloaded: i % 2 == 0, upstream_failed: i == 3 });
+            let offloaded = i % 2 == 0;
+            s.record(
+                "m",
+                "1",
+                Outcome {
+                    latency_ms: f64::from(i),
+                    offloaded,
+                    upstream_failed: i == 3,
+                    rows_local: 3 - u64::from(offloaded),
+                    rows_upstream: u64::from(offloaded),
+                },
+            );
         }
         let st = &s.stats()[0];
         assert_eq!((st.requests, st.offloaded, st.upstream_failures), (10, 5, 1));
+        assert_eq!((st.answered_locally, st.sent_upstream), (25, 5));
         assert_eq!(st.p50_ms, 4.0);
         assert!(st.qps > 0.0);
     }

@@ -5,6 +5,9 @@
 use edgefleet_core::wire::Metrics;
 use edgefleet_core::{Device, DeviceType, Location};
 
+/// Per-call overhead of a simulated device's runtime, ms.
+const SIM_CALL_OVERHEAD_MS: f64 = 0.05;
+
 /// Spec ranges of one device type (inclusive).
 struct TypeProfile {
     cores: (u32, u32),
@@ -121,7 +124,13 @@ pub fn synthetic_device(index: usize, seed: u64, center: (f64, f64)) -> Device {
     let lon = (center.1 + (rng.f64() * 2.0 - 1.0) * 0.15).clamp(-180.0, 180.0);
     device.location = Some(Location { latitude: lat, longitude: lon });
     device.capabilities = p.capabilities.iter().map(|c| (*c).to_owned()).collect();
-    device.gflops = Some((pick_f64(&mut rng, p.gflops_per_core) * f64::from(cores) * 100.0).round() / 100.0);
+    let per_core = (pick_f64(&mut rng, p.gflops_per_core) * 100.0).round() / 100.0;
+    device.gflops = Some((per_core * f64::from(cores) * 100.0).round() / 100.0);
+    // One inference thread runs at one core's speed; the per-call cost is
+    // that of a small board's runtime dispatch. Simulated calls are paced to
+    // these (see `AppState::simulated_call_ms`).
+    device.gflops_per_thread = Some(per_core);
+    device.call_overhead_ms = Some(SIM_CALL_OVERHEAD_MS);
     device.current_load = pick_f64(&mut rng, p.base_load);
     device.simulated = true;
     device

@@ -143,9 +143,24 @@ pub struct Device {
     /// CPU load in 0..=1.
     #[serde(default)]
     pub current_load: f64,
-    /// Measured compute speed (GFLOP/s), from the agent's start-up benchmark.
+    /// Compute speed of the whole device, all cores (GFLOP/s): measured by
+    /// the agent's start-up probe, or a simulated device's synthetic figure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gflops: Option<f64>,
+    /// GFLOP/s one inference thread reaches (the agent's start-up probe: a
+    /// GEMM of inference shape run through its runtime on one thread);
+    /// absent on older agents, then `gflops / cpu_cores` is assumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gflops_per_thread: Option<f64>,
+    /// Fixed cost of one inference call through the runtime, ms, measured
+    /// by the start-up probe on a near-empty model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_overhead_ms: Option<f64>,
+    /// GB/s at which one inference thread streams a layer's weights (the
+    /// probe's batch-1 call of a 4 MiB layer): a small batch costs at least
+    /// reading every weight once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_read_gbps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_memory_mb: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,6 +222,9 @@ impl Device {
             capabilities: Vec::new(),
             current_load: 0.0,
             gflops: None,
+            gflops_per_thread: None,
+            call_overhead_ms: None,
+            weight_read_gbps: None,
             free_memory_mb: None,
             free_storage_gb: None,
             runtime_ops: None,
@@ -274,6 +292,21 @@ impl Device {
             && !(g.is_finite() && g > 0.0)
         {
             return bad("gflops", format!("must be a positive number, got {g}"));
+        }
+        if let Some(g) = self.gflops_per_thread
+            && !(g.is_finite() && g > 0.0)
+        {
+            return bad("gflops_per_thread", format!("must be a positive number, got {g}"));
+        }
+        if let Some(g) = self.weight_read_gbps
+            && !(g.is_finite() && g > 0.0)
+        {
+            return bad("weight_read_gbps", format!("must be a positive number, got {g}"));
+        }
+        if let Some(ms) = self.call_overhead_ms
+            && !(ms.is_finite() && ms >= 0.0)
+        {
+            return bad("call_overhead_ms", format!("must be a number ≥ 0, got {ms}"));
         }
         if let Some(free) = self.free_memory_mb
             && free > self.memory_mb

@@ -24,8 +24,9 @@ pub use energy::{
     energy_per_inference,
 };
 pub use fit::{
-    BatchEstimate, CalibrateError, Calibration, Fit, FitConfig, FitConfigError, Range, Reason, ReasonKind, batch_sizes,
-    calibrate, calibrate_from_benchmark, estimate_fit,
+    BatchEstimate, BenchmarkRun, CalibrateError, Calibration, DeviceCalibration, Fit, FitConfig, FitConfigError, Range,
+    Reason, ReasonKind, attach_measurements, batch_sizes, calibrate, calibrate_from_benchmark, estimate_fit,
+    estimate_fit_calibrated,
 };
 pub use latency::{
     LatencyBreakdown, LatencyError, LatencyInputs, NetworkPath, mm1_wait_ms, total_latency, transfer_ms,

@@ -103,6 +103,13 @@ pub struct ModelStats {
     /// Requests answered locally because the upstream was down.
     #[serde(default)]
     pub upstream_failures: u64,
+    /// Rows answered by the local model (confident, or kept local by the
+    /// offload rule); absent on older agents.
+    #[serde(default)]
+    pub answered_locally: u64,
+    /// Rows the offload rule sent to the upstream and it answered.
+    #[serde(default)]
+    pub sent_upstream: u64,
 }
 
 /// `GET /v1/metrics`.
@@ -169,9 +176,15 @@ pub struct UploadResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivateRequest {
     pub version: String,
-    /// Confidence threshold below which predictions go upstream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Confidence threshold below which predictions go upstream (the
+    /// per-model offload threshold; `offload_threshold` is accepted too).
+    #[serde(default, alias = "offload_threshold", skip_serializing_if = "Option::is_none")]
     pub confidence_threshold: Option<f64>,
+    /// End-to-end latency limit for this model's predictions: a row below
+    /// the threshold stays local when local + upstream time would exceed it
+    /// (the rule of [`crate::offload::decide`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload_sla_ms: Option<f64>,
 }
 
 /// Answer to activate and rollback.
@@ -215,6 +228,10 @@ pub struct BenchmarkRequest {
     pub batch_sizes: Vec<u32>,
     #[serde(default = "default_iterations")]
     pub iterations: u32,
+    /// An installed version to benchmark (active or not); `None` = the
+    /// active version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 fn default_batches() -> Vec<u32> {
@@ -229,6 +246,22 @@ pub struct BatchLatency {
     pub batch: u32,
     pub latency_ms_p50: f64,
     pub latency_ms_p90: f64,
+    /// Peak resident memory while running this batch, above the RSS before
+    /// the model was loaded, MB (absent on older agents and where the OS
+    /// does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mb: Option<f64>,
+}
+
+/// Memory the benchmarked model really took on the device: resident set
+/// size (`VmRSS`) around loading a fresh copy of it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BenchmarkMemory {
+    pub rss_before_load_mb: f64,
+    pub rss_after_load_mb: f64,
+    /// `rss_after_load_mb − rss_before_load_mb`: weights plus what the
+    /// runtime keeps per model.
+    pub load_mb: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +269,14 @@ pub struct BenchmarkResponse {
     pub model: String,
     pub version: String,
     pub results: Vec<BatchLatency>,
+    /// Memory measured around loading the model (absent on older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<BenchmarkMemory>,
+    /// True when the agent is simulated: the latencies are padded to its
+    /// synthetic speed and the memory is synthetic — not a measurement of
+    /// real hardware.
+    #[serde(default)]
+    pub synthetic: bool,
 }
 
 /// Every error response: a short machine-readable `error` code and a

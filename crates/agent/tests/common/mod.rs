@@ -3,6 +3,8 @@
 // Test helpers: a failed unwrap is a failed test, which is what we want.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod dense;
+
 use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
 use edgefleet_core::{Device, DeviceType};
 use prost::Message;

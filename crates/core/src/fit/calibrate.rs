@@ -60,7 +60,7 @@ pub fn calibrate(fit: &mut Fit, measured: &[(u32, f64)]) -> Result<Calibration, 
     }
     fit.reasons.retain(|r| r.kind != ReasonKind::Calibration);
     fit.reasons.push(calibration_reason(measured, ratio, fit.max_batch));
-    let calibration = Calibration { points: measured.len(), ratio };
+    let calibration = Calibration { points: measured.len(), ratio, runs: 0, models: Vec::new() };
     fit.calibration = Some(calibration.clone());
     Ok(calibration)
 }
@@ -105,7 +105,8 @@ mod tests {
         let p = ModelProfile { flops_per_sample: 1_000_000_000, ..mlp() };
         let mut fit = estimate_fit(&p, &server(), &FitConfig::default());
         let before = fit.per_batch[0].latency_ms;
-        // Midpoint compute is (7.14 + 20) / 2 = 13.57 ms; measure 10.5 ms at batch 1.
+        // One thread of 200 GFLOP/s ÷ 16 cores = 12.5 GFLOP/s; midpoint compute is
+        // (53.3 + 320) / 2 ≈ 187 ms; measure 10.5 ms at batch 1.
         let cal = calibrate(&mut fit, &[(1, 10.5)]).unwrap();
         assert_eq!(cal.points, 1);
         let b1 = &fit.per_batch[0];
@@ -116,8 +117,8 @@ mod tests {
         // Other batches are scaled too, without a measurement of their own.
         let b8 = fit.at_batch(8).unwrap();
         assert_eq!(b8.measured_latency_ms, None);
-        // 8 × the measured 10 ms of compute, + 0.5 ms overhead.
-        assert!(b8.latency_ms.contains(80.5), "{:?}", b8.latency_ms);
+        // 8 × the measured 10.4 ms of compute, + the assumed 0.1 ms overhead.
+        assert!(b8.latency_ms.contains(83.3), "{:?}", b8.latency_ms);
         assert!(fit.reasons.iter().any(|r| r.message.starts_with("calibrated with 1 measurement")));
         // Calibrating again replaces the old calibration.
         calibrate(&mut fit, &[(1, 10.5), (8, 100.0)]).unwrap();
@@ -158,7 +159,14 @@ mod tests {
         let bench = BenchmarkResponse {
             model: "mlp".into(),
             version: "1".into(),
-            results: vec![crate::wire::BatchLatency { batch: 32, latency_ms_p50: 2.0, latency_ms_p90: 2.5 }],
+            results: vec![crate::wire::BatchLatency {
+                batch: 32,
+                latency_ms_p50: 2.0,
+                latency_ms_p90: 2.5,
+                peak_mb: None,
+            }],
+            memory: None,
+            synthetic: false,
         };
         calibrate_from_benchmark(&mut fit, &bench).unwrap();
         assert_eq!(fit.at_batch(32).unwrap().measured_latency_ms, Some(2.0));

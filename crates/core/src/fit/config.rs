@@ -25,15 +25,34 @@ pub struct FitConfig {
     /// Share of free storage the model file may use.
     pub storage_fraction: f64,
     pub max_batch_cap: u32,
-    /// Per-call cost independent of batch size (dispatch, copies).
+    /// Per-call cost independent of batch size (dispatch, copies), assumed
+    /// when the device has not measured its own (`call_overhead_ms`).
     pub fixed_overhead_ms: f64,
-    /// Share of the device's peak GFLOP/s a model reaches, pessimistic end.
+    /// The per-call overhead is taken to lie between this and
+    /// `overhead_high_factor` × the device's figure (calls vary with input
+    /// and output size and with the plan).
+    pub overhead_low_factor: f64,
+    pub overhead_high_factor: f64,
+    /// Reading the weights once per call (weights ÷ the device's
+    /// `weight_read_gbps`) is taken to cost between these multiples of it
+    /// (caches help small models, strided layouts hurt).
+    pub weight_read_low_factor: f64,
+    pub weight_read_high_factor: f64,
+    /// Share of one inference thread's probe speed (GFLOP/s of a GEMM of
+    /// inference shape through the runtime) a model reaches, pessimistic end
+    /// (small layers, convolutions, element-wise ops).
     pub efficiency_low: f64,
-    /// Share of the device's peak GFLOP/s a model reaches, optimistic end.
+    /// The optimistic end: a model of large dense layers may beat the probe
+    /// (bigger GEMMs amortise better).
     pub efficiency_high: f64,
+    /// The same for convolutional models (any `Conv` op): small
+    /// convolutions run far below a GEMM's speed (im2col, short rows).
+    pub conv_efficiency_low: f64,
+    pub conv_efficiency_high: f64,
     /// Peak GFLOP/s per core assumed when the device has not measured its own.
     pub default_gflops_per_core: f64,
-    /// Compute always left to us even at 100% load (the scheduler shares).
+    /// Floor of the scheduler share one inference thread gets on a loaded
+    /// device (see `factors::thread_share`).
     pub min_available_compute_fraction: f64,
     /// Power figures per device type, for energy per inference.
     pub power: PowerTable,
@@ -42,14 +61,20 @@ pub struct FitConfig {
 impl Default for FitConfig {
     fn default() -> Self {
         FitConfig {
-            runtime_overhead_bytes: 32 * 1024 * 1024,
+            runtime_overhead_bytes: 6 * 1024 * 1024,
             mem_fit_fraction: 0.8,
             batch_fraction: 0.6,
             storage_fraction: 0.5,
             max_batch_cap: 256,
-            fixed_overhead_ms: 0.5,
-            efficiency_low: 0.25,
-            efficiency_high: 0.7,
+            fixed_overhead_ms: 0.1,
+            overhead_low_factor: 0.5,
+            overhead_high_factor: 8.0,
+            weight_read_low_factor: 0.5,
+            weight_read_high_factor: 2.0,
+            efficiency_low: 0.3,
+            efficiency_high: 2.0,
+            conv_efficiency_low: 0.03,
+            conv_efficiency_high: 0.5,
             default_gflops_per_core: 2.0,
             min_available_compute_fraction: 0.05,
             power: PowerTable::default(),
@@ -68,6 +93,8 @@ pub enum FitConfigError {
     NotPositive { field: &'static str, value: f64 },
     #[error("fit config efficiency_low ({low}) must not exceed efficiency_high ({high})")]
     EfficiencyOrder { low: f64, high: f64 },
+    #[error("fit config overhead_low_factor ({low}) must not exceed overhead_high_factor ({high})")]
+    OverheadOrder { low: f64, high: f64 },
     #[error("fit config max_batch_cap must be at least 1")]
     ZeroBatchCap,
 }
@@ -86,10 +113,41 @@ impl FitConfig {
         fraction("batch_fraction", self.batch_fraction)?;
         fraction("storage_fraction", self.storage_fraction)?;
         fraction("efficiency_low", self.efficiency_low)?;
-        fraction("efficiency_high", self.efficiency_high)?;
+        if !(self.efficiency_high.is_finite() && self.efficiency_high > 0.0) {
+            return Err(FitConfigError::NotPositive { field: "efficiency_high", value: self.efficiency_high });
+        }
+        for (field, value) in [
+            ("overhead_low_factor", self.overhead_low_factor),
+            ("overhead_high_factor", self.overhead_high_factor),
+            ("weight_read_low_factor", self.weight_read_low_factor),
+            ("weight_read_high_factor", self.weight_read_high_factor),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(FitConfigError::Negative { field, value });
+            }
+        }
+        if self.overhead_low_factor > self.overhead_high_factor {
+            return Err(FitConfigError::OverheadOrder {
+                low: self.overhead_low_factor,
+                high: self.overhead_high_factor,
+            });
+        }
         fraction("min_available_compute_fraction", self.min_available_compute_fraction)?;
+        fraction("conv_efficiency_low", self.conv_efficiency_low)?;
+        if !(self.conv_efficiency_high.is_finite() && self.conv_efficiency_high > 0.0) {
+            return Err(FitConfigError::NotPositive {
+                field: "conv_efficiency_high",
+                value: self.conv_efficiency_high,
+            });
+        }
         if self.efficiency_low > self.efficiency_high {
             return Err(FitConfigError::EfficiencyOrder { low: self.efficiency_low, high: self.efficiency_high });
+        }
+        if self.conv_efficiency_low > self.conv_efficiency_high {
+            return Err(FitConfigError::EfficiencyOrder {
+                low: self.conv_efficiency_low,
+                high: self.conv_efficiency_high,
+            });
         }
         if !(self.fixed_overhead_ms.is_finite() && self.fixed_overhead_ms >= 0.0) {
             return Err(FitConfigError::Negative { field: "fixed_overhead_ms", value: self.fixed_overhead_ms });
@@ -123,7 +181,7 @@ mod tests {
         assert_eq!(FitConfig::default().validate(), Ok(()));
         let cfg = FitConfig { mem_fit_fraction: 1.5, ..FitConfig::default() };
         assert!(cfg.validate().unwrap_err().to_string().contains("mem_fit_fraction"));
-        let cfg = FitConfig { efficiency_low: 0.9, ..FitConfig::default() };
+        let cfg = FitConfig { efficiency_low: 0.9, efficiency_high: 0.5, ..FitConfig::default() };
         assert!(matches!(cfg.validate(), Err(FitConfigError::EfficiencyOrder { .. })));
         let cfg = FitConfig { max_batch_cap: 0, ..FitConfig::default() };
         assert_eq!(cfg.validate(), Err(FitConfigError::ZeroBatchCap));

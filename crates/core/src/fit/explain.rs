@@ -119,9 +119,13 @@ pub(super) fn ops_reason(profile: &ModelProfile, device: &Device, missing: &[Str
 
 /// Where the compute speed came from and what is left of it (context, not
 /// a check).
-pub(super) fn compute_reason(device: &Device, d: &DeviceFactors, cfg: &FitConfig) -> Reason {
+pub(super) fn compute_reason(device: &Device, m: &ModelFactors, d: &DeviceFactors, cfg: &FitConfig) -> Reason {
     let speed = match d.gflops_source {
-        GflopsSource::Measured => format!("measured {} GFLOP/s", fmt_amount(d.peak_gflops)),
+        GflopsSource::Measured => format!(
+            "{} {} GFLOP/s on all cores",
+            if device.simulated { "synthetic" } else { "measured" },
+            fmt_amount(d.peak_gflops)
+        ),
         GflopsSource::Assumed => format!(
             "no measured speed; assumes {} GFLOP/s per core × {} core(s) = {} GFLOP/s",
             fmt_amount(cfg.default_gflops_per_core),
@@ -133,12 +137,41 @@ pub(super) fn compute_reason(device: &Device, d: &DeviceFactors, cfg: &FitConfig
             fmt_amount(d.peak_gflops)
         ),
     };
+    let thread = if d.thread_measured {
+        format!(
+            "one inference thread {} {} GFLOP/s",
+            if device.simulated { "synthetic" } else { "measured" },
+            fmt_amount(d.thread_gflops)
+        )
+    } else {
+        format!("one inference thread assumed {} GFLOP/s (÷ {} core(s))", fmt_amount(d.thread_gflops), device.cpu_cores)
+    };
+    let mut overhead = format!(
+        "per-call overhead {} ms {} (allowed {}–{} ms)",
+        fmt_amount(d.fixed_overhead_ms),
+        if d.overhead_measured { "measured" } else { "assumed" },
+        fmt_amount(d.overhead_low_ms),
+        fmt_amount(d.overhead_high_ms),
+    );
+    if d.ms_per_weight_byte > 0.0 {
+        overhead.push_str(&format!(
+            "; reading the {} MB of weights once a call takes {} ms (×{}–{})",
+            fmt_amount(m.weights_bytes / BYTES_PER_MB),
+            fmt_amount(m.weights_bytes * d.ms_per_weight_byte),
+            d.weight_read_low,
+            d.weight_read_high
+        ));
+    }
     let message = format!(
-        "compute: {speed}; at {} load {} GFLOP/s are available; the model is assumed to reach {}–{} of that",
+        "compute: {speed}; {thread}; at {} load on {} core(s) a new inference thread gets {} of a core, {} GFLOP/s; \
+         the model ({}) is assumed to reach {}–{} of that; {overhead}",
         percent(d.load),
+        device.cpu_cores,
+        percent(d.share),
         fmt_amount(d.available_gflops),
-        percent(cfg.efficiency_low),
-        percent(cfg.efficiency_high),
+        if m.convolutional { "convolutional" } else { "dense" },
+        percent(m.eff_low),
+        percent(m.eff_high),
     );
     Reason { kind: ReasonKind::Info, ok: true, message }
 }

@@ -19,11 +19,18 @@ pub(crate) struct ModelFactors {
     pub fixed_bytes: f64,
     pub act_bytes: f64,
     pub storage_bytes: f64,
+    pub weights_bytes: f64,
     pub flops: f64,
     /// Bit `t as u8` set for every device type the model may run on.
     pub type_mask: u8,
     /// Every op is in the default runtime.
     pub default_ops_ok: bool,
+    /// The model has convolutions (its efficiency range is the conv one).
+    pub convolutional: bool,
+    /// Share of one thread's probe speed the model reaches, pessimistic
+    /// and optimistic.
+    pub eff_low: f64,
+    pub eff_high: f64,
 }
 
 impl ModelFactors {
@@ -33,10 +40,20 @@ impl ModelFactors {
         } else {
             model.target_device_types.iter().fold(0u8, |m, t| m | type_bit(*t))
         };
+        let convolutional = is_convolutional(model);
+        let (eff_low, eff_high) = if convolutional {
+            (cfg.conv_efficiency_low, cfg.conv_efficiency_high)
+        } else {
+            (cfg.efficiency_low, cfg.efficiency_high)
+        };
         ModelFactors {
+            convolutional,
+            eff_low,
+            eff_high,
             fixed_bytes: model.weights_bytes as f64 + cfg.runtime_overhead_bytes as f64,
             act_bytes: model.peak_activation_bytes_per_sample as f64,
             storage_bytes: model.storage_bytes() as f64,
+            weights_bytes: model.weights_bytes as f64,
             flops: model.flops_per_sample as f64,
             type_mask,
             default_ops_ok: model.ops.iter().all(|op| is_default_runtime_op(op)),
@@ -47,6 +64,11 @@ impl ModelFactors {
     pub fn memory_bytes(&self, batch: u32) -> f64 {
         self.fixed_bytes + batch as f64 * self.act_bytes
     }
+}
+
+/// Whether `model` runs convolutions (`Conv`, `ConvInteger`, `QLinearConv`, …).
+pub fn is_convolutional(model: &ModelProfile) -> bool {
+    model.ops.iter().any(|op| op.contains("Conv"))
 }
 
 /// Where a device's peak compute figure came from.
@@ -66,17 +88,45 @@ pub(crate) struct DeviceFactors {
     pub batch_budget_bytes: f64,
     pub free_storage_bytes: f64,
     pub storage_budget_bytes: f64,
+    /// The whole device's speed, all cores.
     pub peak_gflops: f64,
+    /// What one inference thread reaches on an idle device.
+    pub thread_gflops: f64,
+    /// What one inference thread gets now: `thread_gflops` × its scheduler
+    /// share at the current load.
     pub available_gflops: f64,
     pub gflops_source: GflopsSource,
-    /// ms per FLOP at the optimistic and pessimistic efficiency.
-    pub ms_per_flop_low: f64,
-    pub ms_per_flop_high: f64,
+    /// Whether `thread_gflops` was measured per thread (else peak ÷ cores).
+    pub thread_measured: bool,
+    /// ms per FLOP at the probe's speed (efficiency 1), available share.
+    pub ms_per_flop: f64,
+    /// The per-call overhead: the device's measured figure (or the
+    /// config's), and the range the estimate allows around it.
     pub fixed_overhead_ms: f64,
+    pub overhead_measured: bool,
+    pub overhead_low_ms: f64,
+    pub overhead_high_ms: f64,
+    /// ms to read one byte of weights (0 when the device did not measure
+    /// it), and the range factors around it.
+    pub ms_per_weight_byte: f64,
+    pub weight_read_low: f64,
+    pub weight_read_high: f64,
     /// Current load used, in 0..=1 (a non-number counts as idle).
     pub load: f64,
+    /// Share of one core a new inference thread gets at `load`.
+    pub share: f64,
     pub type_bit: u8,
     pub max_batch_cap: u32,
+}
+
+/// The share of a core one more thread gets on `cores` cores that are
+/// `load` busy: the other work keeps `load × cores` threads runnable; while
+/// a core is left idle the new thread gets all of it, else the scheduler
+/// splits the cores evenly among everything runnable. Never below `floor`.
+pub fn thread_share(cores: u32, load: f64, floor: f64) -> f64 {
+    let cores = f64::from(cores.max(1));
+    let busy = load.clamp(0.0, 1.0) * cores;
+    (cores / (busy + 1.0)).min(1.0).max(floor)
 }
 
 impl DeviceFactors {
@@ -85,14 +135,25 @@ impl DeviceFactors {
         let free_storage_gb = device.effective_free_storage_gb();
         let free_storage_bytes =
             if free_storage_gb.is_finite() { free_storage_gb.max(0.0) * BYTES_PER_GB } else { 0.0 };
+        let cores = device.cpu_cores.max(1);
         let (peak_gflops, gflops_source) = match device.gflops {
             Some(g) if g.is_finite() && g > 0.0 => (g, GflopsSource::Measured),
-            Some(g) => (cfg.default_gflops_per_core * device.cpu_cores.max(1) as f64, GflopsSource::InvalidMeasured(g)),
-            None => (cfg.default_gflops_per_core * device.cpu_cores.max(1) as f64, GflopsSource::Assumed),
+            Some(g) => (cfg.default_gflops_per_core * cores as f64, GflopsSource::InvalidMeasured(g)),
+            None => (cfg.default_gflops_per_core * cores as f64, GflopsSource::Assumed),
+        };
+        // tract runs a model on one thread: a call gets one thread's speed.
+        let (thread_gflops, thread_measured) = match device.gflops_per_thread {
+            Some(g) if g.is_finite() && g > 0.0 => (g, true),
+            _ => (peak_gflops / cores as f64, false),
         };
         let load = if device.current_load.is_finite() { device.current_load.clamp(0.0, 1.0) } else { 0.0 };
-        let available_gflops = peak_gflops * (1.0 - load).max(cfg.min_available_compute_fraction);
+        let share = thread_share(cores, load, cfg.min_available_compute_fraction);
+        let available_gflops = thread_gflops * share;
         let flops_per_ms = available_gflops * 1e9 / 1000.0;
+        let (fixed_overhead_ms, overhead_measured) = match device.call_overhead_ms {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => (ms, true),
+            _ => (cfg.fixed_overhead_ms, false),
+        };
         DeviceFactors {
             free_mem_bytes,
             fit_budget_bytes: cfg.mem_fit_fraction * free_mem_bytes,
@@ -100,12 +161,23 @@ impl DeviceFactors {
             free_storage_bytes,
             storage_budget_bytes: cfg.storage_fraction * free_storage_bytes,
             peak_gflops,
+            thread_gflops,
             available_gflops,
             gflops_source,
-            ms_per_flop_low: 1.0 / (flops_per_ms * cfg.efficiency_high),
-            ms_per_flop_high: 1.0 / (flops_per_ms * cfg.efficiency_low),
-            fixed_overhead_ms: cfg.fixed_overhead_ms,
+            thread_measured,
+            ms_per_flop: 1.0 / flops_per_ms,
+            fixed_overhead_ms,
+            overhead_measured,
+            overhead_low_ms: fixed_overhead_ms * cfg.overhead_low_factor,
+            overhead_high_ms: fixed_overhead_ms * cfg.overhead_high_factor,
+            ms_per_weight_byte: match device.weight_read_gbps {
+                Some(g) if g.is_finite() && g > 0.0 => 1.0 / (g * 1e6),
+                _ => 0.0,
+            },
+            weight_read_low: cfg.weight_read_low_factor,
+            weight_read_high: cfg.weight_read_high_factor,
             load,
+            share,
             type_bit: type_bit(device.device_type),
             max_batch_cap: cfg.max_batch_cap,
         }
@@ -156,9 +228,10 @@ pub(crate) fn pair_max_batch(m: &ModelFactors, d: &DeviceFactors) -> u32 {
 #[inline]
 pub(crate) fn pair_latency_ms(m: &ModelFactors, d: &DeviceFactors, batch: u32) -> Range {
     let flops = m.flops * batch as f64;
+    let weights_ms = m.weights_bytes * d.ms_per_weight_byte;
     Range {
-        low: flops * d.ms_per_flop_low + d.fixed_overhead_ms,
-        high: flops * d.ms_per_flop_high + d.fixed_overhead_ms,
+        low: flops * d.ms_per_flop / m.eff_high + d.overhead_low_ms + weights_ms * d.weight_read_low,
+        high: flops * d.ms_per_flop / m.eff_low + d.overhead_high_ms + weights_ms * d.weight_read_high,
     }
 }
 
@@ -184,7 +257,7 @@ mod tests {
     #[test]
     fn memory_figures_follow_the_formula() {
         let fit = estimate_fit(&mlp(), &sensor(), &FitConfig::default());
-        let want = (69_416.0 + 1_024.0 + 32.0 * BYTES_PER_MB) / BYTES_PER_MB;
+        let want = (69_416.0 + 1_024.0 + 6.0 * BYTES_PER_MB) / BYTES_PER_MB;
         assert!((fit.memory_at_batch1_mb - want).abs() < 1e-9);
         assert!((fit.per_batch[1].memory_mb - (want + 1024.0 / BYTES_PER_MB)).abs() < 1e-9);
     }
@@ -198,14 +271,14 @@ mod tests {
         d.free_memory_mb = Some(200);
         let cfg = FitConfig::default();
         let fit = estimate_fit(&p, &d, &cfg);
-        // 0.6 × 200 = 120 MB; minus 32 MB overhead leaves 88 MB = 8 batches of 10 MB.
-        assert_eq!(fit.max_batch, 8);
-        assert_eq!(fit.per_batch.last().map(|b| b.batch), Some(8));
+        // 0.6 × 200 = 120 MB; minus 6 MB overhead leaves 114 MB = 11 batches of 10 MB.
+        assert_eq!(fit.max_batch, 11);
+        assert_eq!(fit.per_batch.last().map(|b| b.batch), Some(11));
         let msg = &fit.reasons.last().expect("reasons").message;
-        assert!(msg.contains("max batch 8") && msg.contains("batch 9 would need 122 MB"), "{msg}");
+        assert!(msg.contains("max batch 11") && msg.contains("batch 12 would need 126 MB"), "{msg}");
         d.free_memory_mb = Some(210);
-        // 126 − 32 = 94 → 9.
-        assert_eq!(estimate_fit(&p, &d, &cfg).max_batch, 9);
+        // 126 − 6 = 120 → 12.
+        assert_eq!(estimate_fit(&p, &d, &cfg).max_batch, 12);
     }
 
     #[test]
@@ -220,25 +293,46 @@ mod tests {
     }
 
     #[test]
-    fn latency_follows_flops_speed_and_load() {
+    fn latency_follows_one_threads_speed_the_measured_overhead_and_load() {
         let cfg = FitConfig::default();
         let p = ModelProfile { flops_per_sample: 1_000_000_000, ..mlp() };
         let mut d = server();
+        d.gflops_per_thread = Some(50.0);
+        d.call_overhead_ms = Some(0.1);
         let fit = estimate_fit(&p, &d, &cfg);
         let b1 = &fit.per_batch[0];
-        // 1 GFLOP at 200 GFLOP/s × 0.7 = 7.14 ms; × 0.25 = 20 ms; + 0.5 ms.
-        assert!((b1.latency_ms.low - (1000.0 / 140.0 + 0.5)).abs() < 1e-9);
-        assert!((b1.latency_ms.high - 20.5).abs() < 1e-9);
+        // 1 GFLOP on one 50 GFLOP/s thread = 20 ms; ÷ 2 and ÷ 0.3 (dense); overhead 0.1 × [0.5, 8].
+        assert!((b1.latency_ms.low - 10.05).abs() < 1e-9, "{:?}", b1.latency_ms);
+        assert!((b1.latency_ms.high - (20.0 / 0.3 + 0.8)).abs() < 1e-9);
         assert!((b1.throughput_per_s.high - 1000.0 / b1.latency_ms.low).abs() < 1e-9);
-        // 150 W × 20.5 ms = 3075 mJ.
-        assert!((b1.energy_mj.high - 3075.0).abs() < 1e-6);
+        // 150 W × 67.47 ms = 10120 mJ.
+        assert!((b1.energy_mj.high - 150.0 * (20.0 / 0.3 + 0.8)).abs() < 1e-6);
+        // A convolutional model is assumed to reach 3–50% of the probe.
+        let conv = ModelProfile { ops: vec!["Conv".into()], ..p.clone() };
+        let c1 = estimate_fit(&conv, &d, &cfg).per_batch[0].latency_ms;
+        assert!((c1.high - (20.0 / 0.03 + 0.8)).abs() < 1e-9, "{c1:?}");
+        // Half the cores busy: a new thread still finds an idle core.
         d.current_load = 0.5;
-        let loaded = estimate_fit(&p, &d, &cfg);
-        assert!((loaded.per_batch[0].latency_ms.high - 40.5).abs() < 1e-9);
-        assert!(loaded.reasons.iter().any(|r| r.message.contains("at 50% load 100 GFLOP/s")));
+        assert_eq!(estimate_fit(&p, &d, &cfg).per_batch[0].latency_ms, b1.latency_ms);
+        // All 16 busy: it gets 16 / 17 of a core.
         d.current_load = 1.0;
         let full = estimate_fit(&p, &d, &cfg);
-        assert!(full.per_batch[0].latency_ms.high.is_finite());
+        assert!((full.per_batch[0].latency_ms.high - (20.0 / 0.3 * 17.0 / 16.0 + 0.8)).abs() < 1e-9);
+        assert!(
+            full.reasons
+                .iter()
+                .any(|r| r.message.contains("at 100% load on 16 core(s) a new inference thread gets 94% of a core"))
+        );
+    }
+
+    #[test]
+    fn a_busy_two_core_host_still_gives_a_new_thread_most_of_a_core() {
+        // The case: load 98% on 2 cores, the model ran at full speed on one thread.
+        assert!((thread_share(2, 0.98, 0.05) - 2.0 / 2.96).abs() < 1e-12);
+        assert_eq!(thread_share(2, 0.3, 0.05), 1.0);
+        assert!((thread_share(1, 1.0, 0.05) - 0.5).abs() < 1e-12);
+        assert_eq!(thread_share(1000, 1.0, 0.05), 1000.0 / 1001.0);
+        assert_eq!(thread_share(1, 1.0, 0.9), 0.9);
     }
 
     #[test]
@@ -246,12 +340,13 @@ mod tests {
         let cfg = FitConfig::default();
         let p = ModelProfile { flops_per_sample: 1_000_000_000, ..mlp() };
         let mut d = Device::new("e", DeviceType::EmbeddedDevice, 4, 4096, 32.0);
+        // One inference thread gets one core's 2 GFLOP/s.
         let fit = estimate_fit(&p, &d, &cfg);
-        assert!((fit.available_gflops - 8.0).abs() < 1e-12);
+        assert!((fit.available_gflops - 2.0).abs() < 1e-12);
         assert!(fit.reasons.iter().any(|r| r.message.contains("2.00 GFLOP/s per core × 4 core(s)")));
         d.gflops = Some(f64::NAN);
         let fit = estimate_fit(&p, &d, &cfg);
-        assert!((fit.available_gflops - 8.0).abs() < 1e-12);
+        assert!((fit.available_gflops - 2.0).abs() < 1e-12);
         assert!(fit.reasons.iter().any(|r| r.message.contains("ignored the reported speed")));
     }
 }

@@ -6,20 +6,29 @@
 //! `docs/design.md`, section "Estimator"):
 //!
 //! - memory(b) = weights + b × peak activation per sample + runtime overhead
+//!   (6 MiB: measured on tract, a model's plan and packed weights take a few
+//!   MB beside the weights; calibrated from the device's RSS when known)
 //! - compatible when memory(1) ≤ 80% of free memory, model file ≤ 50% of free
 //!   storage, the device type is among the model's targets (when it names
 //!   any), and the device's runtime has every op the model uses.
 //! - max batch = largest b with memory(b) ≤ 60% of free memory, capped at
 //!   256. A compatible model always gets at least batch 1: batch 1 passed the
 //!   80% check, only larger batches need the 60% headroom.
-//! - latency(b) = FLOPs × b / available GFLOP/s + fixed overhead, as a range:
-//!   the model reaches between `efficiency_low` and `efficiency_high` of the
-//!   device's peak, and the device's current load takes its share first
-//!   (available = peak × max(1 − load, 5%)).
+//! - latency(b) = FLOPs × b / available GFLOP/s + per-call overhead, as a
+//!   range. A call runs on one thread (tract), so available = the speed of
+//!   one inference thread (the agent's probe: a GEMM of inference shape
+//!   through the runtime; else peak ÷ cores) × the scheduler share a new
+//!   thread gets at the current load, min(1, cores ÷ (load × cores + 1)).
+//!   The model reaches between `efficiency_low` and `efficiency_high` of
+//!   that (`conv_efficiency_*` for convolutional models); the overhead is the device's measured per-call cost (else the
+//!   config's) × [`overhead_low_factor`, `overhead_high_factor`].
 //! - throughput(b) = b / latency(b); energy per inference =
 //!   compute power × latency(b) / b.
 //! - calibration against measured latencies scales the compute part of
-//!   latency(b) by the measured ÷ estimated ratio, ±10% (see [`calibrate`]).
+//!   latency(b) by the measured ÷ estimated ratio, ±10% (see [`calibrate`]);
+//!   a device calibration ([`DeviceCalibration::from_runs`], benchmarks of
+//!   any models on the device) replaces speed, overhead and memory factors
+//!   for every model ([`estimate_fit_calibrated`]).
 //!
 //! The percentages, the cap, the overhead and the efficiencies are the
 //! defaults of [`FitConfig`]. Memory is counted in MiB (shown as "MB"),
@@ -33,6 +42,7 @@
 
 mod calibrate;
 mod config;
+mod device_calibration;
 mod explain;
 pub(crate) mod factors;
 #[cfg(test)]
@@ -41,6 +51,10 @@ mod report;
 
 pub use calibrate::{CalibrateError, calibrate, calibrate_from_benchmark};
 pub use config::{BYTES_PER_GB, BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig, FitConfigError};
+pub use device_calibration::{
+    BenchmarkRun, DeviceCalibration, TRANSFER_MARGIN, attach_measurements, estimate_fit_calibrated,
+};
+pub use factors::thread_share;
 pub use report::{BatchEstimate, Calibration, Fit, Range, Reason, ReasonKind};
 
 use crate::device::Device;
@@ -89,7 +103,7 @@ pub fn estimate_fit(profile: &ModelProfile, device: &Device, cfg: &FitConfig) ->
     reasons.push(explain::storage_reason(&m, &d, cfg, device.free_storage_gb.is_some(), storage_ok));
     reasons.push(explain::device_type_reason(profile, device, type_ok));
     reasons.push(explain::ops_reason(profile, device, &missing_ops));
-    reasons.push(explain::compute_reason(device, &d, cfg));
+    reasons.push(explain::compute_reason(device, &m, &d, cfg));
     if compatible {
         reasons.push(explain::max_batch_reason(&m, &d, cfg, max_batch, free_is_live));
     }
@@ -123,7 +137,10 @@ pub fn estimate_fit(profile: &ModelProfile, device: &Device, cfg: &FitConfig) ->
         free_memory_is_live: free_is_live,
         free_storage_gb: d.free_storage_bytes / BYTES_PER_GB,
         available_gflops: d.available_gflops,
-        compute_ms_per_sample: Range { low: m.flops * d.ms_per_flop_low, high: m.flops * d.ms_per_flop_high },
+        compute_ms_per_sample: Range {
+            low: m.flops * d.ms_per_flop / m.eff_high,
+            high: m.flops * d.ms_per_flop / m.eff_low,
+        },
         fixed_overhead_ms: d.fixed_overhead_ms,
         compute_power_w: power.compute_w,
         calibration: None,
@@ -147,7 +164,7 @@ mod tests {
         assert!(fit.reasons.iter().all(|r| r.ok));
         let mem = &fit.reasons[0].message;
         assert!(mem.contains("at batch 1") && mem.contains("80% of 256 MB"), "{mem}");
-        // (0.6 × 256 MiB − 32 MiB − 69416 B) / 1024 B ≫ 256 → the cap.
+        // (0.6 × 256 MiB − 6 MiB − 69416 B) / 1024 B ≫ 256 → the cap.
         assert_eq!(fit.max_batch, 256);
         assert_eq!(fit.per_batch.iter().map(|b| b.batch).collect::<Vec<_>>(), vec![1, 2, 4, 8, 16, 32, 64, 128, 256]);
     }
@@ -159,8 +176,8 @@ mod tests {
         assert_eq!(fit.max_batch, 0);
         assert!(fit.per_batch.is_empty());
         let mem = fit.failures().find(|r| r.kind == ReasonKind::Memory).expect("memory failure");
-        // 300 + 50 + 32 MiB = 382 MB; 80% of 256 is 205 MB.
-        assert!(mem.message.contains("382 MB") && mem.message.contains("205 MB"), "{}", mem.message);
+        // 300 + 50 + 6 MiB = 356 MB; 80% of 256 is 205 MB.
+        assert!(mem.message.contains("356 MB") && mem.message.contains("205 MB"), "{}", mem.message);
         assert!(fit.failures().all(|r| r.kind == ReasonKind::Memory));
     }
 

@@ -74,6 +74,12 @@ pub struct Calibration {
     pub points: usize,
     /// Measured compute time ÷ midpoint estimate, smallest and largest.
     pub ratio: Range,
+    /// Benchmark runs behind a device calibration and the models they ran
+    /// (0 and empty for a calibration with this model's own latencies).
+    #[serde(default)]
+    pub runs: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
 }
 
 /// The estimator's answer for one model on one device.

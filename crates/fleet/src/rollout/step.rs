@@ -378,7 +378,7 @@ impl StepCtx {
                 resp.model_version
             }
             None => {
-                let req = BenchmarkRequest { batch_sizes: vec![1], iterations: 1 };
+                let req = BenchmarkRequest { batch_sizes: vec![1], iterations: 1, version: None };
                 self.call(device_id, at, || client.benchmark(&self.name, &req))
                     .await
                     .map_err(|e| e.to_string())?

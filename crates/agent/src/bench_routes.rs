@@ -1,0 +1,218 @@
+//! `POST /v1/benchmark/{model}`: latency per batch size of the active
+//! version, and the memory the model really takes.
+//!
+//! The version benchmarked is the request's `version` (installed, active or
+//! not) or the active one. A real agent loads a fresh copy of it and
+//! reads its own resident memory (`VmRSS`) before and after loading, and
+//! the peak (`VmHWM`, reset before each batch size) while each batch runs;
+//! the figures are above the pre-load RSS, so they are what this model
+//! costs. One benchmark runs at a time, so two do not blur each other's
+//! peaks.
+//!
+//! A simulated agent pads every call to what its synthetic speed implies
+//! and reports memory from the model's profile; its answer says
+//! `synthetic: true`, so nobody calls it measured.
+
+use crate::api_error::ApiError;
+use crate::app_state::{AppState, pad_to};
+use crate::model_routes::active_model;
+use crate::model_store::ModelStoreError;
+use crate::resident_memory::{peak_mb, reset_peak, rss_mb};
+use crate::serving::percentile;
+use crate::work_limits::{BENCHMARK_BUDGET, MAX_BENCH_VALUES, acquire, capped_runs};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use edgefleet_core::wire::{BatchLatency, BenchmarkMemory, BenchmarkRequest, BenchmarkResponse};
+use edgefleet_core::{ModelProfile, check_segment};
+use edgefleet_optimize::{OptimizeError, Runner};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MAX_BENCH_BATCH: u32 = 1024;
+const MAX_BENCH_ITERATIONS: u32 = 1000;
+/// What a simulated runtime keeps per model besides its weights, MB.
+const SIM_RUNTIME_MB: f64 = 4.0;
+const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
+
+/// One benchmark at a time per process (memory peaks are per process).
+static BENCH_LOCK: Mutex<()> = Mutex::new(());
+
+fn run_error(e: OptimizeError) -> ApiError {
+    match e {
+        OptimizeError::BadInput(d) => ApiError::bad_request(d),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+fn check_request(req: &BenchmarkRequest) -> Result<(), ApiError> {
+    if req.batch_sizes.is_empty() || req.batch_sizes.len() > 16 {
+        return Err(ApiError::bad_request("`batch_sizes` must list 1 to 16 sizes"));
+    }
+    if let Some(b) = req.batch_sizes.iter().find(|&&b| b == 0 || b > MAX_BENCH_BATCH) {
+        return Err(ApiError::bad_request(format!("batch size {b} is outside 1..={MAX_BENCH_BATCH}")));
+    }
+    if req.iterations == 0 || req.iterations > MAX_BENCH_ITERATIONS {
+        return Err(ApiError::bad_request(format!("`iterations` must be in 1..={MAX_BENCH_ITERATIONS}")));
+    }
+    Ok(())
+}
+
+pub(crate) async fn benchmark(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Result<Json<BenchmarkRequest>, JsonRejection>,
+) -> Result<Json<BenchmarkResponse>, ApiError> {
+    let Json(req) = body?;
+    let _permit = acquire(&state.benchmark_permits, "benchmark").await?;
+    check_request(&req)?;
+    let version = match &req.version {
+        Some(v) => {
+            check_segment("version", v).map_err(ModelStoreError::from)?;
+            v.clone()
+        }
+        None => active_model(&state, &name).await?.version.clone(),
+    };
+    let (st, n, v) = (state.clone(), name.clone(), version.clone());
+    let (results, memory) =
+        tokio::task::spawn_blocking(move || run(&st, &n, &v, &req)).await?.map_err(|e| match e {
+            Failure::Run(e) => run_error(e),
+            Failure::Store(e) => e.into(),
+            Failure::Bad(d) => ApiError::bad_request(d),
+        })?;
+    let synthetic = state.device.simulated;
+    Ok(Json(BenchmarkResponse { model: name, version, results, memory, synthetic }))
+}
+
+enum Failure {
+    Run(OptimizeError),
+    Store(ModelStoreError),
+    Bad(String),
+}
+
+impl From<OptimizeError> for Failure {
+    fn from(e: OptimizeError) -> Self {
+        Failure::Run(e)
+    }
+}
+
+type Measured = (Vec<BatchLatency>, Option<BenchmarkMemory>);
+
+/// Batch sizes this model cannot run here, refused before any work.
+fn check_batches(runner: &Runner, batches: &[u32]) -> Result<(), Failure> {
+    for &b in batches {
+        if let Some(fixed) = runner.fixed_batch()
+            && fixed != b as usize
+        {
+            return Err(Failure::Bad(format!("this model's input fixes the batch at {fixed} rows; got {b}")));
+        }
+        if (b as usize).saturating_mul(runner.features_per_sample()) > MAX_BENCH_VALUES {
+            return Err(Failure::Bad(format!("batch {b} of this model is over {MAX_BENCH_VALUES} input values")));
+        }
+    }
+    Ok(())
+}
+
+/// Timed calls of one batch size: the first sizes how many more fit in
+/// `budget`; each call is padded to `paced_ms` on a simulated agent.
+fn time_calls(
+    runner: &Runner,
+    batch: u32,
+    data: &[f32],
+    iterations: u32,
+    budget: Duration,
+    paced_ms: Option<f64>,
+) -> Result<Vec<f64>, OptimizeError> {
+    let shape = runner.input_shape(batch as usize);
+    // One untimed run: the first run of a batch size builds its plan.
+    runner.session().run(&shape, data)?;
+    let mut times = Vec::new();
+    let mut runs = 1;
+    while times.len() < runs {
+        let start = Instant::now();
+        runner.session().run(&shape, data)?;
+        if let Some(ms) = paced_ms {
+            pad_to(start, ms);
+        }
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        if times.len() == 1 {
+            runs = capped_runs(times[0], iterations as usize, budget);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+fn run(state: &AppState, name: &str, version: &str, req: &BenchmarkRequest) -> Result<Measured, Failure> {
+    let _one_at_a_time = BENCH_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // A fresh copy of the version, so loading it shows in the resident memory.
+    let rss_before = rss_mb();
+    let bytes = state.store.read_model(name, version).map_err(Failure::Store)?;
+    let runner = Runner::load_bytes(state.runtime.as_ref(), &bytes)?;
+    drop(bytes);
+    let rss_after = rss_mb();
+    check_batches(&runner, &req.batch_sizes)?;
+    let budget = BENCHMARK_BUDGET / req.batch_sizes.len().max(1) as u32;
+    if state.device.simulated {
+        let profile = edgefleet_optimize::inspect_model(runner.proto(), name)?;
+        return Ok(simulated(state, &runner, &profile, req, budget)?);
+    }
+    let features = runner.features_per_sample();
+    let mut rng = fastrand::Rng::with_seed(0x00BE_7C4A);
+    let mut results = Vec::new();
+    for &batch in &req.batch_sizes {
+        let data: Vec<f32> = (0..batch as usize * features).map(|_| rng.f32()).collect();
+        let peak_known = reset_peak();
+        let times = time_calls(&runner, batch, &data, req.iterations, budget, None)?;
+        let peak = peak_mb().filter(|_| peak_known);
+        results.push(BatchLatency {
+            batch,
+            latency_ms_p50: percentile(&times, 0.5),
+            latency_ms_p90: percentile(&times, 0.9),
+            peak_mb: peak.zip(rss_before).map(|(p, b)| round3((p - b).max(0.0))),
+        });
+    }
+    let memory = rss_before.zip(rss_after).map(|(b, a)| BenchmarkMemory {
+        rss_before_load_mb: round3(b),
+        rss_after_load_mb: round3(a),
+        load_mb: round3((a - b).max(0.0)),
+    });
+    Ok((results, memory))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The benchmark of a simulated agent: each call padded to its synthetic
+/// speed, memory from the model's profile.
+fn simulated(
+    state: &AppState,
+    runner: &Runner,
+    profile: &ModelProfile,
+    req: &BenchmarkRequest,
+    budget: Duration,
+) -> Result<Measured, OptimizeError> {
+    let features = runner.features_per_sample();
+    let load_mb = profile.weights_bytes as f64 / BYTES_PER_MB + SIM_RUNTIME_MB;
+    let mut results = Vec::new();
+    for &batch in &req.batch_sizes {
+        let data = vec![0.5f32; batch as usize * features];
+        let paced = state.simulated_call_ms(profile.flops_per_sample as f64 * f64::from(batch));
+        let times = time_calls(runner, batch, &data, req.iterations, budget, paced)?;
+        let act_mb = profile.peak_activation_bytes_per_sample as f64 * f64::from(batch) / BYTES_PER_MB;
+        results.push(BatchLatency {
+            batch,
+            latency_ms_p50: percentile(&times, 0.5),
+            latency_ms_p90: percentile(&times, 0.9),
+            peak_mb: Some(round3(load_mb + act_mb)),
+        });
+    }
+    let used_mb = state.metrics().memory_used_mb as f64;
+    let memory = BenchmarkMemory {
+        rss_before_load_mb: used_mb,
+        rss_after_load_mb: round3(used_mb + load_mb),
+        load_mb: round3(load_mb),
+    };
+    Ok((results, Some(memory)))
+}

@@ -1,0 +1,447 @@
+//! Calibrating a *device* from benchmarks: what one or more models really
+//! took on it (latency per batch, resident memory) becomes the device's
+//! effective speed, per-call overhead and memory factors, so that a
+//! benchmark of model A also narrows the estimate of model B there.
+//!
+//! Latency: the uncalibrated estimator splits a call into a per-call part
+//! `O` (the device's call overhead plus reading the weights once) and
+//! compute `C(b)` (FLOPs × b at one thread's
+//! probe speed ÷ the model kind's typical efficiency, dense or
+//! convolutional, on the idle device). Every benchmarked point is fitted to
+//! `latency = α × O + β_kind × C(b)` — least squares on the *relative*
+//! error, so a 0.05 ms call counts as much as a 5 ms one. α and β are
+//! properties of the device (how its runtime really dispatches and
+//! computes), so they carry over to any other model: α always, β to
+//! models of a kind that was benchmarked with compute a real part of the
+//! time. The spread of measured ÷ fitted over all points, widened by
+//! [`CALIBRATION_MARGIN`], is the calibrated range — widened by
+//! [`TRANSFER_MARGIN`] for a model that was not itself benchmarked. The scales absorb the
+//! load the device had while benchmarked.
+//!
+//! Memory: per run, the resident memory above the pre-load RSS at each
+//! batch is fitted to `weights + runtime overhead + batch × activations ×
+//! factor`; the medians over runs give the device's runtime overhead and
+//! activation factor.
+
+use super::config::{BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig};
+use super::factors::{DeviceFactors, ModelFactors, energy_mj, is_convolutional, throughput_per_s};
+use super::report::{Calibration, Fit, Range, Reason, ReasonKind};
+use super::{CalibrateError, estimate_fit};
+use crate::device::Device;
+use crate::model::ModelProfile;
+use crate::wire::{BatchLatency, BenchmarkMemory, BenchmarkResponse};
+use serde::{Deserialize, Serialize};
+
+/// One `/v1/benchmark` of one model on one device, with the figures of the
+/// model's profile the calibration needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkRun {
+    /// The model's name, for "calibrated from N runs of models X, Y".
+    pub model: String,
+    pub flops_per_sample: u64,
+    pub weights_bytes: u64,
+    pub activation_bytes_per_sample: u64,
+    pub results: Vec<BatchLatency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<BenchmarkMemory>,
+    /// The agent was simulated: its figures are synthetic, not measured.
+    #[serde(default)]
+    pub synthetic: bool,
+    /// The model has convolutions (calibrates convolutional models).
+    #[serde(default)]
+    pub convolutional: bool,
+}
+
+impl BenchmarkRun {
+    pub fn new(profile: &ModelProfile, bench: &BenchmarkResponse) -> BenchmarkRun {
+        BenchmarkRun {
+            model: profile.name.clone(),
+            flops_per_sample: profile.flops_per_sample,
+            weights_bytes: profile.weights_bytes,
+            activation_bytes_per_sample: profile.peak_activation_bytes_per_sample,
+            results: bench.results.clone(),
+            memory: bench.memory.clone(),
+            synthetic: bench.synthetic,
+            convolutional: is_convolutional(profile),
+        }
+    }
+}
+
+/// What a device's benchmarks teach about it, for every model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCalibration {
+    /// Benchmark runs and (batch, latency) points used.
+    pub runs: usize,
+    pub points: usize,
+    /// The benchmarked models, each named once, in first-seen order.
+    pub models: Vec<String>,
+    /// Measured per-call overhead ÷ the device's probe figure (α).
+    pub overhead_scale: f64,
+    /// Measured compute time ÷ the uncalibrated middle (β), for dense and
+    /// convolutional models; `None` when no run of that kind had compute
+    /// as a real part of its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense_compute_scale: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_compute_scale: Option<f64>,
+    /// The fitted per-call overhead, ms (α × the probe's figure).
+    pub call_overhead_ms: f64,
+    /// Effective GFLOP/s one dense inference call reached (fitted; the
+    /// convolutional one when only convolutional models ran).
+    pub gflops_per_call: f64,
+    /// Measured ÷ fitted latency, smallest and largest over the points.
+    pub ratio: Range,
+    /// Memory the runtime keeps besides weights and activations, MB, when
+    /// the agent reported memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_overhead_mb: Option<f64>,
+    /// Resident activation memory per sample ÷ the profile's estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_factor: Option<f64>,
+    /// Some run came from a simulated agent.
+    #[serde(default)]
+    pub synthetic: bool,
+}
+
+/// A run's model as the estimator sees it (only what the run carries).
+fn run_profile(run: &BenchmarkRun) -> ModelProfile {
+    ModelProfile {
+        name: run.model.clone(),
+        params: 0,
+        weights_bytes: run.weights_bytes,
+        file_bytes: 0,
+        flops_per_sample: run.flops_per_sample,
+        peak_activation_bytes_per_sample: run.activation_bytes_per_sample,
+        ops: if run.convolutional { vec!["Conv".into()] } else { Vec::new() },
+        opset: None,
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        target_device_types: Vec::new(),
+        accuracy: None,
+    }
+}
+
+/// The uncalibrated split of one call: overhead `O` and compute per sample
+/// at the kind's typical (geometric-mean) efficiency, on the idle device.
+struct Structure {
+    overhead_ms: f64,
+    compute_ms_per_sample: f64,
+    convolutional: bool,
+    /// ms per FLOP at the optimistic and pessimistic efficiency.
+    ms_per_flop_fast: f64,
+    ms_per_flop_slow: f64,
+}
+
+fn structure(profile: &ModelProfile, device: &Device, cfg: &FitConfig) -> Structure {
+    let idle = Device { current_load: 0.0, ..device.clone() };
+    let d = DeviceFactors::new(&idle, cfg);
+    let m = ModelFactors::new(profile, cfg);
+    let eff_mid = (m.eff_low * m.eff_high).sqrt();
+    Structure {
+        // The per-call part: dispatch plus reading the weights once.
+        overhead_ms: (d.fixed_overhead_ms + m.weights_bytes * d.ms_per_weight_byte).max(1e-6),
+        compute_ms_per_sample: m.flops * d.ms_per_flop / eff_mid,
+        convolutional: m.convolutional,
+        ms_per_flop_fast: d.ms_per_flop / m.eff_high,
+        ms_per_flop_slow: d.ms_per_flop / m.eff_low,
+    }
+}
+
+/// One latency point: the uncalibrated overhead and compute, and the p50.
+struct Point {
+    overhead_ms: f64,
+    compute_ms: f64,
+    latency_ms: f64,
+    convolutional: bool,
+}
+
+/// Extra margin either side for a model calibrated through others' runs.
+pub const TRANSFER_MARGIN: f64 = 0.25;
+
+/// A kind's compute scale counts only when compute was at least this share
+/// of some measured call (else the runs said nothing about compute).
+const MIN_COMPUTE_SHARE: f64 = 0.25;
+
+impl DeviceCalibration {
+    /// Fit the device's overhead and compute scales and memory factors to
+    /// `runs` (benchmarks on `device`, whose probe figures the scales are
+    /// relative to). Refuses (naming it) the first point that is not a
+    /// measurement.
+    pub fn from_runs(
+        runs: &[BenchmarkRun],
+        device: &Device,
+        cfg: &FitConfig,
+    ) -> Result<DeviceCalibration, CalibrateError> {
+        let mut points = Vec::new();
+        let mut index = 0;
+        for run in runs {
+            let st = structure(&run_profile(run), device, cfg);
+            for r in &run.results {
+                if r.batch == 0 {
+                    return Err(CalibrateError::ZeroBatch { index });
+                }
+                if !(r.latency_ms_p50.is_finite() && r.latency_ms_p50 > 0.0) {
+                    return Err(CalibrateError::BadLatency { index, batch: r.batch, latency_ms: r.latency_ms_p50 });
+                }
+                points.push(Point {
+                    overhead_ms: st.overhead_ms,
+                    compute_ms: st.compute_ms_per_sample * f64::from(r.batch),
+                    latency_ms: r.latency_ms_p50,
+                    convolutional: st.convolutional,
+                });
+                index += 1;
+            }
+        }
+        if points.is_empty() {
+            return Err(CalibrateError::Empty);
+        }
+        // Per kind: (α, β, points), β kept only when compute mattered.
+        let mut alphas = Vec::new();
+        let mut betas = [None, None];
+        for (slot, conv) in [(0usize, false), (1, true)] {
+            let kind: Vec<&Point> = points.iter().filter(|p| p.convolutional == conv).collect();
+            if kind.is_empty() {
+                continue;
+            }
+            let (alpha, beta) = fit_scales(&kind);
+            alphas.push((alpha, kind.len()));
+            let informative = kind.iter().any(|p| beta * p.compute_ms >= MIN_COMPUTE_SHARE * p.latency_ms);
+            if informative && beta > 0.0 {
+                betas[slot] = Some(beta);
+            }
+        }
+        let weight: usize = alphas.iter().map(|(_, n)| n).sum();
+        let alpha = alphas.iter().map(|(a, n)| a * *n as f64).sum::<f64>() / weight.max(1) as f64;
+        let mut ratio = Range { low: f64::INFINITY, high: f64::NEG_INFINITY };
+        for p in &points {
+            let beta = betas[usize::from(p.convolutional)].unwrap_or(1.0);
+            let r = p.latency_ms / (alpha * p.overhead_ms + beta * p.compute_ms);
+            ratio.low = ratio.low.min(r);
+            ratio.high = ratio.high.max(r);
+        }
+        let mut models: Vec<String> = Vec::new();
+        for run in runs {
+            if !models.contains(&run.model) {
+                models.push(run.model.clone());
+            }
+        }
+        let (runtime_overhead_mb, activation_factor) = fit_memory(runs);
+        let probe = structure(&run_profile(&runs[0]), device, cfg);
+        let reference = ModelProfile { flops_per_sample: 1_000_000_000, ops: Vec::new(), ..run_profile(&runs[0]) };
+        let dense = structure(&reference, device, cfg);
+        let conv = structure(&ModelProfile { ops: vec!["Conv".into()], ..reference }, device, cfg);
+        let gflops_per_call = match betas {
+            [Some(b), _] => 1000.0 / (b * dense.compute_ms_per_sample),
+            [None, Some(b)] => 1000.0 / (b * conv.compute_ms_per_sample),
+            [None, None] => 1000.0 / dense.compute_ms_per_sample,
+        };
+        Ok(DeviceCalibration {
+            runs: runs.len(),
+            points: points.len(),
+            models,
+            overhead_scale: alpha,
+            dense_compute_scale: betas[0],
+            conv_compute_scale: betas[1],
+            call_overhead_ms: alpha * probe.overhead_ms,
+            gflops_per_call,
+            ratio,
+            runtime_overhead_mb,
+            activation_factor,
+            synthetic: runs.iter().any(|r| r.synthetic),
+        })
+    }
+
+    /// Calibrated latency range of one call of `profile` at `batch` on
+    /// `device` (the device the calibration was made on).
+    pub fn latency_ms(&self, profile: &ModelProfile, batch: u32, device: &Device, cfg: &FitConfig) -> Range {
+        let st = structure(profile, device, cfg);
+        let overhead = self.overhead_scale * st.overhead_ms;
+        // A model that was not benchmarked differs from those that were in
+        // ways the scales do not see (layer sizes, node count): wider.
+        let margin =
+            if self.models.contains(&profile.name) { CALIBRATION_MARGIN } else { CALIBRATION_MARGIN + TRANSFER_MARGIN };
+        let (lo, hi) = (self.ratio.low * (1.0 - margin), self.ratio.high * (1.0 + margin));
+        let beta = if st.convolutional { self.conv_compute_scale } else { self.dense_compute_scale };
+        let flops = profile.flops_per_sample as f64 * f64::from(batch);
+        match beta {
+            Some(beta) => {
+                let mid = overhead + beta * st.compute_ms_per_sample * f64::from(batch);
+                Range { low: mid * lo, high: mid * hi }
+            }
+            // No run of this kind: the overhead is calibrated, compute keeps
+            // its uncalibrated range.
+            None => Range {
+                low: overhead * lo + flops * st.ms_per_flop_fast,
+                high: overhead * hi + flops * st.ms_per_flop_slow,
+            },
+        }
+    }
+}
+
+/// Least squares of `latency = α × overhead + β × compute` on relative
+/// error, α ≥ 0, β ≥ 0: minimise Σ (1 − α·a/y − β·c/y)².
+fn fit_scales(points: &[&Point]) -> (f64, f64) {
+    let (mut saa, mut sab, mut sbb, mut sa, mut sb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for p in points {
+        let a = p.overhead_ms / p.latency_ms;
+        let b = p.compute_ms / p.latency_ms;
+        saa += a * a;
+        sab += a * b;
+        sbb += b * b;
+        sa += a;
+        sb += b;
+    }
+    let det = saa * sbb - sab * sab;
+    // Both scales when the points tell them apart (several call sizes).
+    if det > 1e-9 * saa * sbb {
+        let alpha = (sa * sbb - sb * sab) / det;
+        let beta = (saa * sb - sab * sa) / det;
+        if alpha >= 0.0 && beta >= 0.0 {
+            return (alpha, beta);
+        }
+    }
+    // Else the one that explains the points alone, the better of the two.
+    let beta_only = if sbb > 0.0 { sb / sbb } else { 0.0 };
+    let alpha_only = if saa > 0.0 { sa / saa } else { 0.0 };
+    let err = |alpha: f64, beta: f64| {
+        points.iter().map(|p| (1.0 - (alpha * p.overhead_ms + beta * p.compute_ms) / p.latency_ms).powi(2)).sum::<f64>()
+    };
+    if sbb > 0.0 && err(0.0, beta_only) < err(alpha_only, 0.0) { (0.0, beta_only) } else { (alpha_only, 0.0) }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Runtime overhead (MB) and activation factor from the runs that carry
+/// memory figures: per run, peak(b) − weights against b.
+fn fit_memory(runs: &[BenchmarkRun]) -> (Option<f64>, Option<f64>) {
+    let mut overheads = Vec::new();
+    let mut factors = Vec::new();
+    for run in runs {
+        let Some(mem) = &run.memory else { continue };
+        let weights_mb = run.weights_bytes as f64 / BYTES_PER_MB;
+        let mut pts: Vec<(f64, f64)> =
+            run.results.iter().filter_map(|r| r.peak_mb.map(|p| (f64::from(r.batch), p - weights_mb))).collect();
+        if !mem.load_mb.is_finite() || pts.iter().any(|(_, y)| !y.is_finite()) {
+            continue;
+        }
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Slope over batches: per-sample resident memory.
+        let slope_mb = match (pts.first(), pts.last()) {
+            (Some(&(b0, y0)), Some(&(b1, y1))) if b1 > b0 => Some(((y1 - y0) / (b1 - b0)).max(0.0)),
+            _ => None,
+        };
+        let intercept = match (slope_mb, pts.first()) {
+            (Some(s), Some(&(b0, y0))) => y0 - s * b0,
+            _ => mem.load_mb - weights_mb,
+        };
+        overheads.push(intercept.max(0.0));
+        if let Some(s) = slope_mb
+            && run.activation_bytes_per_sample > 0
+        {
+            factors.push(s * BYTES_PER_MB / run.activation_bytes_per_sample as f64);
+        }
+    }
+    (median(overheads), median(factors))
+}
+
+/// [`estimate_fit`] with the device's calibration: the runtime overhead
+/// and activation factor it measured, latency from its fitted speed and
+/// overhead (narrow) and a [`ReasonKind::Calibration`] reason naming the
+/// runs and models. The calibration keeps only fitted figures: put this
+/// model's own measurements next to the estimates with
+/// [`attach_measurements`].
+pub fn estimate_fit_calibrated(
+    profile: &ModelProfile,
+    device: &Device,
+    cfg: &FitConfig,
+    cal: &DeviceCalibration,
+) -> Fit {
+    let mut cfg = cfg.clone();
+    if let Some(mb) = cal.runtime_overhead_mb {
+        cfg.runtime_overhead_bytes = (mb * BYTES_PER_MB) as u64;
+    }
+    let profile_cal = match cal.activation_factor {
+        Some(f) if f.is_finite() && f >= 0.0 => ModelProfile {
+            peak_activation_bytes_per_sample: (profile.peak_activation_bytes_per_sample as f64 * f) as u64,
+            ..profile.clone()
+        },
+        _ => profile.clone(),
+    };
+    let mut fit = estimate_fit(&profile_cal, device, &cfg);
+    fit.model = profile.name.clone();
+    if !fit.compatible {
+        return fit;
+    }
+    for est in &mut fit.per_batch {
+        let latency = cal.latency_ms(profile, est.batch, device, &cfg);
+        est.latency_ms = latency;
+        est.throughput_per_s = throughput_per_s(est.batch, latency);
+        est.energy_mj = energy_mj(est.batch, latency, fit.compute_power_w);
+    }
+    fit.reasons.retain(|r| r.kind != ReasonKind::Calibration);
+    let own = cal.models.contains(&profile.name);
+    fit.reasons.push(calibration_reason(cal, cfg.runtime_overhead_bytes, is_convolutional(profile), own));
+    fit.calibration =
+        Some(Calibration { points: cal.points, ratio: cal.ratio, runs: cal.runs, models: cal.models.clone() });
+    fit
+}
+
+fn calibration_reason(cal: &DeviceCalibration, runtime_overhead_bytes: u64, convolutional: bool, own: bool) -> Reason {
+    let calibrated_compute =
+        if convolutional { cal.conv_compute_scale.is_some() } else { cal.dense_compute_scale.is_some() };
+    let what = if cal.synthetic { "synthetic benchmark" } else { "run" };
+    let kind_word = if convolutional { "convolutional" } else { "dense" };
+    let compute = if calibrated_compute {
+        format!("FLOPs at {:.1} GFLOP/s", cal.gflops_per_call)
+    } else {
+        format!("compute of {kind_word} models not calibrated (no run of one with compute a real part of its time)")
+    };
+    let mut message = format!(
+        "calibrated from {} {what}(s) of model(s) {} on this device ({} points): one call ≈ {:.3} ms + {compute}; \
+         measured ÷ fitted {:.2}–{:.2}, ranges ±{:.0}% beyond that{}",
+        cal.runs,
+        cal.models.join(", "),
+        cal.points,
+        cal.call_overhead_ms,
+        cal.ratio.low,
+        cal.ratio.high,
+        CALIBRATION_MARGIN * 100.0,
+        if own {
+            String::new()
+        } else {
+            format!(" (+{:.0}%: this model was not benchmarked itself)", TRANSFER_MARGIN * 100.0)
+        }
+    );
+    if cal.runtime_overhead_mb.is_some() || cal.activation_factor.is_some() {
+        message.push_str(&format!(
+            "; memory: runtime overhead {:.1} MB{}",
+            runtime_overhead_bytes as f64 / BYTES_PER_MB,
+            cal.activation_factor.map(|f| format!(", activations × {f:.2}")).unwrap_or_default()
+        ));
+    }
+    Reason { kind: ReasonKind::Calibration, ok: true, message }
+}
+
+/// Fill `measured_latency_ms` of `fit` from `runs` of the same model.
+pub fn attach_measurements(fit: &mut Fit, runs: &[BenchmarkRun]) {
+    for est in &mut fit.per_batch {
+        est.measured_latency_ms = runs
+            .iter()
+            .filter(|r| r.model == fit.model)
+            .flat_map(|r| r.results.iter())
+            .rev()
+            .find(|r| r.batch == est.batch)
+            .map(|r| r.latency_ms_p50);
+    }
+}
+
+#[cfg(test)]
+#[path = "device_calibration_tests.rs"]
+mod tests;
