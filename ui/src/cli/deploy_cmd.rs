@@ -51,8 +51,9 @@ pub struct DeployArgs {
     /// Version on the devices (default: the first 12 hex digits of the SHA-256).
     #[arg(long)]
     pub version: Option<String>,
-    /// Offload threshold to set on activation (0..=1).
-    #[arg(long)]
+    /// Offload threshold to set on activation (0..=1): rows whose local
+    /// confidence is below it go to the device's upstream.
+    #[arg(long, visible_alias = "offload-threshold")]
     pub confidence_threshold: Option<f64>,
     /// Continue deployment ID instead of starting one.
     #[arg(long, value_name = "ID", conflicts_with_all = ["model", "to", "all"])]
