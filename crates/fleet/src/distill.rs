@@ -15,6 +15,7 @@ use edgefleet_store::{ModelRecord, NewModel, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// Why distilling for the library failed; one variant per kind.
 #[derive(Debug, thiserror::Error)]
@@ -156,18 +157,26 @@ pub fn add_student(
 }
 
 /// The app's "Distill for this device": search for the smallest student of
-/// `teacher` that fits `device` and agrees with it on `data_path`'s rows,
-/// write it into `out_dir` and add it to the library.
+/// the teacher at `teacher_path` that fits `device` and agrees with it on
+/// `data_path`'s rows within `time_budget`, write it into `out_dir` and
+/// add it to the library.
+pub struct ForDevice<'a> {
+    pub teacher_path: &'a Path,
+    pub device: &'a Device,
+    /// Labelled rows (label last): the model's evaluation data.
+    pub data_path: &'a Path,
+    pub out_dir: &'a Path,
+    pub time_budget: Duration,
+}
+
+/// Run [`ForDevice`]: search, write, add to the library.
 pub fn distill_for_device(
     store: &Mutex<Store>,
-    teacher: &ModelRecord,
-    device: &Device,
-    data_path: &Path,
-    out_dir: &Path,
+    job: &ForDevice<'_>,
     cancel: &AtomicBool,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<(ModelRecord, DistillReport), DistillJobError> {
-    let teacher_path = PathBuf::from(&teacher.path);
+    let ForDevice { teacher_path, device, data_path, out_dir, time_budget } = *job;
     let goal = Goal {
         device: Some(device.clone()),
         max_latency_ms: None,
@@ -177,19 +186,19 @@ pub fn distill_for_device(
     };
     // The evaluation data the app keeps per model is labelled (label last).
     let req = DistillRequest {
-        teacher_path: &teacher_path,
+        teacher_path,
         data_path,
         labels_last: true,
         student: None,
         goal,
-        cfg: DistillConfig::default(),
+        cfg: DistillConfig { time_budget: Some(time_budget), ..DistillConfig::default() },
     };
     let outcome = run_distill(&req, cancel, progress)?;
     let bytes = encode_model(&outcome.distilled.model);
-    let out = out_dir.join(format!("{}-student-{}.onnx", teacher.name, &sha256_hex(&bytes)[..8]));
+    let out = out_dir.join(format!("{}-student-{}.onnx", model_name(teacher_path), &sha256_hex(&bytes)[..8]));
     write_atomically(&out, &bytes)?;
     let guard = crate::library::lock_store(store)?;
-    let record = add_student(&guard, &teacher_path, &out, &bytes, &outcome.distilled.report)?;
+    let record = add_student(&guard, teacher_path, &out, &bytes, &outcome.distilled.report)?;
     Ok((record, outcome.distilled.report))
 }
 
