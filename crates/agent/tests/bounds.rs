@@ -24,6 +24,9 @@ fn status_kb(key: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// Peak RSS is per process: tests that measure it take turns.
+static RSS_MEASURED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Reset the peak-RSS counter (VmHWM) of this process.
 fn reset_peak_rss() {
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
@@ -78,6 +81,7 @@ async fn two_thousand_idle_connections_do_not_stop_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_concurrent_50_mb_predict_bodies_do_not_blow_rss() {
+    let _turn = RSS_MEASURED.lock().await;
     let agent = start("rss-dev", |_| {}).await;
     agent.install("m", "1", matmul_model(IDENTITY), None).await;
     // 50 MB of empty rows, as in the report.
@@ -203,5 +207,62 @@ async fn delete_refuses_the_active_version() {
     // Nothing to roll back to any more.
     let r = agent.post("/v1/models/m/rollback").json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(r.status(), 409);
+    agent.handle.shutdown().await;
+}
+
+/// A fake upstream: answers every request with 200 and up to 1 GiB of
+/// chunked body, until the client hangs up.
+async fn gigabyte_upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if s.write_all(ok).await.is_err() {
+                    return;
+                }
+                let block = vec![b' '; 64 * 1024];
+                for _ in 0..(1usize << 30) / block.len() {
+                    let chunk =
+                        [format!("{:x}\r\n", block.len()).into_bytes(), block.clone(), b"\r\n".to_vec()].concat();
+                    if s.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gigabyte_upstream_answer_is_abandoned_and_answered_locally() {
+    let _turn = RSS_MEASURED.lock().await;
+    let upstream = gigabyte_upstream().await;
+    let agent = start("offload-rss-dev", |c| {
+        c.upstream = Some(format!("http://{upstream}"));
+        c.upstream_token = Some("t".into());
+    })
+    .await;
+    // Threshold 1: every row is unsure and goes upstream.
+    agent.install("m", "1", matmul_model(IDENTITY), Some(1.0)).await;
+    reset_peak_rss();
+    let before_kb = status_kb("VmRSS:");
+    let r = agent.post("/v1/predict/m").json(&serde_json::json!({"inputs": [[1, 2, 3]]})).send().await.unwrap();
+    let peak_kb = status_kb("VmHWM:");
+    assert_eq!(r.status(), 200);
+    let answer: edgefleet_core::wire::PredictResponse = r.json().await.unwrap();
+    let note = answer.note.unwrap_or_default();
+    assert!(note.contains("larger than"), "{note}");
+    assert_eq!(answer.served_by, "local");
+    let grew_mb = peak_kb.saturating_sub(before_kb) / 1024;
+    println!("upstream sent up to 1 GiB; the agent's peak RSS grew {grew_mb} MB: {note}");
+    assert!(grew_mb < 16, "peak RSS grew {grew_mb} MB");
     agent.handle.shutdown().await;
 }
