@@ -134,7 +134,7 @@ fn engine_tracks_liveness_and_writes_the_store() {
                 Event::Device(s) if ids.contains(&s.device.device_id) => {
                     seen.insert(s.device.device_id.clone());
                 }
-                Event::Metrics { device_id, metrics } if ids.contains(device_id) => {
+                Event::Metrics { device_id, metrics, .. } if ids.contains(device_id) => {
                     assert!(metrics.memory_total_mb > 0);
                     metrics_for.insert(device_id.clone());
                 }

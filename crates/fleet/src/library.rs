@@ -158,23 +158,100 @@ pub struct VariantRequest<'a> {
     pub eval_data: &'a Path,
     /// Where the variant's file is written.
     pub out_dir: &'a Path,
+    /// Which variant wins: the smallest that keeps accuracy within the
+    /// limit ([`Objective::Size`]), or the fastest ([`Objective::Latency`]).
+    pub objective: Objective,
+}
+
+/// What "Optimize for this device" decided, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OptimizeChoice {
+    /// The new variant; `None` when the original is the answer.
+    pub variant: Option<ModelRecord>,
+    /// The objective, what won and by how much, or why the original stays.
+    pub why: String,
+}
+
+/// A model "fits with room" when its batch-1 memory is at most this share of
+/// the device's free memory (the estimator refuses above 80%) and its file
+/// at most this share of free storage: then no transform is applied for
+/// the size objective.
+pub const ROOM_FRACTION: f64 = 0.25;
+
+/// The original already fits `device` with room to spare (see
+/// [`ROOM_FRACTION`]): the reason, in words.
+fn fits_with_room(profile: &edgefleet_core::ModelProfile, device: &Device) -> Option<String> {
+    let fit = edgefleet_core::estimate_fit(profile, device, &edgefleet_core::FitConfig::default());
+    let free_mb = fit.free_memory_mb;
+    let file_gb = profile.file_bytes.max(profile.weights_bytes) as f64 / 1e9;
+    let roomy = fit.compatible
+        && fit.memory_at_batch1_mb <= ROOM_FRACTION * free_mb
+        && file_gb <= ROOM_FRACTION * fit.free_storage_gb;
+    roomy.then(|| {
+        format!(
+            "the original already fits {} with room: {:.1} MB at batch 1 of {:.0} MB free (≤ {:.0}%), so no transform \
+             was applied",
+            device.display_name(),
+            fit.memory_at_batch1_mb,
+            free_mb,
+            ROOM_FRACTION * 100.0
+        )
+    })
+}
+
+/// The objective in words, for the explanation.
+fn objective_words(objective: Objective, limits: &SearchLimits) -> String {
+    let loss = limits.max_accuracy_loss * 100.0;
+    match objective {
+        Objective::Size => format!("smallest file that loses at most {loss:.1} accuracy point(s)"),
+        Objective::Latency => format!("fastest on the device's runtime, losing at most {loss:.1} accuracy point(s)"),
+        Objective::Accuracy => "most accurate, then smallest".to_owned(),
+    }
+}
+
+/// Why the chosen candidate won, with its figures against the original's.
+fn chosen_words(objective: Objective, limits: &SearchLimits, r: &edgefleet_optimize::OptimizeReport) -> String {
+    let acc = |a: Option<f64>| a.map_or("not measured".to_owned(), |a| format!("{:.1}%", a * 100.0));
+    let what = if r.recipe.is_empty() { "the original".to_owned() } else { format!("`{}`", r.recipe.join(",")) };
+    format!(
+        "objective: {}; chose {what}: {} → {} bytes, {:.3} → {:.3} ms, accuracy {} → {}",
+        objective_words(objective, limits),
+        r.size_before_bytes,
+        r.size_after_bytes,
+        r.latency_ms_before,
+        r.latency_ms_after,
+        acc(r.accuracy_before),
+        acc(r.accuracy_after)
+    )
 }
 
 /// Run the recipe search for `req.device`, write the chosen variant to
 /// `req.out_dir` and add it to the library as a child of `req.parent_id`.
-/// `Ok(None)` when the original stays the best choice. `progress(done,
-/// total, what)` is called before each candidate.
+/// The answer says why: the objective and the winner's figures against the
+/// original's. The original is the answer (no variant) when it wins the
+/// search, or — for the size objective — when it already fits the device
+/// with room, without searching. `progress(done, total, what)` is called
+/// before each candidate.
 pub fn optimize_for_device(
     req: &VariantRequest<'_>,
     store: &Mutex<Store>,
     progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<Option<ModelRecord>, LibraryError> {
+) -> Result<OptimizeChoice, LibraryError> {
     let bytes = std::fs::read(req.model_path)
         .map_err(|source| LibraryError::Unreadable { path: req.model_path.to_path_buf(), source })?;
+    let limits = SearchLimits::default();
+    if req.objective == Objective::Size
+        && let Ok(profile) = edgefleet_optimize::inspect_bytes(&bytes, req.name)
+        && let Some(why) = fits_with_room(&profile, req.device)
+    {
+        return Ok(OptimizeChoice {
+            variant: None,
+            why: format!("objective: {}; {why}", objective_words(req.objective, &limits)),
+        });
+    }
     let data = EvalData::from_path(req.eval_data)
         .map_err(|source| LibraryError::EvalData { path: req.eval_data.to_path_buf(), source })?;
-    let target =
-        SearchTarget { device: req.device.clone(), limits: SearchLimits::default(), objective: Objective::Size };
+    let target = SearchTarget { device: req.device.clone(), limits, objective: req.objective };
     let cfg = EvalConfig { warmup_runs: 2, timed_runs: 10, large_batch: 8, zstd_level: 3 };
     // Measure on the runtime the device runs, so "fastest" means fastest there.
     let (runtime, note) = edgefleet_optimize::runtime::for_device(req.device);
@@ -190,8 +267,9 @@ pub fn optimize_for_device(
         return Err(LibraryError::NoRecipe { device: req.device.display_name().to_owned(), why: why.join("; ") });
     };
     let report = &result.candidates[i].report;
+    let why = chosen_words(req.objective, &limits, report);
     if report.recipe.is_empty() {
-        return Ok(None);
+        return Ok(OptimizeChoice { variant: None, why });
     }
     let recipe = report.recipe.join(",");
     let slug: String = recipe.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
@@ -220,7 +298,7 @@ pub fn optimize_for_device(
         created_ms: now_ms(),
     };
     let store = lock_store(store)?;
-    add_variant(&store, new).map(Some)
+    Ok(OptimizeChoice { variant: Some(add_variant(&store, new)?), why })
 }
 
 /// Add a model made from another one (an optimized variant, a distilled

@@ -1,6 +1,7 @@
 //! edgefleet-store: the console's SQLite database — the fleet registry,
 //! models and their optimized variants, deployments and their per-device
-//! steps, downsampled telemetry, and the audit log.
+//! steps, downsampled telemetry, benchmark results kept for calibration,
+//! and the audit log.
 //!
 //! One file, WAL mode, foreign keys on, schema versioned by
 //! `PRAGMA user_version` with forward migrations ([`MIGRATIONS`]). A file this
@@ -9,6 +10,7 @@
 //! in by the caller: the store never reads the clock.
 
 mod audit;
+mod calibrations;
 mod convert;
 mod deployments;
 mod devices;
@@ -19,6 +21,7 @@ mod store;
 mod telemetry;
 
 pub use audit::AuditEntry;
+pub use calibrations::CalibrationRecord;
 pub use deployments::{DeploymentRecord, NewDeployment, StepRecord, TERMINAL_DEPLOYMENT_STATES};
 pub use devices::{DEVICE_SOURCES, DeviceRecord, SIGHTINGS_KEPT_PER_DEVICE, Sighting};
 pub use error::StoreError;

@@ -105,6 +105,29 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX audit_at ON audit(at_ms, id);
     "#,
+    // 2: benchmark results kept for calibration (one row per device, model,
+    // runtime and batch), and the round-trip time measured on polls.
+    r#"
+    CREATE TABLE calibrations (
+        id             INTEGER PRIMARY KEY,
+        device_id      TEXT NOT NULL,
+        model_sha256   TEXT NOT NULL,
+        model_name     TEXT NOT NULL,
+        runtime        TEXT NOT NULL,
+        batch          INTEGER NOT NULL,
+        latency_ms_p50 REAL NOT NULL,
+        latency_ms_p90 REAL NOT NULL,
+        peak_mb        REAL,
+        memory_json    TEXT,
+        synthetic      INTEGER NOT NULL,
+        profile_json   TEXT NOT NULL,
+        measured_ms    INTEGER NOT NULL,
+        UNIQUE (device_id, model_sha256, runtime, batch)
+    ) STRICT;
+
+    ALTER TABLE devices ADD COLUMN rtt_ms REAL;
+    ALTER TABLE devices ADD COLUMN rtt_at_ms INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes: the number of migrations.

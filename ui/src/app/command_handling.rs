@@ -9,7 +9,8 @@ use crate::app::fit_view::FitView;
 use crate::app::library::ModelCard;
 use edgefleet_core::{FitConfig, estimate_fit};
 use edgefleet_fleet::{
-    Command, JobFn, JobId, LogLevel, RolloutPlan, RolloutRequest, VariantRequest, optimize_for_device, rollout_job,
+    Command, JobFn, JobId, LogLevel, OptimizeChoice, RolloutPlan, RolloutRequest, VariantRequest, optimize_for_device,
+    rollout_job,
 };
 use std::path::{Path, PathBuf};
 
@@ -121,6 +122,9 @@ impl App {
             );
         };
         let device = entry.live_device();
+        // The GUI asks for the smallest variant that keeps accuracy; the
+        // answer says why it won, or why the original stays.
+        let objective = edgefleet_optimize::Objective::Size;
         let title = format!("Optimize {} for {device_id}", card.title());
         let out_dir = self.variants_dir();
         let store = self.store.clone();
@@ -139,21 +143,21 @@ impl App {
                         device: &device,
                         eval_data: &eval_data,
                         out_dir: &out_dir,
+                        objective,
                     };
                     optimize_for_device(&req, &store, &mut progress)
                 };
                 // The engine logs the job's end (done or failed); the ticket
                 // only brings a new variant to the library.
                 match tokio::task::spawn_blocking(work).await {
-                    Ok(Ok(Some(record))) => {
-                        let recipe = record.recipe.clone().unwrap_or_default();
-                        let message = format!("made {} v{} ({recipe})", record.name, record.version);
+                    Ok(Ok(OptimizeChoice { variant: Some(record), why })) => {
+                        let message = format!("made {} v{} — {why}", record.name, record.version);
                         ticket.finish(Some(BgEvent::ModelAdded(Ok(Box::new(record)))));
                         Ok(message)
                     }
-                    Ok(Ok(None)) => {
+                    Ok(Ok(OptimizeChoice { variant: None, why })) => {
                         ticket.finish(None);
-                        Ok("no recipe beat the original on this device within a 1-point accuracy loss".to_owned())
+                        Ok(format!("kept the original — {why}"))
                     }
                     Ok(Err(e)) => {
                         ticket.finish(None);

@@ -20,6 +20,8 @@ pub struct AppConfig {
     pub demo_fit: bool,
     /// With `demo_fit`: also deploy that model and close the panel (screenshots).
     pub demo_deploy: bool,
+    /// With `demo_fit`: also measure that model on the device (screenshots).
+    pub demo_measure: bool,
     /// `assets/` (demo models, evaluation data).
     pub assets_dir: PathBuf,
     /// Import the demo models when the library is empty.
@@ -37,6 +39,7 @@ impl AppConfig {
             start_tab: None,
             demo_fit: false,
             demo_deploy: false,
+            demo_measure: false,
             assets_dir: default_assets_dir(),
             seed_library: true,
         }

@@ -93,6 +93,8 @@ pub struct DeviceEntry {
     pub metrics: Option<Metrics>,
     pub models: Vec<ModelEntry>,
     pub history: DeviceHistory,
+    /// Round-trip time of the last metrics poll, ms.
+    pub rtt_ms: Option<f64>,
 }
 
 impl DeviceEntry {
@@ -104,6 +106,7 @@ impl DeviceEntry {
             metrics: None,
             models: Vec::new(),
             history: DeviceHistory::default(),
+            rtt_ms: None,
         }
     }
 
@@ -249,6 +252,13 @@ impl FleetModel {
     }
 
     /// Record a metrics sample taken at `t_s` (seconds on the chart clock).
+    /// Keep the round-trip time the engine measured on its last poll.
+    pub fn set_rtt(&mut self, device_id: &str, rtt_ms: f64) {
+        if let Some(&i) = self.index.get(device_id) {
+            self.entries[i].rtt_ms = Some(rtt_ms);
+        }
+    }
+
     pub fn set_metrics(&mut self, device_id: &str, metrics: Metrics, t_s: f64) {
         let Some(&i) = self.index.get(device_id) else { return };
         let e = &mut self.entries[i];

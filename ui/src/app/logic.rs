@@ -8,7 +8,7 @@ use crate::app::background::{self, BgEvent};
 use crate::app::command::UiCommand;
 use crate::app::library::{DragFits, ModelCard, ModelDrag};
 use crate::app::native::fonts;
-use edgefleet_core::{DeviceType, FitConfig, estimate_fit};
+use edgefleet_core::{DeviceType, FitConfig, fit_matrix};
 use edgefleet_fleet::{Command, Event, JobState, LogLevel};
 
 /// Engine events handled per frame at most, so a flood never stalls one.
@@ -57,11 +57,14 @@ impl App {
                     if self.demo.as_ref().is_some_and(|d| d.agents().iter().all(|a| &a.device_id != id)) {
                         self.foreign.insert(id.clone());
                     } else {
-                        self.state.fleet.apply_snapshot(snap);
+                        self.state.fleet.apply_snapshot(*snap);
                     }
                 }
                 Event::Status { device_id, status } => self.state.fleet.set_status(&device_id, status),
-                Event::Metrics { device_id, metrics } => self.state.fleet.set_metrics(&device_id, metrics, now),
+                Event::Metrics { device_id, metrics, rtt_ms } => {
+                    self.state.fleet.set_rtt(&device_id, rtt_ms);
+                    self.state.fleet.set_metrics(&device_id, metrics, now);
+                }
                 Event::Models { device_id, models } => self.state.fleet.set_models(&device_id, models),
                 Event::Log(entry) => {
                     let first = entry.message.split([':', ' ']).next().unwrap_or_default();
@@ -133,28 +136,29 @@ impl App {
         self.spawn_bg("history", move || background::deployment_history(&store));
     }
 
-    /// While a model card is dragged, which devices it fits (computed once
-    /// per card and fleet version).
+    /// While a model card is dragged, which devices it fits: one row of the
+    /// fleet-wide fit matrix, computed once per drag (a new drag, or another
+    /// card, computes it again; the frames in between reuse it).
     fn update_drag_fits(&mut self, ctx: &egui::Context) {
         let Some(drag) = egui::DragAndDrop::payload::<ModelDrag>(ctx) else {
             self.state.drag_fits = None;
             return;
         };
-        let key = (drag.card_id, self.state.fleet.version());
-        if self.state.drag_fits.as_ref().is_some_and(|d| d.key == key) {
+        if self.state.drag_fits.as_ref().is_some_and(|d| d.key.0 == drag.card_id) {
             return;
         }
+        let key = (drag.card_id, self.state.fleet.version());
         let Some(profile) = self.state.library.get(drag.card_id).and_then(|c| c.profile.clone()) else {
             self.state.drag_fits = None;
             return;
         };
-        let cfg = FitConfig::default();
-        let fits = self
-            .state
-            .fleet
-            .entries()
+        let entries = self.state.fleet.entries();
+        let devices: Vec<_> = entries.iter().map(|e| e.live_device()).collect();
+        let matrix = fit_matrix(std::slice::from_ref(&profile), &devices, &FitConfig::default());
+        let fits = entries
             .iter()
-            .map(|e| (e.id().to_owned(), estimate_fit(&profile, &e.live_device(), &cfg).compatible))
+            .enumerate()
+            .map(|(i, e)| (e.id().to_owned(), matrix.get(0, i).is_some_and(|s| s.compatible)))
             .collect();
         self.state.drag_fits = Some(DragFits { key, fits });
     }

@@ -15,8 +15,20 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The device, in the device JSON format.
-    #[arg(long)]
-    pub device: PathBuf,
+    #[arg(long, conflicts_with = "device_id", required_unless_present = "device_id")]
+    pub device: Option<PathBuf>,
+    /// A registered device: its live free memory and load are polled, its
+    /// stored benchmarks calibrate the estimate.
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<String>,
+    /// Benchmark the `--model` on the `--device-id` device first (upload as
+    /// an inactive version unless it is installed) and keep the results.
+    #[arg(long, requires_all = ["device_id", "model"])]
+    pub measure: bool,
+    /// Request rate for queuing, energy and battery life (default: the
+    /// device's current rate).
+    #[arg(long, value_name = "REQ_PER_S", requires = "device_id")]
+    pub rate: Option<f64>,
     /// Print the full result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -53,9 +65,13 @@ pub(crate) fn load_profile(profile: Option<&Path>, model: Option<&Path>) -> anyh
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: EstimateArgs) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, args: EstimateArgs) -> anyhow::Result<()> {
     let profile = load_profile(args.profile.as_deref(), args.model.as_deref())?;
-    let device = load_device(&args.device)?;
+    let device = match (&args.device, &args.device_id) {
+        (Some(path), _) => load_device(path)?,
+        (None, Some(id)) => return super::estimate_live::run(global, &args, profile, id),
+        (None, None) => bad_input!("give --device FILE.json or --device-id ID"),
+    };
     let fit = estimate_fit(&profile, &device, &FitConfig::default());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&fit)?);

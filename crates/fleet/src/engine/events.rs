@@ -64,8 +64,9 @@ pub struct JobUpdate {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A device joined or its description changed.
-    Device(DeviceSnapshot),
+    /// A device joined or its description changed (boxed: a device
+    /// description is several times larger than any other event).
+    Device(Box<DeviceSnapshot>),
     Status {
         device_id: String,
         status: DeviceStatus,
@@ -73,6 +74,9 @@ pub enum Event {
     Metrics {
         device_id: String,
         metrics: Metrics,
+        /// How long the metrics call took, ms: the console's round-trip
+        /// time to the device (the network part of total latency).
+        rtt_ms: f64,
     },
     Models {
         device_id: String,

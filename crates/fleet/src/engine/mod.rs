@@ -174,7 +174,7 @@ struct Tracked {
 enum Internal {
     Browse(BrowseEvent),
     Confirmed(Box<Found>, Option<String>),
-    Poll { device_id: String, result: Result<Metrics> },
+    Poll { device_id: String, result: Result<Metrics>, rtt_ms: f64 },
 }
 
 struct Engine {
@@ -381,7 +381,7 @@ impl Engine {
         let id = snapshot.device.device_id.clone();
         self.directory.insert(&id, snapshot.addr, token.clone());
         self.liveness.track(&id, snapshot.device.status, last_ok_ms);
-        self.sink.send(Event::Device(snapshot.clone()));
+        self.sink.send(Event::Device(Box::new(snapshot.clone())));
         self.devices.insert(id, Tracked { snapshot, token, polling: false });
     }
 
@@ -400,7 +400,7 @@ impl Engine {
                 }
             }
             Internal::Confirmed(found, token) => self.confirmed(*found, token),
-            Internal::Poll { device_id, result } => self.polled(device_id, result),
+            Internal::Poll { device_id, result, rtt_ms } => self.polled(device_id, result, rtt_ms),
         }
     }
 
@@ -439,7 +439,7 @@ impl Engine {
         }
     }
 
-    fn polled(&mut self, device_id: String, result: Result<Metrics>) {
+    fn polled(&mut self, device_id: String, result: Result<Metrics>, rtt_ms: f64) {
         let Some(t) = self.devices.get_mut(&device_id) else { return };
         t.polling = false;
         match result {
@@ -453,9 +453,12 @@ impl Engine {
                         qps: metrics.models.iter().map(|m| m.qps).sum(),
                     };
                     let (id, bucket) = (device_id.clone(), self.config.telemetry_bucket_ms);
-                    w.submit(move |s| s.record_telemetry(&id, &sample, bucket));
+                    w.submit(move |s| {
+                        s.record_telemetry(&id, &sample, bucket)?;
+                        s.set_device_rtt(&id, rtt_ms, now_ms())
+                    });
                 }
-                self.sink.send(Event::Metrics { device_id: device_id.clone(), metrics });
+                self.sink.send(Event::Metrics { device_id: device_id.clone(), metrics, rtt_ms });
                 if let Some(change) = self.liveness.heartbeat(&device_id, now_ms()) {
                     self.apply(change);
                 }
@@ -465,7 +468,7 @@ impl Engine {
                     t.snapshot.paired = false;
                     let snap = t.snapshot.clone();
                     self.sink.log(LogLevel::Warn, format!("{device_id} refused our token: pair it again"));
-                    self.sink.send(Event::Device(snap));
+                    self.sink.send(Event::Device(Box::new(snap)));
                 }
             }
             Err(_) => {}
@@ -517,8 +520,10 @@ impl Engine {
             let client = AgentClient::new(self.http.clone(), t.snapshot.addr, token).timeout(poll_timeout);
             let (tx, device_id) = (self.int_tx.clone(), id.clone());
             tokio::spawn(async move {
+                let started = std::time::Instant::now();
                 let result = client.metrics().await;
-                let _ = tx.send(Internal::Poll { device_id, result });
+                let rtt_ms = started.elapsed().as_secs_f64() * 1e3;
+                let _ = tx.send(Internal::Poll { device_id, result, rtt_ms });
             });
         }
     }

@@ -1,0 +1,182 @@
+//! `edgefleet place --model A[:PRIORITY] … [--device-id ID …] [--deploy]`:
+//! which library model goes on which device (Σ latency × priority + cost
+//! under each device's memory, the heuristic checked against the exact
+//! search when small), each choice with its reason and cost, the models
+//! left out with why; `--deploy` starts the plan's rollouts.
+
+use super::GlobalArgs;
+use super::deploy_cmd::directory_from_store;
+use super::store_args::open_store;
+use crate::bad_input;
+use anyhow::Context;
+use edgefleet_core::FitConfig;
+use edgefleet_fleet::{PlacementPlan, PlanModel, RolloutPlan, deploy_plan, plan_placement};
+use edgefleet_store::Store;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, clap::Args)]
+pub struct PlaceArgs {
+    /// A library model as NAME or NAME@VERSION (the newest version when none
+    /// is given), with an optional priority (default 1): `mlp:3`.
+    #[arg(long = "model", value_name = "A[:PRIORITY]", required = true)]
+    pub models: Vec<String>,
+    /// Devices to place on (repeat; default: every device in the registry).
+    #[arg(long = "device-id", value_name = "ID")]
+    pub device_ids: Vec<String>,
+    /// Start the plan's rollouts (one per placed model) once it is printed.
+    #[arg(long)]
+    pub deploy: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `NAME[@VERSION][:PRIORITY]` → (name, version, priority).
+pub(crate) fn parse_model_arg(arg: &str) -> Result<(String, Option<String>, f64), String> {
+    let (model, priority) = match arg.rsplit_once(':') {
+        Some((m, p)) => {
+            let p: f64 = p.parse().map_err(|_| format!("`{arg}`: priority `{p}` is not a number"))?;
+            if !(p.is_finite() && p >= 0.0) {
+                return Err(format!("`{arg}`: priority must be a number ≥ 0"));
+            }
+            (m, p)
+        }
+        None => (arg, 1.0),
+    };
+    let (name, version) = match model.split_once('@') {
+        Some((n, v)) => (n, Some(v.to_owned())),
+        None => (model, None),
+    };
+    if name.trim().is_empty() {
+        return Err(format!("`{arg}`: no model name"));
+    }
+    Ok((name.to_owned(), version, priority))
+}
+
+/// The library model an argument names, as a [`PlanModel`].
+fn plan_model(store: &Store, arg: &str) -> anyhow::Result<PlanModel> {
+    let (name, version, priority) = match parse_model_arg(arg) {
+        Ok(x) => x,
+        Err(e) => bad_input!("--model {e}"),
+    };
+    let models = store.list_models()?;
+    let found = models.iter().rfind(|m| m.name == name && version.as_ref().is_none_or(|v| *v == m.version));
+    let Some(rec) = found else {
+        bad_input!("no model `{arg}` in the library: `edgefleet models` lists them, `edgefleet import` adds one")
+    };
+    let Some(profile) = rec.profile.clone() else {
+        bad_input!("{}@{} has no profile in the library: import it again", rec.name, rec.version)
+    };
+    Ok(PlanModel {
+        name: rec.name.clone(),
+        version: rec.version.clone(),
+        path: PathBuf::from(&rec.path),
+        priority,
+        profile: edgefleet_core::ModelProfile { name: rec.name.clone(), ..profile },
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let models = args.models.iter().map(|a| plan_model(&store, a)).collect::<anyhow::Result<Vec<_>>>()?;
+    let registry = store.list_devices()?;
+    let devices: Vec<_> = if args.device_ids.is_empty() {
+        registry.into_iter().map(|r| r.device).collect()
+    } else {
+        let mut out = Vec::new();
+        for id in &args.device_ids {
+            match registry.iter().find(|r| &r.device.device_id == id) {
+                Some(r) => out.push(r.device.clone()),
+                None => bad_input!("no device `{id}` in the registry: run `edgefleet devices` to list them"),
+            }
+        }
+        out
+    };
+    if devices.is_empty() {
+        bad_input!("the registry has no devices: run `edgefleet scan` or `edgefleet add` first");
+    }
+    let plan = plan_placement(Some(&store), &models, &devices, &[], &FitConfig::default())
+        .map_err(super::deploy_cmd::classify)?;
+    if args.json && !args.deploy {
+        println!("{}", serde_json::to_string_pretty(&plan).context("cannot encode the plan")?);
+        return Ok(());
+    }
+    if !args.json {
+        print_plan(&plan);
+    }
+    if args.deploy {
+        let (directory, _) = directory_from_store(&store, global)?;
+        let store = Arc::new(Mutex::new(store));
+        let progress: edgefleet_fleet::rollout::ProgressFn = Arc::new(|p| eprintln!("{}: {}", p.device_id, p.state));
+        let rt = super::runtime()?;
+        let results = rt.block_on(deploy_plan(store, directory, &plan, RolloutPlan::default(), progress));
+        let mut failed = 0;
+        for (model, r) in &results {
+            match r {
+                Ok(o) if o.state == "done" => println!("deployed {model} to {}", o.done.join(", ")),
+                Ok(o) => {
+                    failed += 1;
+                    println!("{model}: deployment {} ended {}", o.deployment_id, o.state);
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("{model}: {e}");
+                }
+            }
+        }
+        if args.json {
+            let outcomes: Vec<_> = results
+                .iter()
+                .map(|(m, r)| serde_json::json!({"model": m, "outcome": r.as_ref().ok(), "error": r.as_ref().err()}))
+                .collect();
+            println!("{}", serde_json::json!({"plan": plan, "deployments": outcomes}));
+        }
+        if failed > 0 {
+            anyhow::bail!("{failed} of {} rollouts did not finish", results.len());
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &PlacementPlan) {
+    println!("placement ({}): total cost {:.3} (Σ latency ms × priority + device cost)", plan.method, plan.total_cost);
+    match (plan.exact_cost, plan.heuristic_matches_exact) {
+        (Some(exact), Some(true)) => {
+            println!("  the heuristic found the optimum ({exact:.3}, checked by exact search)")
+        }
+        (Some(exact), _) => println!(
+            "  the heuristic found cost {:.3} with {} left out; the exact search {exact:.3}: the exact plan is used",
+            plan.heuristic_cost, plan.heuristic_unplaced
+        ),
+        (None, _) => println!("  too large for the exact search: the heuristic's plan"),
+    }
+    for c in &plan.choices {
+        let cal = if c.calibrated { "calibrated" } else { "uncalibrated" };
+        println!(
+            "  {}@{} → {}: cost {:.3} ({:.3} ms {cal}, {:.1} MB) — {}",
+            c.model, c.version, c.device_id, c.cost, c.latency_ms, c.memory_mb, c.reason
+        );
+    }
+    for u in &plan.unplaced {
+        println!("  {} NOT PLACED: {}", u.model, u.reason);
+    }
+    for d in &plan.devices {
+        println!("  {:<24} {:>8.1} of {:>8.1} MB used", d.device_id, d.used_mb, d.capacity_mb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_arguments_parse() {
+        assert_eq!(parse_model_arg("mlp").unwrap(), ("mlp".into(), None, 1.0));
+        assert_eq!(parse_model_arg("mlp:3").unwrap(), ("mlp".into(), None, 3.0));
+        assert_eq!(parse_model_arg("mlp@1:0.5").unwrap(), ("mlp".into(), Some("1".into()), 0.5));
+        assert!(parse_model_arg("mlp:x").is_err());
+        assert!(parse_model_arg("mlp:-1").is_err());
+        assert!(parse_model_arg(":2").is_err());
+    }
+}

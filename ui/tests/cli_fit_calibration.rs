@@ -1,0 +1,194 @@
+//! The fit against the device, through the real CLI, the fleet code and a
+//! real SQLite file, with real agents on 127.0.0.1 running real ONNX:
+//! `edgefleet estimate --device-id ID --measure` keeps the benchmark and
+//! the calibrated range is narrower and holds the measured value; another
+//! model's estimate on the same device is calibrated from it; battery life
+//! shows for battery devices only; a corrupt kept row is a clear error;
+//! `edgefleet place --json` respects every device's memory and matches the
+//! exact search.
+
+use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
+use edgefleet_core::{Device, DeviceType};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TOKEN: &str = "fit-calibration-token";
+
+fn edgefleet(db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_edgefleet"));
+    c.arg("--db").arg(db).arg("--token").arg(TOKEN).env_remove("EDGEFLEET_DB").env_remove("EDGEFLEET_TOKEN");
+    c
+}
+
+fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models").join(name)
+}
+
+fn text(out: &Output) -> String {
+    format!("stdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", text(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+async fn agent(dir: &Path, device: Device) -> AgentHandle {
+    let mut config = AgentConfig::new(device.clone(), dir.join(&device.device_id));
+    config.token = Some(TOKEN.into());
+    spawn(config).await.expect("agent starts")
+}
+
+fn add(db: &Path, agent: &AgentHandle) {
+    let out = edgefleet(db).arg("add").arg(agent.addr.to_string()).output().expect("run edgefleet add");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+fn estimate(db: &Path, model: &str, device_id: &str, extra: &[&str]) -> serde_json::Value {
+    let out = edgefleet(db)
+        .args(["estimate", "--json", "--device-id", device_id, "--model"])
+        .arg(asset(model))
+        .args(extra)
+        .output()
+        .expect("run edgefleet estimate");
+    json(&out)
+}
+
+fn range(v: &serde_json::Value) -> (f64, f64) {
+    (v["low"].as_f64().expect("low"), v["high"].as_f64().expect("high"))
+}
+
+/// Middle of the batch-1 estimate of an `estimate --json` answer.
+fn batch1_mid(answer: &serde_json::Value) -> f64 {
+    let (low, high) = range(&answer["fit"]["per_batch"][0]["latency_ms"]);
+    (low + high) / 2.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measuring_calibrates_this_and_other_models_and_place_respects_memory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("console.db");
+    let server = agent(dir.path(), Device::new("fit-server", DeviceType::EdgeServer, 4, 16_384, 64.0)).await;
+    let mut phone = Device::new("fit-phone", DeviceType::MobilePhone, 4, 4_096, 16.0);
+    phone.battery_capacity_mah = Some(4_000);
+    let phone = agent(dir.path(), phone).await;
+    add(&db, &server);
+    add(&db, &phone);
+
+    // Before: no calibration, the plain estimate.
+    let before = estimate(&db, "mlp_digits.onnx", "fit-server", &[]);
+    assert!(before["fit"]["calibration"].is_null(), "{before}");
+    assert!(before["polled"].as_bool().unwrap());
+    assert!(before["rtt_ms"].as_f64().is_some_and(|r| r > 0.0), "the poll's RTT is measured: {before}");
+    let cnn_before = estimate(&db, "cnn_digits.onnx", "fit-server", &[]);
+
+    // Measure the MLP: uploaded as an inactive version, benchmarked, kept.
+    let measured = estimate(&db, "mlp_digits.onnx", "fit-server", &["--measure"]);
+    let m = &measured["measurement"];
+    assert_eq!(m["synthetic"], false, "a real agent measures: {m}");
+    let rows = m["per_batch"].as_array().expect("per batch");
+    assert!(rows.len() >= 4, "batch 1 up to the max batch: {m}");
+    for row in rows {
+        let (el, eh) = range(&row["estimated_latency_ms"]);
+        let (cl, ch) = range(&row["calibrated_latency_ms"]);
+        let p50 = row["measured_latency_ms_p50"].as_f64().expect("measured p50");
+        // Narrower relative to its size (high ÷ low): the plain range may sit
+        // elsewhere on the axis, so its absolute width says little.
+        assert!(ch / cl < eh / el, "calibration narrows the range at batch {}: {row}", row["batch"]);
+        // The calibrated range sits on the measurement: the p50 is inside it
+        // or within a quarter of it.
+        let mid = (cl + ch) / 2.0;
+        assert!(
+            (cl..=ch).contains(&p50) || (mid / p50 - 1.0).abs() < 0.25,
+            "batch {}: measured {p50} ms vs calibrated {cl:.4}–{ch:.4} ms",
+            row["batch"]
+        );
+    }
+    assert!(measured["fit"]["calibration"]["runs"].as_u64() == Some(1), "{measured}");
+    assert!(
+        measured["calibration_source"].as_str().is_some_and(|s| s.contains("1 runs of models mlp_digits")),
+        "{measured}"
+    );
+    // The benchmark is in the store, and the model was not activated.
+    let store = edgefleet_store::Store::open(&db).expect("open the console db");
+    let kept = store.calibrations_for_device("fit-server").expect("read kept benchmarks");
+    assert_eq!(kept.len(), rows.len());
+    assert!(kept.iter().all(|r| r.model_name == "mlp_digits" && r.runtime.starts_with("tract") && !r.synthetic));
+    drop(store);
+
+    // Another model on the same device is calibrated by the MLP's run, and
+    // lands closer to what it really takes than the plain estimate did.
+    let cnn_cal = estimate(&db, "cnn_digits.onnx", "fit-server", &[]);
+    assert!(cnn_cal["calibration_source"].as_str().is_some_and(|s| s.contains("mlp_digits")), "{cnn_cal}");
+    let cnn_measured = estimate(&db, "cnn_digits.onnx", "fit-server", &["--measure"]);
+    let truth = cnn_measured["measurement"]["per_batch"][0]["measured_latency_ms_p50"].as_f64().expect("p50");
+    // Calibrated on the other model, the CNN's estimate is within the issue's
+    // ±25% of what it measures — or at least closer than the plain estimate.
+    let off = |est: f64| (est / truth).ln().abs();
+    let (plain, calibrated) = (batch1_mid(&cnn_before), batch1_mid(&cnn_cal));
+    assert!(
+        (calibrated / truth - 1.0).abs() <= 0.25 || off(calibrated) < off(plain),
+        "calibrating on the MLP: CNN plain {plain:.4} ms, calibrated {calibrated:.4} ms, measured {truth:.4} ms"
+    );
+
+    // Total latency and energy: battery life for the phone only.
+    let on_phone = estimate(&db, "mlp_digits.onnx", "fit-phone", &["--rate", "5"]);
+    let op = &on_phone["operating_point"];
+    assert!(op["battery_hours"].as_f64().is_some_and(|h| h > 0.0), "{op}");
+    let total = op["total_ms"].as_f64().expect("stable queue at 5 req/s");
+    let wait = op["queue"]["wait_ms"].as_f64().expect("wait");
+    let parts = op["network_ms"].as_f64().unwrap() + op["compute_ms"].as_f64().unwrap() + wait;
+    assert!((total - parts).abs() < 1e-9, "{op}");
+    let on_server = estimate(&db, "mlp_digits.onnx", "fit-server", &["--rate", "5"]);
+    assert!(on_server["operating_point"]["battery_hours"].is_null(), "no battery, no battery life: {on_server}");
+    assert!(on_server["operating_point"]["energy"]["total_mj"].as_f64().is_some_and(|e| e > 0.0));
+    // A rate the device cannot serve is said to be unstable.
+    let flood = estimate(&db, "mlp_digits.onnx", "fit-server", &["--rate", "1000000"]);
+    assert_eq!(flood["operating_point"]["queue"]["state"], "unstable", "{flood}");
+    assert!(flood["operating_point"]["total_ms"].is_null());
+
+    // Placement through the CLI: import the models, plan on both devices.
+    for m in ["mlp_digits.onnx", "cnn_digits.onnx", "mlp_digits_qoperator.onnx"] {
+        let out = edgefleet(&db).arg("import").arg(asset(m)).output().expect("import");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = edgefleet(&db)
+        .args(["place", "--json", "--model", "mlp_digits:3", "--model", "cnn_digits:1", "--model"])
+        .arg("mlp_digits_qoperator:0.5")
+        .output()
+        .expect("run edgefleet place");
+    let plan = json(&out);
+    assert_eq!(plan["method"], "exact", "3 models × 2 devices is small enough to check: {plan}");
+    assert_eq!(plan["heuristic_matches_exact"], true, "{plan}");
+    let choices = plan["choices"].as_array().expect("choices");
+    assert_eq!(choices.len() + plan["unplaced"].as_array().unwrap().len(), 3);
+    for d in plan["devices"].as_array().unwrap() {
+        let id = d["device_id"].as_str().unwrap();
+        let sum: f64 = choices.iter().filter(|c| c["device_id"] == id).map(|c| c["memory_mb"].as_f64().unwrap()).sum();
+        assert!(sum <= d["capacity_mb"].as_f64().unwrap() + 1e-6, "{id} over capacity: {plan}");
+        assert!((sum - d["used_mb"].as_f64().unwrap()).abs() < 1e-6);
+    }
+    for c in choices {
+        assert!(!c["reason"].as_str().unwrap().is_empty() && c["cost"].as_f64().unwrap() >= 0.0, "{c}");
+    }
+    let calibrated_mlp = choices.iter().find(|c| c["model"] == "mlp_digits" && c["device_id"] == "fit-server");
+    if let Some(c) = calibrated_mlp {
+        assert_eq!(c["calibrated"], true, "the server's kept benchmarks feed the plan: {c}");
+    }
+    let bad = edgefleet(&db).args(["place", "--model", "nope"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+
+    // A corrupt kept row: a clear error naming it, and the row is kept.
+    let raw = rusqlite::Connection::open(&db).expect("raw db");
+    raw.execute("UPDATE calibrations SET profile_json = '{' WHERE batch = 1 AND model_name = 'mlp_digits'", [])
+        .expect("corrupt one row");
+    let out = edgefleet(&db)
+        .args(["estimate", "--device-id", "fit-server", "--model"])
+        .arg(asset("mlp_digits.onnx"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt row in table `calibrations`"), "{}", text(&out));
+    let n: i64 = raw.query_row("SELECT count(*) FROM calibrations", [], |r| r.get(0)).expect("count");
+    assert!(n >= 8, "nothing was deleted: {n}");
+}
