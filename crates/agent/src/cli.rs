@@ -1,5 +1,6 @@
 //! Command-line flags of `edgefleet-agent` and what each command does.
 
+use crate::broker_args::BrokerArgs;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use edgefleet_agent::{
@@ -26,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run N simulated agents in this process (demo fleets).
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cli_docs::CompletionsArgs),
     /// Print the man page (roff), or write it into a directory.
@@ -96,6 +97,8 @@ pub struct AgentArgs {
     /// an installed Python onnxruntime are tried.
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +129,8 @@ pub struct SimulateArgs {
     /// Unsure predictions on small devices fall back to an edge server of the fleet.
     #[arg(long)]
     pub offload_to_edge: bool,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
 }
 
 fn parse_device_type(s: &str) -> Result<DeviceType, String> {
@@ -179,7 +184,7 @@ async fn shutdown_signal() {
 
 pub async fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Some(Command::Simulate(args)) => run_simulation(args).await,
+        Some(Command::Simulate(args)) => run_simulation(*args).await,
         Some(Command::Completions(args)) => {
             cli_docs::print_completions(&args, <Cli as clap::CommandFactory>::command(), "edgefleet-agent");
             Ok(())
@@ -253,6 +258,7 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     config.max_parts_bytes = args.max_parts_mb.saturating_mul(1024 * 1024);
     config.keep_versions = args.keep_versions.max(1);
+    config.broker = args.broker.config()?;
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
@@ -288,6 +294,7 @@ async fn run_simulation(args: SimulateArgs) -> Result<()> {
         advertise: !args.no_advertise,
         bind: args.bind,
         offload_to_edge: args.offload_to_edge,
+        broker: args.broker.config()?,
     };
     let started = Instant::now();
     let fleet = simulate(opts).await?;

@@ -5,6 +5,7 @@ use crate::advertise::MdnsDaemon;
 use crate::token_gate::MAX_FAILURES_PER_WINDOW;
 use crate::bounded_server::ServeLimits;
 use crate::model_store::{DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL};
+use crate::mqtt_link::BrokerConfig;
 use edgefleet_core::Device;
 use edgefleet_optimize::runtime::Selected;
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub struct AgentConfig {
     pub serve_limits: ServeLimits,
     /// Failed logins one peer address may make per minute before it gets 429.
     pub max_auth_failures: u32,
+    /// An MQTT broker to publish state and telemetry to and take commands
+    /// from (`--broker`); `None` = HTTP only.
+    pub broker: Option<BrokerConfig>,
 }
 
 impl AgentConfig {
@@ -85,6 +89,7 @@ impl AgentConfig {
             runtime: None,
             serve_limits: ServeLimits::default(),
             max_auth_failures: MAX_FAILURES_PER_WINDOW,
+            broker: None,
         }
     }
 }

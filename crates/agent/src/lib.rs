@@ -21,6 +21,7 @@ mod info_routes;
 mod kill_switch;
 mod model_routes;
 mod model_store;
+mod mqtt_link;
 mod predict_body;
 mod predict_routes;
 mod prometheus;
@@ -50,6 +51,7 @@ pub use identity::{
 pub use model_store::{
     ContentRange, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL, ModelStoreError, StoreLimits,
 };
+pub use mqtt_link::BrokerConfig;
 pub use server::{AgentHandle, run, spawn, spawn_on};
 pub use simulate::{SimulateOptions, SimulatedFleet, private_temp_dir, simulate};
 pub use synthetic::{SyntheticLoad, synthetic_device};

@@ -1,5 +1,6 @@
 //! `edgefleet-agent`: parses arguments and runs the agent library.
 
+mod broker_args;
 mod cli;
 
 use clap::Parser;

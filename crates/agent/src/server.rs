@@ -13,6 +13,7 @@ use crate::gflops::probe_compute;
 use crate::identity::{load_or_create_token, token_sha256};
 use crate::kill_switch::KillableListener;
 use crate::model_store::{ModelStore, StoreLimits};
+use crate::mqtt_link::{BrokerConfig, BrokerLink};
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
@@ -72,6 +73,8 @@ struct Prepared {
     advertisement: Option<Advertisement>,
     /// The daemon this agent started itself (not a fleet's shared one).
     own_daemon: Option<MdnsDaemon>,
+    /// The broker to join once serving, and the address it announces.
+    broker: Option<(BrokerConfig, SocketAddr)>,
 }
 
 async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, AgentError> {
@@ -175,7 +178,8 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         predict_permits: tokio::sync::Semaphore::new(predict_concurrency()),
         benchmark_permits: tokio::sync::Semaphore::new(1),
     });
-    Ok(Prepared { state, token, advertisement, own_daemon })
+    let broker = config.broker.clone().map(|b| (b, addr));
+    Ok(Prepared { state, token, advertisement, own_daemon, broker })
 }
 
 async fn serve(
@@ -187,8 +191,18 @@ async fn serve(
     let app = router(prepared.state.clone());
     let listener = KillableListener { inner: listener, killed };
     let collector = tokio::spawn(collect_parts_periodically(prepared.state.clone()));
+    // Dropped with this future when the agent is aborted: no goodbye, so the broker fires the last will.
+    let link = match prepared.broker {
+        Some((cfg, addr)) => {
+            Some(BrokerLink::start(prepared.state.clone(), cfg, addr).map_err(|e| AgentError::Config(e.to_string()))?)
+        }
+        None => None,
+    };
     serve_bounded(listener, app, prepared.state.serve_limits, shutdown).await;
     collector.abort();
+    if let Some(link) = link {
+        link.goodbye().await;
+    }
     // Graceful: say goodbye on mDNS so consoles drop the device at once.
     if let Some(ad) = prepared.advertisement {
         ad.withdraw().await;

@@ -52,6 +52,8 @@ pub struct SimulateOptions {
     /// fleet as its upstream (round robin), so unsure predictions fall back
     /// to a bigger machine — the edge/cloud offload demo.
     pub offload_to_edge: bool,
+    /// Every agent also joins this broker (one MQTT connection each).
+    pub broker: Option<crate::mqtt_link::BrokerConfig>,
 }
 
 impl SimulateOptions {
@@ -67,6 +69,7 @@ impl SimulateOptions {
             advertise: true,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: false,
+            broker: None,
         }
     }
 }
@@ -124,6 +127,7 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         config.token = Some(opts.token.clone().unwrap_or_else(|| random_hex(32)));
         config.interfaces = opts.interfaces.clone();
         config.advertise = opts.advertise;
+        config.broker = opts.broker.clone();
         config.mdns = fleet.daemon.clone();
         config.seed = opts.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
         if opts.offload_to_edge && !is_server && !servers.is_empty() {

@@ -9,6 +9,7 @@ pub mod fit;
 pub mod latency;
 pub mod matrix;
 pub mod model;
+pub mod mqtt_wire;
 pub mod names;
 pub mod offload;
 pub mod ops;

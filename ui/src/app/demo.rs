@@ -68,6 +68,7 @@ impl DemoFleet {
             advertise: true,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: true,
+            broker: None,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
         let rows = match &opts.traffic_csv {
