@@ -8,11 +8,15 @@
 
 use crate::app::device_list_view::{DeviceListView, SortColumn};
 use crate::app::event_log::EventLog;
+use crate::app::find_devices::FindDevices;
 use crate::app::fit_view::FitView;
 use crate::app::fleet_model::FleetModel;
+use crate::app::group_fit_view::GroupFitView;
 use crate::app::jobs::Jobs;
 use crate::app::library::{DragFits, Library};
 use crate::app::map_view::MapView;
+use crate::app::selection::Selection;
+use crate::app::toasts::Toasts;
 use crate::map::MapState;
 use edgefleet_fleet::LogLevel;
 use edgefleet_store::DeploymentRecord;
@@ -137,6 +141,27 @@ pub struct AppState {
     /// The interfaces text while the user edits it (applied when done).
     #[serde(skip)]
     pub interfaces_edit: Option<String>,
+    /// The selected devices (list, map and charts); `selected` is the one
+    /// the detail view shows.
+    #[serde(skip)]
+    pub selection: Selection,
+    /// The open group fit panel (a model dropped on a selection).
+    #[serde(skip)]
+    pub group_fit: Option<GroupFitView>,
+    /// The Find devices dialog.
+    #[serde(skip)]
+    pub find: FindDevices,
+    /// The card whose variants are compared, when that window is open.
+    #[serde(skip)]
+    pub compare: Option<i64>,
+    /// The token typed in the Pair box.
+    #[serde(skip)]
+    pub pair_token: String,
+    #[serde(skip)]
+    pub toasts: Toasts,
+    /// Ctrl+F: focus the filter box on the next frame.
+    #[serde(skip)]
+    pub focus_filter: bool,
 }
 
 impl Default for AppState {
@@ -167,6 +192,13 @@ impl Default for AppState {
             list_view: DeviceListView::default(),
             map_view: MapView::default(),
             interfaces_edit: None,
+            selection: Selection::default(),
+            group_fit: None,
+            find: FindDevices::default(),
+            compare: None,
+            pair_token: String::new(),
+            toasts: Toasts::default(),
+            focus_filter: false,
         }
     }
 }

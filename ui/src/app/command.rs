@@ -45,4 +45,55 @@ pub enum UiCommand {
         addr: String,
     },
     ClearLog,
+    /// Ctrl-click: add or remove a device from the selection.
+    ToggleSelect(String),
+    /// Shift-click: select from the last clicked device to this one, in
+    /// the list's order.
+    SelectRange(String),
+    /// Select every device the list shows (the filter's matches).
+    SelectAllShown,
+    /// Replace the selection (a box drawn on the map).
+    SelectMany(Vec<String>),
+    /// A model card dropped on a selection: the group fit summary.
+    OpenGroupFit {
+        card_id: i64,
+        device_ids: Vec<String>,
+    },
+    CloseGroupFit,
+    /// Roll a model out to devices with a plan (`edgefleet deploy`'s rollout).
+    RollOut {
+        card_id: i64,
+        targets: Vec<String>,
+        plan: edgefleet_fleet::RolloutPlan,
+    },
+    PauseRollout(u64),
+    ResumeRollout(u64),
+    AbortRollout(u64),
+    /// Put a finished rollout's devices back on their previous version.
+    RollBackRollout(u64),
+    /// Roll one device's model back to the version it ran before.
+    RollBackModel {
+        device_id: String,
+        name: String,
+    },
+    /// Make an installed version the active one on a device.
+    ActivateModel {
+        device_id: String,
+        name: String,
+        version: String,
+    },
+    /// Probe `CIDR:PORTS` for agents (the engine's unicast sweep).
+    Sweep {
+        spec: String,
+    },
+    /// Store a token for devices (one device's own, or a lab-wide one).
+    Pair {
+        device_ids: Vec<String>,
+        token: String,
+    },
+    /// Compare a model's variants side by side.
+    OpenCompare {
+        card_id: i64,
+    },
+    CloseCompare,
 }

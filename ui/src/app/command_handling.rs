@@ -28,8 +28,6 @@ impl App {
 
     fn execute(&mut self, command: UiCommand) {
         match command {
-            UiCommand::SelectDevice(id) => self.state.selected = Some(id),
-            UiCommand::ClearSelection => self.state.selected = None,
             UiCommand::SetTab(tab) => self.state.tab = tab,
             UiCommand::ImportModel(path) => {
                 let store = self.store.clone();
@@ -47,6 +45,8 @@ impl App {
             UiCommand::SetTheme(theme) => self.state.theme = theme,
             UiCommand::AddDevice { addr } => self.send(Command::AddManual { addr, token: None }),
             UiCommand::ClearLog => self.state.log.lines.clear(),
+            // Selection, group fit, rollouts, sweep, pairing: group_commands.rs.
+            other => self.execute_group(other),
         }
     }
 

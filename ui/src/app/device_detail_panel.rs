@@ -1,11 +1,32 @@
-//! The selected device in detail: spec, live numbers, installed models.
+//! The selected device in detail: spec, live numbers, pairing (its token,
+//! or a lab-wide one for every unpaired device selected), installed models
+//! with Activate / Roll back, rows sent upstream, and its recent events.
 
+use crate::app::command::UiCommand;
+use crate::app::event_log::{EventLog, clock};
 use crate::app::fleet_model::DeviceEntry;
-use crate::app::style::type_icon;
+use crate::app::style::{level_color, type_icon};
 use crate::map::status_color;
 use egui::{RichText, Ui};
 
-pub fn device_detail_ui(ui: &mut Ui, entry: Option<&DeviceEntry>) {
+/// Recent events of the device shown at most.
+const EVENTS_SHOWN: usize = 8;
+
+/// What the detail view needs besides the device.
+pub struct DetailContext<'a> {
+    pub log: &'a EventLog,
+    /// The token typed in the Pair box.
+    pub pair_token: &'a mut String,
+    /// Other selected devices without a valid token (a lab-wide Pair).
+    pub unpaired_selected: Vec<String>,
+}
+
+pub fn device_detail_ui(
+    ui: &mut Ui,
+    entry: Option<&DeviceEntry>,
+    cx: DetailContext<'_>,
+    commands: &mut Vec<UiCommand>,
+) {
     let Some(e) = entry else {
         ui.weak("Select a device in the list or on the map.");
         return;
@@ -16,6 +37,57 @@ pub fn device_detail_ui(ui: &mut Ui, entry: Option<&DeviceEntry>) {
         ui.label(RichText::new(d.status.as_str()).color(status_color(d.status)).strong());
     });
     ui.weak(format!("{} · {}{}", d.device_id, d.device_type.label(), if d.simulated { " · simulated" } else { "" }));
+    if !e.paired {
+        pair_ui(ui, e, cx.pair_token, &cx.unpaired_selected, commands);
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new("Installed models").strong());
+    if e.models.is_empty() {
+        ui.weak("none");
+    }
+    for m in &e.models {
+        let stats =
+            e.metrics.as_ref().and_then(|x| x.models.iter().find(|s| s.name == m.name && s.version == m.version));
+        let live = stats
+            .map(|s| {
+                let upstream =
+                    if s.offloaded > 0 { format!(" · {} sent upstream", s.offloaded) } else { String::new() };
+                format!(" · {:.1} qps · p50 {:.2} ms{upstream}", s.qps, s.p50_ms)
+            })
+            .unwrap_or_default();
+        let tag = if m.active {
+            " (active)"
+        } else if m.previous {
+            " (previous)"
+        } else {
+            ""
+        };
+        let text = format!("{} v{}{tag}{live}", m.name, m.version);
+        ui.horizontal(|ui| {
+            if m.active {
+                ui.label(RichText::new(text).strong());
+                let has_previous = e.models.iter().any(|x| x.name == m.name && x.previous);
+                if has_previous
+                    && ui.small_button("↩ Roll back").on_hover_text("Back to the previous version").clicked()
+                {
+                    commands.push(UiCommand::RollBackModel { device_id: e.id().to_owned(), name: m.name.clone() });
+                }
+            } else {
+                ui.label(text);
+                if ui.small_button("Activate").clicked() {
+                    commands.push(UiCommand::ActivateModel {
+                        device_id: e.id().to_owned(),
+                        name: m.name.clone(),
+                        version: m.version.clone(),
+                    });
+                }
+            }
+        });
+    }
+    if !e.models.is_empty() {
+        ui.weak("Offload threshold: not reported by the agent (set on activation).");
+    }
+    // The spec and live numbers below the actions.
     ui.add_space(4.0);
     egui::Grid::new("device-detail").num_columns(2).spacing([12.0, 3.0]).show(ui, |ui| {
         let mut row = |k: &str, v: String| {
@@ -50,33 +122,43 @@ pub fn device_detail_ui(ui: &mut Ui, entry: Option<&DeviceEntry>) {
             row("Live", "no metrics yet".into());
         }
     });
+    events_ui(ui, e.id(), cx.log);
+}
+
+/// The token of an unpaired device, or a lab-wide one for all selected.
+fn pair_ui(ui: &mut Ui, e: &DeviceEntry, token: &mut String, unpaired: &[String], commands: &mut Vec<UiCommand>) {
     ui.add_space(6.0);
-    ui.label(RichText::new("Installed models").strong());
-    if e.models.is_empty() {
-        ui.weak("none");
+    ui.label(RichText::new("Not paired: the console has no valid token for it").strong());
+    ui.horizontal(|ui| {
+        ui.add(egui::TextEdit::singleline(token).hint_text("token (the agent prints it)").desired_width(220.0));
+        let ready = !token.trim().is_empty();
+        if ui.add_enabled(ready, egui::Button::new("Pair")).clicked() {
+            commands.push(UiCommand::Pair { device_ids: vec![e.id().to_owned()], token: token.trim().to_owned() });
+            token.clear();
+        }
+    });
+    if unpaired.len() > 1 {
+        let ready = !token.trim().is_empty();
+        let label = format!("Pair all {} unpaired selected devices with this token", unpaired.len());
+        if ui.add_enabled(ready, egui::Button::new(label)).clicked() {
+            commands.push(UiCommand::Pair { device_ids: unpaired.to_vec(), token: token.trim().to_owned() });
+            token.clear();
+        }
     }
-    for m in &e.models {
-        let stats =
-            e.metrics.as_ref().and_then(|x| x.models.iter().find(|s| s.name == m.name && s.version == m.version));
-        let live = stats
-            .map(|s| {
-                let upstream =
-                    if s.offloaded > 0 { format!(" · {} sent upstream", s.offloaded) } else { String::new() };
-                format!(" · {:.1} qps · p50 {:.2} ms{upstream}", s.qps, s.p50_ms)
-            })
-            .unwrap_or_default();
-        let tag = if m.active {
-            " (active)"
-        } else if m.previous {
-            " (previous)"
-        } else {
-            ""
-        };
-        let text = format!("{} v{}{tag}{live}", m.name, m.version);
-        if m.active {
-            ui.label(RichText::new(text).strong())
-        } else {
-            ui.label(text)
-        };
+}
+
+/// The newest log lines that name this device.
+fn events_ui(ui: &mut Ui, device_id: &str, log: &EventLog) {
+    let lines: Vec<_> = log.lines.iter().rev().filter(|l| l.message.contains(device_id)).take(EVENTS_SHOWN).collect();
+    if lines.is_empty() {
+        return;
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new("Recent events").strong());
+    for l in lines {
+        ui.horizontal_wrapped(|ui| {
+            ui.weak(clock(l.at_ms));
+            ui.label(RichText::new(&l.message).color(level_color(l.level)));
+        });
     }
 }

@@ -12,7 +12,7 @@ use crate::app::fleet_model::DeviceEntry;
 use crate::app::library::ModelDrag;
 use crate::app::style::{MISFIT_COLOR, type_icon};
 use crate::map::status_color;
-use egui::{Align2, Color32, FontId, Rect, Sense, Ui, pos2, vec2};
+use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Ui, pos2, vec2};
 
 pub const ROW_HEIGHT: f32 = 24.0;
 
@@ -32,15 +32,28 @@ fn columns(width: f32) -> Columns {
 /// The list. While a card is dragged (`state.drag_fits`), devices it does
 /// not fit are tinted.
 pub fn device_list_ui(ui: &mut Ui, state: &mut AppState, commands: &mut Vec<UiCommand>) {
-    let AppState { fleet, list_view, filter, sort, sort_ascending, selected, drag_fits, .. } = state;
+    let AppState {
+        fleet, list_view, filter, sort, sort_ascending, selected, drag_fits, selection, focus_filter, ..
+    } = state;
     let (online, stale, offline) = fleet.status_counts();
     ui.horizontal(|ui| {
         ui.heading("Devices");
         ui.weak(format!("{} · {online} online · {stale} stale · {offline} offline", fleet.len()));
+        if !selection.is_empty() {
+            ui.label(RichText::new(format!("{} selected", selection.len())).strong());
+            if ui.small_button("✖").on_hover_text("Clear the selection").clicked() {
+                commands.push(UiCommand::ClearSelection);
+            }
+        }
     });
-    ui.add(
-        egui::TextEdit::singleline(filter).hint_text("Filter: name, type, status, model…").desired_width(f32::INFINITY),
+    let filter_box = ui.add(
+        egui::TextEdit::singleline(filter)
+            .hint_text("Filter: name, type, status, model… (Ctrl+F)")
+            .desired_width(f32::INFINITY),
     );
+    if std::mem::take(focus_filter) {
+        filter_box.request_focus();
+    }
     ui.add_space(2.0);
     header_ui(ui, sort, sort_ascending);
     let rows = list_view.rows(fleet, filter, *sort, *sort_ascending);
@@ -50,13 +63,26 @@ pub fn device_list_ui(ui: &mut Ui, state: &mut AppState, commands: &mut Vec<UiCo
         return;
     }
     let fits = drag_fits.as_ref().map(|d| &d.fits);
+    let mut dropped = None;
     egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         for &i in &rows[range] {
             let e = &fleet.entries()[i];
             let misfit = fits.and_then(|f| f.get(e.id())).is_some_and(|ok| !ok);
-            row_ui(ui, e, selected.as_deref() == Some(e.id()), misfit, commands);
+            let is_selected = selection.contains(e.id()) || selected.as_deref() == Some(e.id());
+            if let Some(card_id) = row_ui(ui, e, is_selected, misfit, commands) {
+                dropped = Some((card_id, e.id().to_owned()));
+            }
         }
     });
+    // A card dropped on a device of a selection fits the whole selection.
+    if let Some((card_id, device_id)) = dropped {
+        if selection.len() > 1 && selection.contains(&device_id) {
+            let order = rows.iter().map(|&i| fleet.entries()[i].id());
+            commands.push(UiCommand::OpenGroupFit { card_id, device_ids: selection.ordered(order) });
+        } else {
+            commands.push(UiCommand::OpenFit { card_id, device_id });
+        }
+    }
 }
 
 fn header_ui(ui: &mut Ui, sort: &mut SortColumn, ascending: &mut bool) {
@@ -96,21 +122,28 @@ fn header_ui(ui: &mut Ui, sort: &mut SortColumn, ascending: &mut bool) {
     }
 }
 
-fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: &mut Vec<UiCommand>) {
+/// One row; returns the card dropped on it, if any.
+fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: &mut Vec<UiCommand>) -> Option<i64> {
     let width = ui.available_width();
     let (rect, resp) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), Sense::click());
     // Screen readers (and the GUI tests) find a row by the device's name.
     resp.widget_info(|| egui::WidgetInfo::selected(egui::Role::ListItem, true, selected, e.device.display_name()));
     // Drop target: a model card released over this row.
     let hovering_drag = resp.dnd_hover_payload::<ModelDrag>().is_some();
-    if let Some(drag) = resp.dnd_release_payload::<ModelDrag>() {
-        commands.push(UiCommand::OpenFit { card_id: drag.card_id, device_id: e.id().to_owned() });
-    }
+    let dropped = resp.dnd_release_payload::<ModelDrag>().map(|d| d.card_id);
     if resp.clicked() {
-        commands.push(UiCommand::SelectDevice(e.id().to_owned()));
+        let m = ui.input(|i| i.modifiers);
+        let id = e.id().to_owned();
+        commands.push(if m.command {
+            UiCommand::ToggleSelect(id)
+        } else if m.shift {
+            UiCommand::SelectRange(id)
+        } else {
+            UiCommand::SelectDevice(id)
+        });
     }
     if !ui.is_rect_visible(rect) {
-        return;
+        return dropped;
     }
     let visuals = ui.visuals();
     let painter = ui.painter();
@@ -136,13 +169,11 @@ fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: 
         pos2(rect.left() + cols.name, rect.top()),
         pos2(rect.left() + cols.load - 6.0, rect.bottom()),
     );
-    painter.with_clip_rect(name_rect).text(
-        name_rect.left_center(),
-        Align2::LEFT_CENTER,
-        name,
-        FontId::proportional(13.0),
-        text_color,
-    );
+    // Long names end in "…" (the tooltip has the whole name).
+    let mut job = egui::text::LayoutJob::simple_singleline(name, FontId::proportional(13.0), text_color);
+    job.wrap = egui::text::TextWrapping::truncate_at_width(name_rect.width().max(10.0));
+    let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
+    painter.galley(pos2(name_rect.left(), y - galley.size().y / 2.0), galley, text_color);
     // Load bar.
     let load = e.load();
     let bar = Rect::from_min_size(pos2(rect.left() + cols.load, y - 4.0), vec2(56.0, 8.0));
@@ -167,10 +198,12 @@ fn row_ui(ui: &mut Ui, e: &DeviceEntry, selected: bool, misfit: bool, commands: 
         weak,
     );
     resp.on_hover_text(format!(
-        "{} · {} · {} · load {:.0}% · mem {used}/{total} MB",
+        "{}\n{} · {} · {} · load {:.0}% · mem {used}/{total} MB",
+        e.device.display_name(),
         e.device.device_id,
         e.device.device_type.label(),
         e.status(),
         load * 100.0
     ));
+    dropped
 }

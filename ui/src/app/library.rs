@@ -29,6 +29,9 @@ pub struct ModelCard {
     pub recipe: Option<String>,
     /// Accuracy on the evaluation set, when measured.
     pub accuracy: Option<f64>,
+    /// What the optimizer measured for a variant (its report as stored:
+    /// accuracy and sample count, latency on the runtime it ran on).
+    pub metrics: Option<serde_json::Value>,
 }
 
 impl ModelCard {
@@ -45,6 +48,7 @@ impl ModelCard {
             parent_id: r.parent_id,
             recipe: r.recipe,
             accuracy,
+            metrics: r.metrics,
         }
     }
 
@@ -62,6 +66,7 @@ impl ModelCard {
             parent_id: None,
             recipe: None,
             accuracy: None,
+            metrics: None,
         }
     }
 
@@ -150,6 +155,7 @@ mod tests {
             parent_id: parent,
             recipe: None,
             accuracy: None,
+            metrics: None,
         }
     }
 

@@ -57,6 +57,19 @@ pub fn library_ui(ui: &mut Ui, library: &Library, import_path: &mut String, busy
                 ui.add_space(depth as f32 * 14.0);
                 ui.vertical(|ui| model_card_ui(ui, card, depth > 0));
             });
+            let has_variants = library.cards.iter().any(|c| c.parent_id == Some(card.id));
+            ui.horizontal(|ui| {
+                ui.add_space(depth as f32 * 14.0);
+                if depth == 0 && has_variants && ui.small_button(format!("⇔ Compare {} variants", card.name)).clicked()
+                {
+                    commands.push(UiCommand::OpenCompare { card_id: card.id });
+                }
+                if let Some(path) = &card.path
+                    && ui.small_button("🗁").on_hover_text(format!("Copy the file's path: {}", path.display())).clicked()
+                {
+                    ui.ctx().copy_text(path.display().to_string());
+                }
+            });
             ui.add_space(4.0);
         }
     });

@@ -28,6 +28,7 @@ impl App {
             });
             self.applied_theme = Some(self.state.theme);
         }
+        self.keyboard_step(ctx);
         self.drain_engine();
         self.drain_background();
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
@@ -86,6 +87,12 @@ impl App {
                     }
                     if let JobState::Failed(msg) = &update.state {
                         self.state.status_line = Some((LogLevel::Error, format!("{}: {msg}", update.title)));
+                        self.state.toasts.push(&format!("{}: {msg}", update.title), now);
+                    }
+                    match &update.state {
+                        JobState::Done(msg) => self.rollout_job_ended(update.id, true, msg),
+                        JobState::Failed(msg) => self.rollout_job_ended(update.id, false, msg),
+                        JobState::Running => {}
                     }
                     self.state.jobs.apply(update);
                 }

@@ -1,9 +1,17 @@
 //! What the Map tab draws, derived from the fleet: a marker per located
 //! device and the tray of devices without a location, rebuilt only when the
-//! fleet changes; and whether the user took over the view.
+//! fleet changes; the halo colours (the selection, or a dragged card's
+//! misfits), rebuilt only when those change; whether the user took over the
+//! view, and a selection box being drawn.
 
 use crate::app::fleet_model::FleetModel;
 use crate::map::MapMarker;
+use egui::{Color32, Pos2};
+use std::collections::HashMap;
+
+/// What the halos were built from: ("selection", generation, 0) or
+/// ("drag", card id, fleet version).
+pub type HighlightKey = (&'static str, u64, u64);
 
 /// Markers and tray items derived from the fleet, rebuilt only when it changes.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -15,6 +23,11 @@ pub struct MapView {
     pub fitted_count: usize,
     /// The user moved the map: stop fitting it for them.
     pub user_moved: bool,
+    /// Where a Shift-drag selection box started.
+    pub box_start: Option<Pos2>,
+    highlight_key: Option<HighlightKey>,
+    /// Halo colour per device id.
+    pub halos: HashMap<String, Color32>,
 }
 
 impl MapView {
@@ -38,6 +51,14 @@ impl MapView {
                 )),
                 None => self.tray.push((e.id().to_owned(), e.device.display_name().to_owned())),
             }
+        }
+    }
+
+    /// Rebuild the halos with `build`, only when `key` changed.
+    pub fn update_halos(&mut self, key: HighlightKey, build: impl FnOnce() -> HashMap<String, Color32>) {
+        if self.highlight_key != Some(key) {
+            self.halos = build();
+            self.highlight_key = Some(key);
         }
     }
 }

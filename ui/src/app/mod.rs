@@ -21,6 +21,7 @@ mod background;
 mod charts_tab;
 mod command;
 mod command_handling;
+mod compare_panel;
 mod config;
 mod demo;
 mod deployments_tab;
@@ -29,18 +30,29 @@ mod device_list_panel;
 mod device_list_view;
 mod event_log;
 mod event_log_panel;
+mod find_devices;
+mod find_devices_panel;
 mod fit_panel;
 mod fit_view;
 mod fleet_model;
+mod group_commands;
+mod group_fit_panel;
+mod group_fit_view;
+mod group_windows;
 mod jobs;
+mod keyboard;
 mod library;
 mod library_panel;
 mod logic;
 mod map_tab;
 mod map_view;
 mod native;
+mod rollout_commands;
+mod rollouts;
+mod selection;
 mod settings_panel;
 mod style;
+mod toasts;
 mod ui;
 
 pub use app_state::{AppState, ChartWindow, Tab, Theme};
@@ -55,6 +67,8 @@ pub use jobs::{JobView, Jobs};
 pub use library::{DragFits, Library, ModelCard, ModelDrag};
 pub use map_view::MapView;
 pub use native::run_gui;
+pub use rollouts::{Phase, RolloutView, Rollouts, SharedSteps, StepTable, lock_steps, readable_detail};
+pub use selection::Selection;
 
 use crate::app::background::{Background, Notifier};
 use anyhow::Context as _;
@@ -86,6 +100,8 @@ pub struct App {
     commands: Vec<UiCommand>,
     /// Deploy jobs whose end should refresh a device's models.
     refresh_after: HashMap<JobId, String>,
+    /// Rollouts started from the app (Deployments tab).
+    rollouts: Rollouts,
     applied_theme: Option<Theme>,
     demo_fit_pending: bool,
     /// Agents on `lo` that are not part of the demo (other programs'): their
@@ -195,6 +211,7 @@ impl App {
             notifier,
             commands: Vec::new(),
             refresh_after: HashMap::new(),
+            rollouts: Rollouts::default(),
             applied_theme: None,
             foreign: HashSet::new(),
             started: Instant::now(),
@@ -223,6 +240,16 @@ impl App {
     /// deploys) is in flight.
     pub fn busy(&self) -> bool {
         self.bg.busy() || self.state.jobs.running() > 0
+    }
+
+    /// Rollouts started from the app.
+    pub fn rollouts(&self) -> &Rollouts {
+        &self.rollouts
+    }
+
+    /// Rollouts started from the app, to add one by hand (benchmarks).
+    pub fn rollouts_mut(&mut self) -> &mut Rollouts {
+        &mut self.rollouts
     }
 
     /// Queue a command as a panel would.

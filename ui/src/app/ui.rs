@@ -8,7 +8,7 @@ use crate::app::app_state::{AppState, Tab};
 use crate::app::charts_tab::charts_tab_ui;
 use crate::app::command::UiCommand;
 use crate::app::deployments_tab::deployments_tab_ui;
-use crate::app::device_detail_panel::device_detail_ui;
+use crate::app::device_detail_panel::{DetailContext, device_detail_ui};
 use crate::app::device_list_panel::device_list_ui;
 use crate::app::event_log_panel::event_log_ui;
 use crate::app::fit_panel::fit_panel_ui;
@@ -35,10 +35,25 @@ impl App {
             .default_size(130.0)
             .show(ui, |ui| event_log_ui(ui, &self.state.log, &mut commands));
         egui::Panel::left("devices").resizable(true).default_size(430.0).min_size(300.0).show(ui, |ui| {
-            egui::Panel::bottom("device-detail").resizable(true).default_size(300.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().id_salt("detail-scroll").show(ui, |ui| {
-                    let state = &self.state;
-                    device_detail_ui(ui, state.selected.as_deref().and_then(|id| state.fleet.get(id)));
+            // At least this tall: the panel would otherwise keep the height of
+            // its first content ("Select a device…") and clip the detail.
+            egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(260.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
+                    let AppState { selected, fleet, log, pair_token, selection, .. } = &mut self.state;
+                    let entry = selected.as_deref().and_then(|id| fleet.get(id));
+                    let unpaired_selected = if selection.len() > 1 {
+                        let mut ids: Vec<String> = selection
+                            .iter()
+                            .filter(|id| fleet.get(id).is_some_and(|e| !e.paired))
+                            .map(str::to_owned)
+                            .collect();
+                        ids.sort();
+                        ids
+                    } else {
+                        Vec::new()
+                    };
+                    let cx = DetailContext { log, pair_token, unpaired_selected };
+                    device_detail_ui(ui, entry, cx, &mut commands);
                 });
             });
             device_list_ui(ui, &mut self.state, &mut commands);
@@ -55,10 +70,13 @@ impl App {
                 let state = &mut self.state;
                 charts_tab_ui(ui, &state.fleet, state.selected.as_deref(), &mut state.chart_window, now_s)
             }
-            Tab::Deployments => deployments_tab_ui(ui, &self.state.jobs, &self.state.history),
+            Tab::Deployments => {
+                deployments_tab_ui(ui, &self.rollouts, &self.state.jobs, &self.state.history, &mut commands)
+            }
         });
         self.fit_window_ui(ui.ctx(), &mut commands);
         self.settings_window_ui(ui.ctx(), &mut commands);
+        self.group_windows_ui(ui.ctx(), &mut commands);
         self.commands = commands;
         self.execute_commands();
     }
@@ -85,6 +103,9 @@ impl App {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button("⚙ Settings").clicked() {
                     self.state.show_settings = !self.state.show_settings;
+                }
+                if ui.button("🔍 Find devices").clicked() {
+                    self.state.find.open = !self.state.find.open;
                 }
                 let running = self.state.jobs.running();
                 if running > 0 {

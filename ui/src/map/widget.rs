@@ -44,6 +44,9 @@ pub struct MapResponse {
     /// Id of the marker under the pointer, also while something is dragged
     /// over the map (for drop targets).
     pub hovered: Option<String>,
+    /// The members of the cluster under the pointer (a drop target for a
+    /// whole group), empty when no cluster is hovered.
+    pub hovered_cluster: Vec<String>,
     /// The map area's response (drag, click on empty map, drop zone rect).
     pub response: Response,
 }
@@ -108,6 +111,12 @@ pub fn map_ui_highlighted(
         Glyph::Marker { marker, .. } => Some(markers[*marker].id.clone()),
         Glyph::Cluster { .. } => None,
     });
+    let hovered_cluster = match hovered_glyph.map(|g| &layout.glyphs[g]) {
+        Some(cluster @ Glyph::Cluster { .. }) => {
+            layout.cluster_members(cluster).iter().map(|&m| markers[m].id.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
     let response = match hovered_glyph {
         Some(g) => {
             let response = response.on_hover_cursor(CursorIcon::PointingHand);
@@ -128,13 +137,14 @@ pub fn map_ui_highlighted(
     );
     zoom_buttons_ui(ui, state, rect, markers);
 
-    MapResponse { clicked, hovered, response }
+    MapResponse { clicked, hovered, hovered_cluster, response }
 }
 
 /// Drag pans; wheel, pinch and ctrl+wheel zoom around the pointer; double-click zooms in.
 fn handle_navigation(ui: &Ui, state: &mut MapState, response: &Response) {
     let rect = response.rect;
-    if response.dragged() {
+    // Shift-drag draws a selection box (the caller's), it does not pan.
+    if response.dragged() && !ui.input(|i| i.modifiers.shift) {
         state.pan_by(response.drag_delta());
     }
     if response.contains_pointer()
