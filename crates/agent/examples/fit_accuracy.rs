@@ -6,7 +6,8 @@
 //! - uncalibrated: `estimate_fit` (the probe's one-thread GFLOP/s, the
 //!   measured per-call overhead, the scheduler share at the live load);
 //! - calibrated on one *other* model (the next one in the list):
-//!   `estimate_fit_calibrated` with `DeviceCalibration::from_runs`.
+//!   `estimate_fit_calibrated` with `DeviceCalibration::from_runs`;
+//! - calibrated on all the other models (leave this one out).
 //!
 //! The reference is the measurement in the same run: the table prints the
 //! estimate's middle ÷ measured, whether the range holds the measurement,
@@ -53,13 +54,13 @@ fn models() -> Result<Vec<(&'static str, Vec<u8>)>> {
 fn row_of(fit: &Fit, batch: u32, measured_ms: f64) -> String {
     match fit.at_batch(batch) {
         Some(e) => format!(
-            "{:>8.3}–{:<8.3} {:>6.2} {}",
+            "{:>7.3}–{:<7.3} {:>5.2} {}",
             e.latency_ms.low,
             e.latency_ms.high,
             e.latency_ms.mid() / measured_ms,
             if e.latency_ms.contains(measured_ms) { "yes" } else { "NO " }
         ),
-        None => format!("{:>29}", "(batch not listed)"),
+        None => format!("{:>25}", "(batch not listed)"),
     }
 }
 
@@ -113,44 +114,52 @@ async fn main() -> Result<()> {
     );
     let cfg = FitConfig::default();
     println!(
-        "\n{:<18} {:>5} {:>9} | {:^36} | {:<14} {:^36} | {:>8} {:>8} {:>8}",
+        "\n{:<18} {:>5} {:>9} | {:^29} | {:<18} {:^29} | {:^29} | {:>7} {:>7} {:>7}",
         "model",
         "batch",
         "meas ms",
-        "uncalibrated range  mid÷meas in",
+        "uncalibrated  mid÷meas in",
         "calibrated on",
-        "calibrated range  mid÷meas in",
+        "range  mid÷meas in",
+        "on all others  mid÷meas in",
         "mem est",
         "cal est",
         "meas MB"
     );
-    let (mut inside, mut within25, mut mem_ok, mut total) = (0, 0, 0, 0);
+    let (mut inside, mut within25, mut within25_all, mut cal_inside, mut mem_ok, mut total) = (0, 0, 0, 0, 0, 0);
     for (i, (profile, bench)) in runs.iter().enumerate() {
         let (other_profile, other_bench) = &runs[(i + 1) % runs.len()];
         let cal = DeviceCalibration::from_runs(&[BenchmarkRun::new(other_profile, other_bench)], d, &cfg)?;
+        let others: Vec<BenchmarkRun> =
+            runs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, (p, b))| BenchmarkRun::new(p, b)).collect();
+        let cal_others = DeviceCalibration::from_runs(&others, d, &cfg)?;
         let plain = estimate_fit(profile, d, &cfg);
         let calibrated = estimate_fit_calibrated(profile, d, &cfg, &cal);
+        let calibrated_others = estimate_fit_calibrated(profile, d, &cfg, &cal_others);
         for r in &bench.results {
             let m = r.latency_ms_p50;
             let mem_est = plain.at_batch(r.batch).map_or(f64::NAN, |e| e.memory_mb);
             let mem_cal = calibrated.at_batch(r.batch).map_or(f64::NAN, |e| e.memory_mb);
             let mem_meas = r.peak_mb.unwrap_or(f64::NAN);
             println!(
-                "{:<18} {:>5} {:>9.4} | {} | {:<14} {} | {:>8.1} {:>8.1} {:>8.1}",
+                "{:<18} {:>5} {:>9.4} | {} | {:<18} {} | {} | {:>7.1} {:>7.1} {:>7.1}",
                 profile.name,
                 r.batch,
                 m,
                 row_of(&plain, r.batch, m),
                 other_profile.name,
                 row_of(&calibrated, r.batch, m),
+                row_of(&calibrated_others, r.batch, m),
                 mem_est,
                 mem_cal,
                 mem_meas
             );
             total += 1;
             inside += usize::from(plain.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
-            within25 +=
-                usize::from(calibrated.at_batch(r.batch).is_some_and(|e| (e.latency_ms.mid() / m - 1.0).abs() <= 0.25));
+            let close = |f: &Fit| f.at_batch(r.batch).is_some_and(|e| (e.latency_ms.mid() / m - 1.0).abs() <= 0.25);
+            within25 += usize::from(close(&calibrated));
+            within25_all += usize::from(close(&calibrated_others));
+            cal_inside += usize::from(calibrated.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
             mem_ok += usize::from((mem_est - mem_meas).abs() <= (0.25 * mem_meas).max(8.0));
         }
         if let Some(mem) = &bench.memory {
@@ -161,7 +170,9 @@ async fn main() -> Result<()> {
         }
     }
     println!(
-        "\nuncalibrated ranges holding the measurement: {inside}/{total}; calibrated (on another model) middles within ±25%: {within25}/{total}; \
+        "\nuncalibrated ranges holding the measurement: {inside}/{total}\n\
+         calibrated on one other model: middles within ±25%: {within25}/{total}, ranges holding the measurement: {cal_inside}/{total}\n\
+         calibrated on all other models: middles within ±25%: {within25_all}/{total}\n\
          uncalibrated memory within ±25% or 8 MB of the measured peak: {mem_ok}/{total}"
     );
     agent.shutdown().await;

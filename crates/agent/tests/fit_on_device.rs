@@ -58,6 +58,24 @@ async fn calibrating_on_model_a_brings_model_b_closer_to_its_measured_latency() 
     }
     assert!(err_after < err_before, "calibrated on a: {err_after:.3} vs uncalibrated {err_before:.3}");
     assert!(after.reasons.iter().any(|r| r.message.starts_with("calibrated from 1 run(s) of model(s) a")));
+
+    // Calibrated on its own benchmark, b's ranges narrow onto what was measured.
+    let run_b = BenchmarkRun::new(&pb, &bench_b);
+    let own = DeviceCalibration::from_runs(std::slice::from_ref(&run_b), &device, &cfg).unwrap();
+    let mut fit_b = estimate_fit_calibrated(&pb, &device, &cfg, &own);
+    edgefleet_core::fit::attach_measurements(&mut fit_b, std::slice::from_ref(&run_b));
+    for r in &bench_b.results {
+        let (e0, e1) = (before.at_batch(r.batch).unwrap(), fit_b.at_batch(r.batch).unwrap());
+        assert_eq!(e1.measured_latency_ms, Some(r.latency_ms_p50));
+        assert!(
+            e1.latency_ms.contains(r.latency_ms_p50),
+            "batch {}: {:?} vs {}",
+            r.batch,
+            e1.latency_ms,
+            r.latency_ms_p50
+        );
+        assert!(e1.latency_ms.width() < e0.latency_ms.width() / 2.0, "batch {}", r.batch);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

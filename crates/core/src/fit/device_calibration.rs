@@ -21,7 +21,8 @@
 //! Memory: per run, the resident memory above the pre-load RSS at each
 //! batch is fitted to `weights + runtime overhead + batch × activations ×
 //! factor`; the medians over runs give the device's runtime overhead and
-//! activation factor.
+//! activation factor. A run whose RSS grew by less than its weights on
+//! loading (the allocator reused freed memory) is left out of that.
 
 use super::config::{BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig};
 use super::factors::{DeviceFactors, ModelFactors, energy_mj, is_convolutional, throughput_per_s};
@@ -77,6 +78,10 @@ pub struct DeviceCalibration {
     pub models: Vec<String>,
     /// Measured per-call overhead ÷ the device's probe figure (α).
     pub overhead_scale: f64,
+    /// Measured weight-reading time ÷ the uncalibrated figure (γ); `None`
+    /// when no call depended on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_read_scale: Option<f64>,
     /// Measured compute time ÷ the uncalibrated middle (β), for dense and
     /// convolutional models; `None` when no run of that kind had compute
     /// as a real part of its time.
@@ -124,7 +129,9 @@ fn run_profile(run: &BenchmarkRun) -> ModelProfile {
 /// The uncalibrated split of one call: overhead `O` and compute per sample
 /// at the kind's typical (geometric-mean) efficiency, on the idle device.
 struct Structure {
-    overhead_ms: f64,
+    /// The device's per-call overhead, and reading this model's weights once.
+    call_ms: f64,
+    weights_ms: f64,
     compute_ms_per_sample: f64,
     convolutional: bool,
     /// ms per FLOP at the optimistic and pessimistic efficiency.
@@ -138,8 +145,8 @@ fn structure(profile: &ModelProfile, device: &Device, cfg: &FitConfig) -> Struct
     let m = ModelFactors::new(profile, cfg);
     let eff_mid = (m.eff_low * m.eff_high).sqrt();
     Structure {
-        // The per-call part: dispatch plus reading the weights once.
-        overhead_ms: (d.fixed_overhead_ms + m.weights_bytes * d.ms_per_weight_byte).max(1e-6),
+        call_ms: d.fixed_overhead_ms.max(1e-6),
+        weights_ms: m.weights_bytes * d.ms_per_weight_byte,
         compute_ms_per_sample: m.flops * d.ms_per_flop / eff_mid,
         convolutional: m.convolutional,
         ms_per_flop_fast: d.ms_per_flop / m.eff_high,
@@ -147,19 +154,32 @@ fn structure(profile: &ModelProfile, device: &Device, cfg: &FitConfig) -> Struct
     }
 }
 
-/// One latency point: the uncalibrated overhead and compute, and the p50.
+/// One latency point: the uncalibrated parts of the call (per-call
+/// overhead, weight reading, dense compute, convolutional compute) and the
+/// measured p50.
 struct Point {
-    overhead_ms: f64,
-    compute_ms: f64,
+    parts_ms: [f64; PARTS],
     latency_ms: f64,
-    convolutional: bool,
 }
+
+/// Weight of the pull towards the uncalibrated scales (see `fit_scales`).
+const PRIOR_WEIGHT: f64 = 0.02;
+
+/// The parts a call is split into, and their index in `Point::parts_ms`.
+const PARTS: usize = 4;
+const CALL: usize = 0;
+const WEIGHTS: usize = 1;
+const DENSE: usize = 2;
+const CONV: usize = 3;
+
+/// Below this RSS growth on loading, a run says nothing about memory.
+const MIN_LOAD_MB: f64 = 0.25;
 
 /// Extra margin either side for a model calibrated through others' runs.
 pub const TRANSFER_MARGIN: f64 = 0.25;
 
-/// A kind's compute scale counts only when compute was at least this share
-/// of some measured call (else the runs said nothing about compute).
+/// A part's scale counts only when that part was at least this share of
+/// some measured call (else the runs said nothing about it).
 const MIN_COMPUTE_SHARE: f64 = 0.25;
 
 impl DeviceCalibration {
@@ -183,39 +203,30 @@ impl DeviceCalibration {
                 if !(r.latency_ms_p50.is_finite() && r.latency_ms_p50 > 0.0) {
                     return Err(CalibrateError::BadLatency { index, batch: r.batch, latency_ms: r.latency_ms_p50 });
                 }
-                points.push(Point {
-                    overhead_ms: st.overhead_ms,
-                    compute_ms: st.compute_ms_per_sample * f64::from(r.batch),
-                    latency_ms: r.latency_ms_p50,
-                    convolutional: st.convolutional,
-                });
+                let compute = st.compute_ms_per_sample * f64::from(r.batch);
+                let mut parts_ms = [st.call_ms, st.weights_ms, 0.0, 0.0];
+                parts_ms[if st.convolutional { CONV } else { DENSE }] = compute;
+                points.push(Point { parts_ms, latency_ms: r.latency_ms_p50 });
                 index += 1;
             }
         }
         if points.is_empty() {
             return Err(CalibrateError::Empty);
         }
-        // Per kind: (α, β, points), β kept only when compute mattered.
-        let mut alphas = Vec::new();
-        let mut betas = [None, None];
-        for (slot, conv) in [(0usize, false), (1, true)] {
-            let kind: Vec<&Point> = points.iter().filter(|p| p.convolutional == conv).collect();
-            if kind.is_empty() {
-                continue;
-            }
-            let (alpha, beta) = fit_scales(&kind);
-            alphas.push((alpha, kind.len()));
-            let informative = kind.iter().any(|p| beta * p.compute_ms >= MIN_COMPUTE_SHARE * p.latency_ms);
-            if informative && beta > 0.0 {
-                betas[slot] = Some(beta);
-            }
-        }
-        let weight: usize = alphas.iter().map(|(_, n)| n).sum();
-        let alpha = alphas.iter().map(|(a, n)| a * *n as f64).sum::<f64>() / weight.max(1) as f64;
+        let scales = fit_scales(&points);
+        // A part no measured call depended on keeps its uncalibrated value.
+        let informative =
+            |part: usize| points.iter().any(|p| scales[part] * p.parts_ms[part] >= MIN_COMPUTE_SHARE * p.latency_ms);
+        let used = |part: usize| if informative(part) { Some(scales[part]) } else { None };
+        let (weights, dense, conv) = (used(WEIGHTS), used(DENSE), used(CONV));
+        let alpha = scales[CALL];
         let mut ratio = Range { low: f64::INFINITY, high: f64::NEG_INFINITY };
         for p in &points {
-            let beta = betas[usize::from(p.convolutional)].unwrap_or(1.0);
-            let r = p.latency_ms / (alpha * p.overhead_ms + beta * p.compute_ms);
+            let fitted = alpha * p.parts_ms[CALL]
+                + weights.unwrap_or(1.0) * p.parts_ms[WEIGHTS]
+                + dense.unwrap_or(1.0) * p.parts_ms[DENSE]
+                + conv.unwrap_or(1.0) * p.parts_ms[CONV];
+            let r = p.latency_ms / fitted.max(1e-9);
             ratio.low = ratio.low.min(r);
             ratio.high = ratio.high.max(r);
         }
@@ -226,23 +237,23 @@ impl DeviceCalibration {
             }
         }
         let (runtime_overhead_mb, activation_factor) = fit_memory(runs);
-        let probe = structure(&run_profile(&runs[0]), device, cfg);
         let reference = ModelProfile { flops_per_sample: 1_000_000_000, ops: Vec::new(), ..run_profile(&runs[0]) };
-        let dense = structure(&reference, device, cfg);
-        let conv = structure(&ModelProfile { ops: vec!["Conv".into()], ..reference }, device, cfg);
-        let gflops_per_call = match betas {
-            [Some(b), _] => 1000.0 / (b * dense.compute_ms_per_sample),
-            [None, Some(b)] => 1000.0 / (b * conv.compute_ms_per_sample),
-            [None, None] => 1000.0 / dense.compute_ms_per_sample,
+        let dense_st = structure(&reference, device, cfg);
+        let conv_st = structure(&ModelProfile { ops: vec!["Conv".into()], ..reference }, device, cfg);
+        let gflops_per_call = match (dense, conv) {
+            (Some(b), _) => 1000.0 / (b * dense_st.compute_ms_per_sample),
+            (None, Some(b)) => 1000.0 / (b * conv_st.compute_ms_per_sample),
+            (None, None) => 1000.0 / dense_st.compute_ms_per_sample,
         };
         Ok(DeviceCalibration {
             runs: runs.len(),
             points: points.len(),
             models,
             overhead_scale: alpha,
-            dense_compute_scale: betas[0],
-            conv_compute_scale: betas[1],
-            call_overhead_ms: alpha * probe.overhead_ms,
+            weight_read_scale: weights,
+            dense_compute_scale: dense,
+            conv_compute_scale: conv,
+            call_overhead_ms: alpha * dense_st.call_ms,
             gflops_per_call,
             ratio,
             runtime_overhead_mb,
@@ -255,7 +266,7 @@ impl DeviceCalibration {
     /// `device` (the device the calibration was made on).
     pub fn latency_ms(&self, profile: &ModelProfile, batch: u32, device: &Device, cfg: &FitConfig) -> Range {
         let st = structure(profile, device, cfg);
-        let overhead = self.overhead_scale * st.overhead_ms;
+        let overhead = self.overhead_scale * st.call_ms + self.weight_read_scale.unwrap_or(1.0) * st.weights_ms;
         // A model that was not benchmarked differs from those that were in
         // ways the scales do not see (layer sizes, node count): wider.
         let margin =
@@ -278,35 +289,78 @@ impl DeviceCalibration {
     }
 }
 
-/// Least squares of `latency = α × overhead + β × compute` on relative
-/// error, α ≥ 0, β ≥ 0: minimise Σ (1 − α·a/y − β·c/y)².
-fn fit_scales(points: &[&Point]) -> (f64, f64) {
-    let (mut saa, mut sab, mut sbb, mut sa, mut sb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for p in points {
-        let a = p.overhead_ms / p.latency_ms;
-        let b = p.compute_ms / p.latency_ms;
-        saa += a * a;
-        sab += a * b;
-        sbb += b * b;
-        sa += a;
-        sb += b;
-    }
-    let det = saa * sbb - sab * sab;
-    // Both scales when the points tell them apart (several call sizes).
-    if det > 1e-9 * saa * sbb {
-        let alpha = (sa * sbb - sb * sab) / det;
-        let beta = (saa * sb - sab * sa) / det;
-        if alpha >= 0.0 && beta >= 0.0 {
-            return (alpha, beta);
+/// Non-negative least squares of `latency = Σ scale × part` on relative
+/// error, pulled gently towards the uncalibrated scales (1) — minimise
+/// Σ (1 − Σ scale·part / latency)² + λ Σ (scale − 1)² — by trying every
+/// subset of the parts the points have and keeping the best solution with
+/// no negative scale (parts left out get 0; 4 parts: 15 subsets). The pull
+/// settles what the points cannot tell apart (one model's overhead and
+/// weight reading are both constant per call) without outweighing them.
+fn fit_scales(points: &[Point]) -> [f64; PARTS] {
+    let present: Vec<usize> = (0..PARTS).filter(|&j| points.iter().any(|p| p.parts_ms[j] > 0.0)).collect();
+    let rel = |p: &Point, j: usize| p.parts_ms[j] / p.latency_ms;
+    let error = |scales: &[f64; PARTS]| {
+        let data: f64 =
+            points.iter().map(|p| (1.0 - (0..PARTS).map(|j| scales[j] * rel(p, j)).sum::<f64>()).powi(2)).sum();
+        data + PRIOR_WEIGHT * present.iter().map(|&j| (scales[j] - 1.0).powi(2)).sum::<f64>()
+    };
+    let mut best = ([0.0; PARTS], f64::INFINITY);
+    for mask in 1u32..(1 << present.len()) {
+        let cols: Vec<usize> =
+            present.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, &j)| j).collect();
+        let n = cols.len();
+        // Normal equations (AᵀA) x = Aᵀ1 with A[i][k] = part_k / latency_i.
+        let mut m = vec![vec![0.0; n + 1]; n];
+        for p in points {
+            for (r, &jr) in cols.iter().enumerate() {
+                for (c, &jc) in cols.iter().enumerate() {
+                    m[r][c] += rel(p, jr) * rel(p, jc);
+                }
+                m[r][n] += rel(p, jr);
+            }
+        }
+        for (r, row) in m.iter_mut().enumerate() {
+            row[r] += PRIOR_WEIGHT;
+            row[n] += PRIOR_WEIGHT;
+        }
+        let Some(x) = solve(m) else { continue };
+        if x.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            continue;
+        }
+        let mut scales = [0.0; PARTS];
+        for (k, &j) in cols.iter().enumerate() {
+            scales[j] = x[k];
+        }
+        let e = error(&scales);
+        if e < best.1 {
+            best = (scales, e);
         }
     }
-    // Else the one that explains the points alone, the better of the two.
-    let beta_only = if sbb > 0.0 { sb / sbb } else { 0.0 };
-    let alpha_only = if saa > 0.0 { sa / saa } else { 0.0 };
-    let err = |alpha: f64, beta: f64| {
-        points.iter().map(|p| (1.0 - (alpha * p.overhead_ms + beta * p.compute_ms) / p.latency_ms).powi(2)).sum::<f64>()
-    };
-    if sbb > 0.0 && err(0.0, beta_only) < err(alpha_only, 0.0) { (0.0, beta_only) } else { (alpha_only, 0.0) }
+    best.0
+}
+
+/// Gaussian elimination with partial pivoting of an n × (n + 1) augmented
+/// matrix; `None` when singular.
+fn solve(mut m: Vec<Vec<f64>>) -> Option<Vec<f64>> {
+    let n = m.len();
+    let norm = m.iter().flat_map(|row| row[..n].iter()).map(|v| v.abs()).fold(0.0, f64::max);
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() <= 1e-12 * norm {
+            return None;
+        }
+        m.swap(col, pivot);
+        let pivot_row = m[col].clone();
+        for (row, values) in m.iter_mut().enumerate() {
+            if row != col {
+                let f = values[col] / pivot_row[col];
+                for (v, p) in values[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *v -= f * p;
+                }
+            }
+        }
+    }
+    Some((0..n).map(|i| m[i][n] / m[i][i]).collect())
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -329,6 +383,12 @@ fn fit_memory(runs: &[BenchmarkRun]) -> (Option<f64>, Option<f64>) {
         let mut pts: Vec<(f64, f64)> =
             run.results.iter().filter_map(|r| r.peak_mb.map(|p| (f64::from(r.batch), p - weights_mb))).collect();
         if !mem.load_mb.is_finite() || pts.iter().any(|(_, y)| !y.is_finite()) {
+            continue;
+        }
+        // Resident memory that grew by less than the weights on loading
+        // means the allocator reused memory freed earlier: that run did not
+        // measure this model's memory.
+        if mem.load_mb < 0.5 * weights_mb || mem.load_mb < MIN_LOAD_MB {
             continue;
         }
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -116,6 +116,11 @@ fn memory_factors_come_from_the_measured_rss() {
         fit.at_batch(128).unwrap().memory_mb
     );
     assert!(fit.reasons.iter().any(|r| r.message.contains("runtime overhead 6.0 MB, activations × 2.50")));
+    // A run whose RSS did not grow by its weights (reused heap) says nothing about memory.
+    let mut reused = run_of(&a, 40.0, 1.0, Some((6.0, 2.5)));
+    reused.memory.as_mut().unwrap().load_mb = 0.0;
+    let cal = DeviceCalibration::from_runs(&[reused], &server(), &FitConfig::default()).unwrap();
+    assert_eq!((cal.runtime_overhead_mb, cal.activation_factor), (None, None));
 }
 
 #[test]
