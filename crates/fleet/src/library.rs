@@ -200,7 +200,7 @@ fn fits_with_room(profile: &edgefleet_core::ModelProfile, device: &Device) -> Op
 }
 
 /// The objective in words, for the explanation.
-fn objective_words(objective: Objective, limits: &SearchLimits) -> String {
+pub fn objective_words(objective: Objective, limits: &SearchLimits) -> String {
     let loss = limits.max_accuracy_loss * 100.0;
     match objective {
         Objective::Size => format!("smallest file that loses at most {loss:.1} accuracy point(s)"),
@@ -209,8 +209,9 @@ fn objective_words(objective: Objective, limits: &SearchLimits) -> String {
     }
 }
 
-/// Why the chosen candidate won, with its figures against the original's.
-fn chosen_words(objective: Objective, limits: &SearchLimits, r: &edgefleet_optimize::OptimizeReport) -> String {
+/// Why the chosen candidate won, with its figures against the original's
+/// (also printed by `edgefleet optimize --search`).
+pub fn chosen_words(objective: Objective, limits: &SearchLimits, r: &edgefleet_optimize::OptimizeReport) -> String {
     let acc = |a: Option<f64>| a.map_or("not measured".to_owned(), |a| format!("{:.1}%", a * 100.0));
     let what = if r.recipe.is_empty() { "the original".to_owned() } else { format!("`{}`", r.recipe.join(",")) };
     format!(

@@ -200,7 +200,12 @@ fn run_search(
     match result.chosen {
         Some(i) => {
             if !args.json {
-                println!("chose {} -> wrote {}", result.candidates[i].report.recipe.join(","), args.output.display());
+                let why = edgefleet_fleet::library::chosen_words(
+                    target.objective,
+                    &target.limits,
+                    &result.candidates[i].report,
+                );
+                println!("{why}\nwrote {}", args.output.display());
             }
             Ok(())
         }
