@@ -15,6 +15,7 @@ use crate::app::group_fit_view::GroupFitView;
 use crate::app::jobs::Jobs;
 use crate::app::library::{DragFits, Library};
 use crate::app::map_view::MapView;
+use crate::app::placement_view::PlacementView;
 use crate::app::selection::Selection;
 use crate::app::toasts::Toasts;
 use crate::map::MapState;
@@ -162,6 +163,9 @@ pub struct AppState {
     /// Ctrl+F: focus the filter box on the next frame.
     #[serde(skip)]
     pub focus_filter: bool,
+    /// The open "Plan placement" window.
+    #[serde(skip)]
+    pub placement: Option<PlacementView>,
 }
 
 impl Default for AppState {
@@ -199,6 +203,7 @@ impl Default for AppState {
             pair_token: String::new(),
             toasts: Toasts::default(),
             focus_filter: false,
+            placement: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! work when dropped, however the work ends — answered, failed, panicked or
 //! never started — so a failing task can never leave the app "busy".
 
-use edgefleet_fleet::{LibraryError, LogLevel, import_model, lock_store};
+use crate::app::fit_view::CalibratedFit;
+use edgefleet_fleet::{LibraryError, LogLevel, PlacementPlan, import_model, lock_store};
 use edgefleet_store::{DeploymentRecord, ModelRecord, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
@@ -18,6 +19,10 @@ pub enum BgEvent {
     ModelAdded(Result<Box<ModelRecord>, LibraryError>),
     Deployments(Vec<DeploymentRecord>),
     Log(LogLevel, String),
+    /// The open fit panel's estimate, calibrated from the kept benchmarks.
+    CalibratedFit(Box<CalibratedFit>),
+    /// A placement plan, or why there is none.
+    Placement(Result<Box<PlacementPlan>, String>),
 }
 
 /// What travels on the channel: answers, and the end of each task.

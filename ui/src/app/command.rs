@@ -26,6 +26,14 @@ pub enum UiCommand {
         card_id: i64,
         device_id: String,
     },
+    /// Train a small student of a model that fits one device (knowledge
+    /// distillation with an architecture search), on its evaluation data.
+    Distill {
+        card_id: i64,
+        device_id: String,
+    },
+    /// Stop a cancellable job (a distillation) at its next check.
+    CancelJob(edgefleet_fleet::JobId),
     /// Upload and activate a model on one device.
     Deploy {
         card_id: i64,
@@ -96,4 +104,22 @@ pub enum UiCommand {
         card_id: i64,
     },
     CloseCompare,
+    /// Benchmark the open fit panel's model on its device, keep the results
+    /// and calibrate (`fleet::measure_on_device`).
+    MeasureOnDevice {
+        card_id: i64,
+        device_id: String,
+    },
+    /// The request rate the fit panel's total latency and energy are for.
+    SetFitRequestRate(f64),
+    OpenPlacement,
+    ClosePlacement,
+    /// Plan where the chosen (card id, priority) models go, on every device
+    /// or only the selected ones.
+    PlanPlacement {
+        models: Vec<(i64, f64)>,
+        selection_only: bool,
+    },
+    /// Start the rollouts of the placement window's plan.
+    DeployPlacement,
 }

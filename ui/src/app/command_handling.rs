@@ -7,7 +7,6 @@ use crate::app::background::{self, BgEvent};
 use crate::app::command::UiCommand;
 use crate::app::fit_view::FitView;
 use crate::app::library::ModelCard;
-use edgefleet_core::{FitConfig, estimate_fit};
 use edgefleet_fleet::{
     Command, JobFn, JobId, LogLevel, OptimizeChoice, RolloutPlan, RolloutRequest, VariantRequest, optimize_for_device,
     rollout_job,
@@ -37,6 +36,8 @@ impl App {
             UiCommand::CloseFit => self.state.fit = None,
             UiCommand::Optimize { card_id, device_id } => self.start_optimize(card_id, &device_id),
             UiCommand::Deploy { card_id, device_id } => self.start_deploy(card_id, &device_id),
+            UiCommand::Distill { card_id, device_id } => self.start_distill(card_id, &device_id),
+            UiCommand::CancelJob(id) => self.cancel_job(id),
             UiCommand::SetPollInterval { ms } => {
                 self.config.engine.poll_interval_ms = ms;
                 self.send(Command::SetPollInterval { ms });
@@ -45,6 +46,13 @@ impl App {
             UiCommand::SetTheme(theme) => self.state.theme = theme,
             UiCommand::AddDevice { addr } => self.send(Command::AddManual { addr, token: None }),
             UiCommand::ClearLog => self.state.log.lines.clear(),
+            // Measure, request rate, placement: fit_commands.rs.
+            c @ (UiCommand::MeasureOnDevice { .. }
+            | UiCommand::SetFitRequestRate(_)
+            | UiCommand::OpenPlacement
+            | UiCommand::ClosePlacement
+            | UiCommand::PlanPlacement { .. }
+            | UiCommand::DeployPlacement) => self.execute_fit(c),
             // Selection, group fit, rollouts, sweep, pairing: group_commands.rs.
             other => self.execute_group(other),
         }
@@ -75,7 +83,8 @@ impl App {
         let Some(entry) = self.state.fleet.get(&device_id) else {
             return self.state.report(LogLevel::Warn, format!("device {device_id} is not known"));
         };
-        let fit = estimate_fit(&profile, &entry.live_device(), &FitConfig::default());
+        let rate = entry.metrics.as_ref().map_or(0.0, |m| m.models.iter().map(|s| s.qps).sum::<f64>() + 0.0);
+        let view = FitView::new(card_id, profile, entry.live_device(), entry.rtt_ms, rate);
         if !card.is_profile_only()
             && !self.state.eval_data.contains_key(&card.name)
             && let Some(path) = self.shipped_eval_data(card)
@@ -83,7 +92,8 @@ impl App {
             self.state.eval_data.insert(card.name.clone(), path.display().to_string());
         }
         self.state.selected = Some(device_id.clone());
-        self.state.fit = Some(FitView { card_id, device_id, fit, optimize_job: None, deploy_job: None });
+        self.state.fit = Some(view);
+        self.refresh_calibrated_fit();
     }
 
     /// The shipped digits data, for the shipped digits models and the
@@ -204,7 +214,7 @@ impl App {
     }
 
     /// Where optimized variants are written: next to the registry.
-    fn variants_dir(&self) -> PathBuf {
+    pub(super) fn variants_dir(&self) -> PathBuf {
         let base = match (&self.demo, &self.config.db_path) {
             (Some(d), _) => d.dir().to_path_buf(),
             (None, Some(db)) => db.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf),

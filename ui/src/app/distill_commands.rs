@@ -31,7 +31,10 @@ impl App {
         else {
             return self.state.report(
                 LogLevel::Warn,
-                format!("{}: give evaluation data (labelled rows) in the fit panel first: the student learns on them", card.title()),
+                format!(
+                    "{}: give evaluation data (labelled rows) in the fit panel first: the student learns on them",
+                    card.title()
+                ),
             );
         };
         let device = entry.live_device();

@@ -63,7 +63,10 @@ impl App {
                 }
                 Event::Status { device_id, status } => self.state.fleet.set_status(&device_id, status),
                 Event::Metrics { device_id, metrics, rtt_ms } => {
-                    self.state.fleet.set_rtt(&device_id, rtt_ms);
+                    // NaN: the metrics came through a broker, no round trip measured.
+                    if rtt_ms.is_finite() {
+                        self.state.fleet.set_rtt(&device_id, rtt_ms);
+                    }
                     self.state.fleet.set_metrics(&device_id, metrics, now);
                 }
                 Event::Models { device_id, models } => self.state.fleet.set_models(&device_id, models),
@@ -81,6 +84,9 @@ impl App {
                 }
                 Event::Job(update) => {
                     let ended = update.state != JobState::Running;
+                    if ended {
+                        self.forget_cancel(update.id);
+                    }
                     if ended && let Some(device_id) = self.refresh_after.remove(&update.id) {
                         self.send(Command::RefreshModels { device_id });
                         self.refresh_history();
@@ -119,6 +125,8 @@ impl App {
                 BgEvent::ModelAdded(Err(e)) => self.state.report(LogLevel::Error, e.to_string()),
                 BgEvent::Deployments(list) => self.state.history = list,
                 BgEvent::Log(level, msg) => self.state.report(level, msg),
+                BgEvent::CalibratedFit(c) => self.apply_calibrated_fit(*c),
+                BgEvent::Placement(plan) => self.set_plan(plan.map(|p| *p)),
             }
         }
     }
@@ -191,6 +199,9 @@ impl App {
         self.demo_fit_pending = false;
         self.state.selected = Some(device_id.clone());
         self.commands.push(UiCommand::OpenFit { card_id, device_id: device_id.clone() });
+        if self.config.demo_measure {
+            self.commands.push(UiCommand::MeasureOnDevice { card_id, device_id: device_id.clone() });
+        }
         if self.config.demo_deploy {
             self.commands.push(UiCommand::Deploy { card_id, device_id });
             self.commands.push(UiCommand::CloseFit);

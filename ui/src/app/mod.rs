@@ -28,10 +28,12 @@ mod deployments_tab;
 mod device_detail_panel;
 mod device_list_panel;
 mod device_list_view;
+mod distill_commands;
 mod event_log;
 mod event_log_panel;
 mod find_devices;
 mod find_devices_panel;
+mod fit_commands;
 mod fit_panel;
 mod fit_view;
 mod fleet_model;
@@ -47,6 +49,8 @@ mod logic;
 mod map_tab;
 mod map_view;
 mod native;
+mod placement_view;
+mod placement_window;
 mod rollout_commands;
 mod rollouts;
 mod selection;
@@ -100,6 +104,8 @@ pub struct App {
     commands: Vec<UiCommand>,
     /// Deploy jobs whose end should refresh a device's models.
     refresh_after: HashMap<JobId, String>,
+    /// Cancel flags of the jobs that can be stopped (distillations).
+    cancels: HashMap<JobId, Arc<std::sync::atomic::AtomicBool>>,
     /// Rollouts started from the app (Deployments tab).
     rollouts: Rollouts,
     applied_theme: Option<Theme>,
@@ -211,6 +217,7 @@ impl App {
             notifier,
             commands: Vec::new(),
             refresh_after: HashMap::new(),
+            cancels: HashMap::new(),
             rollouts: Rollouts::default(),
             applied_theme: None,
             foreign: HashSet::new(),

@@ -41,7 +41,8 @@ impl App {
                 egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
                     let AppState { selected, fleet, log, pair_token, selection, .. } = &mut self.state;
                     let entry = selected.as_deref().and_then(|id| fleet.get(id));
-                    let unpaired_selected = if selection.len() > 1 {
+                    // Only an unpaired device's detail offers Pair: only then list the others.
+                    let unpaired_selected = if selection.len() > 1 && entry.is_some_and(|e| !e.paired) {
                         let mut ids: Vec<String> = selection
                             .iter()
                             .filter(|id| fleet.get(id).is_some_and(|e| !e.paired))
@@ -77,6 +78,7 @@ impl App {
         self.fit_window_ui(ui.ctx(), &mut commands);
         self.settings_window_ui(ui.ctx(), &mut commands);
         self.group_windows_ui(ui.ctx(), &mut commands);
+        self.placement_window_ui(ui.ctx(), &mut commands);
         self.commands = commands;
         self.execute_commands();
     }
@@ -106,6 +108,9 @@ impl App {
                 }
                 if ui.button("🔍 Find devices").clicked() {
                     self.state.find.open = !self.state.find.open;
+                }
+                if ui.button("📐 Plan placement").clicked() {
+                    commands.push(UiCommand::OpenPlacement);
                 }
                 let running = self.state.jobs.running();
                 if running > 0 {

@@ -1,0 +1,89 @@
+//! The fit panel's "Measure on device" with egui_kittest (no display, no
+//! GPU), against the demo's simulated agents on 127.0.0.1: the button runs
+//! the fleet's measurement as a job, the panel then shows the calibrated
+//! range next to the estimate, labels a simulated device's figures
+//! "synthetic" (never "measured"), says where the calibration came from,
+//! and shows the total latency and, for a battery device only, battery life.
+
+use edgefleet_core::DeviceType;
+use edgefleet_fleet::JobState;
+use edgefleet_ui::app::{App, AppConfig, UiCommand};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+
+fn harness() -> Harness<'static, App> {
+    let app = App::new_for_test(AppConfig::demo(6)).expect("the app starts");
+    Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
+}
+
+fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !cond(h.state()) {
+        if start.elapsed() > timeout {
+            let log: Vec<&str> = h.state().state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
+            panic!("timed out after {timeout:?} waiting for {what}; recent log: {log:#?}");
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}
+
+/// Open the fit panel of the demo MLP on the first device of type `t`.
+fn open_fit(h: &mut Harness<'_, App>, t: DeviceType) -> String {
+    wait_until(h, Duration::from_secs(30), "the demo fleet with metrics and the demo models", |app| {
+        app.state.fleet.len() == 6
+            && app.state.fleet.entries().iter().all(|e| e.metrics.is_some())
+            && app.state.library.cards.iter().any(|c| c.name == "mlp_digits" && c.path.is_some())
+    });
+    let app = h.state();
+    let device_id =
+        app.state.fleet.entries().iter().find(|e| e.device.device_type == t).expect("device").id().to_owned();
+    let card_id = app.state.library.cards.iter().find(|c| c.name == "mlp_digits").expect("card").id;
+    h.state_mut().push_command(UiCommand::OpenFit { card_id, device_id: device_id.clone() });
+    h.run_steps(3);
+    device_id
+}
+
+#[test]
+fn measure_on_device_calibrates_and_labels_synthetic_figures() {
+    let mut h = harness();
+    let camera = open_fit(&mut h, DeviceType::SmartCamera);
+    h.get_by_label_contains("Not calibrated");
+    assert!(h.query_by_label("Synthetic p50 (ms)").is_some(), "a simulated device's column is synthetic");
+    assert!(h.query_by_label("Measured p50 (ms)").is_none());
+    // A camera has no battery.
+    h.get_by_label("No battery: battery life does not apply");
+
+    h.get_by_label("📏 Measure on device").click();
+    h.run_steps(2);
+    let job = h.state().state.fit.as_ref().and_then(|f| f.measure_job).expect("the button starts a job");
+    wait_until(&mut h, Duration::from_secs(60), "the measurement to end", |app| {
+        app.state.jobs.get(job).is_some_and(|j| j.state != JobState::Running)
+            && app.state.fit.as_ref().is_some_and(|f| f.calibration.is_some())
+    });
+    let state = h.state().state.jobs.get(job).map(|j| j.state.clone());
+    assert!(matches!(state, Some(JobState::Done(_))), "{state:?}");
+    let fit = h.state().state.fit.clone().expect("the panel is still open");
+    assert_eq!(fit.device_id, camera);
+    let cal = fit.calibration.as_ref().expect("calibrated");
+    assert!(cal.models.iter().any(|m| m == "mlp_digits"), "{cal:?}");
+    // The calibrated column appears next to the estimate; the device's own
+    // figures are there, labelled synthetic.
+    h.get_by_label("Calibrated (ms)");
+    h.get_by_label("Synthetic p50 (ms)");
+    assert!(h.query_by_label("Measured p50 (ms)").is_none(), "a simulated device's figure is never 'measured'");
+    assert!(fit.fit.per_batch.iter().any(|b| b.measured_latency_ms.is_some()), "{:?}", fit.fit.per_batch);
+    h.get_by_label_contains("Calibrated from 1");
+    h.get_by_label_contains("total ");
+
+    // A phone has a battery: battery life shows at a request rate.
+    h.state_mut().push_command(UiCommand::CloseFit);
+    h.run_steps(2);
+    open_fit(&mut h, DeviceType::MobilePhone);
+    h.state_mut().push_command(UiCommand::SetFitRequestRate(5.0));
+    h.run_steps(3);
+    h.get_by_label_contains("battery life");
+    assert!(h.query_by_label("No battery: battery life does not apply").is_none());
+}
