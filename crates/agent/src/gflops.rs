@@ -3,7 +3,7 @@
 //!
 //! - per thread: a dense layer (`MatMul`, [64 × 512] · [512 × 512]), the
 //!   shape of a batched MLP layer, run by the runtime on one thread — the
-//!   way tract runs a model;
+//!   way tract runs a model — its fastest call;
 //! - all cores: the same on one thread per core at once (the sum), the
 //!   device's total;
 //! - per-call overhead: the p50 of a call of a 1 × 3 · 3 × 3 `MatMul`,
@@ -105,20 +105,30 @@ fn layer_calls(runner: &Runner, budget: Duration) -> Result<(u64, f64), Optimize
 
 const LAYER_FLOPS: f64 = 2.0 * (PROBE_M * PROBE_K * PROBE_N) as f64;
 
-/// Windows the one-thread figure is the best of: on a shared machine a
-/// window may lose the core to others, and the load is accounted for
-/// separately (the scheduler share), so the thread's own speed is the best
-/// window.
-const WINDOWS: u32 = 5;
+/// The fastest of the probe layer's calls that fit in `budget` (at least
+/// 5, after one untimed call that builds the plan), seconds.
+fn fastest_call_s(runner: &Runner, budget: Duration) -> Result<f64, OptimizeError> {
+    let shape = runner.input_shape(PROBE_M);
+    let data: Vec<f32> = (0..PROBE_M * PROBE_K).map(|i| (i % 17) as f32 * 0.05).collect();
+    runner.session().run(&shape, &data)?;
+    let start = Instant::now();
+    let (mut calls, mut fastest) = (0u32, f64::INFINITY);
+    while calls < 5 || start.elapsed() < budget {
+        let t = Instant::now();
+        std::hint::black_box(runner.session().run(&shape, &data)?);
+        fastest = fastest.min(t.elapsed().as_secs_f64());
+        calls += 1;
+    }
+    Ok(fastest.max(1e-9))
+}
 
 /// Probe this machine for about 3 × `budget` with `runtime`.
 pub fn probe_compute(runtime: &dyn Runtime, budget: Duration) -> Result<ComputeProbe, OptimizeError> {
     let layer = Runner::load(runtime, matmul_model(PROBE_K, PROBE_N))?;
-    let mut gflops_per_thread: f64 = 0.0;
-    for _ in 0..WINDOWS {
-        let (calls, secs) = layer_calls(&layer, budget / WINDOWS)?;
-        gflops_per_thread = gflops_per_thread.max(LAYER_FLOPS * calls as f64 / secs / 1e9);
-    }
+    // The fastest single call: on a shared machine most calls lose part of
+    // the core to others, and the load is accounted for separately (the
+    // scheduler share), so the thread's own speed is its best call.
+    let gflops_per_thread = LAYER_FLOPS / fastest_call_s(&layer, budget)? / 1e9;
 
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let gflops_all_threads = if threads <= 1 {
