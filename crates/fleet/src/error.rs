@@ -16,6 +16,9 @@ pub enum FleetError {
     BadInput(String),
     #[error("mDNS: {0}")]
     Mdns(String),
+    /// The MQTT broker could not be reached, refused us, or did not answer.
+    #[error("broker {broker}: {reason}")]
+    Broker { broker: String, reason: String },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

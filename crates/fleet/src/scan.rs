@@ -26,6 +26,8 @@ pub enum Source {
     Mdns,
     Sweep,
     Manual,
+    /// Seen through an MQTT broker (its retained state).
+    Mqtt,
 }
 
 impl Source {
@@ -34,6 +36,7 @@ impl Source {
             Source::Mdns => "mdns",
             Source::Sweep => "sweep",
             Source::Manual => "manual",
+            Source::Mqtt => "mqtt",
         }
     }
 }

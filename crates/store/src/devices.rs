@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 /// Where a device record came from.
-pub const DEVICE_SOURCES: [&str; 4] = ["mdns", "manual", "sweep", "file"];
+pub const DEVICE_SOURCES: [&str; 5] = ["mdns", "manual", "sweep", "file", "mqtt"];
 
 /// How many sightings are kept per device; older ones are dropped on upsert
 /// so a device polled for months does not grow the file without bound.
@@ -22,7 +22,7 @@ pub struct DeviceRecord {
     pub device: Device,
     pub address: Option<String>,
     pub port: Option<u16>,
-    /// One of [`DEVICE_SOURCES`]: `mdns`, `manual`, `sweep` or `file`.
+    /// One of [`DEVICE_SOURCES`]: `mdns`, `manual`, `sweep`, `file` or `mqtt` (seen through a broker).
     pub source: String,
     pub first_seen_ms: u64,
     pub last_seen_ms: u64,

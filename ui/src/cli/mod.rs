@@ -6,6 +6,7 @@ use edgefleet_agent::cli_docs;
 use std::fmt;
 
 mod add_cmd;
+mod broker_cmd;
 mod delete_version_cmd;
 mod deploy_cmd;
 mod deployments_cmd;
@@ -104,6 +105,8 @@ pub enum Command {
     Scan(scan_cmd::ScanArgs),
     /// Register one agent by HOST:PORT.
     Add(add_cmd::AddArgs),
+    /// Activate, roll back or benchmark a model on a device through an MQTT broker.
+    BrokerCmd(broker_cmd::BrokerCmdArgs),
     /// Store the token of a device so the console can talk to it.
     Pair(pair_cmd::PairArgs),
     /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
@@ -151,6 +154,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Devices(a)) => devices_cmd::run(&global, a),
         Some(Command::Scan(a)) => scan_cmd::run(&global, a),
         Some(Command::Add(a)) => add_cmd::run(&global, a),
+        Some(Command::BrokerCmd(a)) => broker_cmd::run(&global, a),
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Import(a)) => import_cmd::run(&global, a),

@@ -1,10 +1,12 @@
 //! `edgefleet scan`: find agents by mDNS and/or a unicast sweep, confirm
-//! each over HTTP, record them in the registry and print them.
+//! each over HTTP, and/or read their retained state on an MQTT broker
+//! (`--broker`); record them in the registry and print them.
 
 use super::GlobalArgs;
 use super::store_args::open_store;
 use crate::bad_input;
-use edgefleet_fleet::{Found, ScanOptions, SweepSpec, now_ms};
+use edgefleet_fleet::discovery::mqtt::scan_broker;
+use edgefleet_fleet::{Found, ScanOptions, Source, SweepSpec, now_ms};
 use edgefleet_store::DeviceRecord;
 use serde::Serialize;
 use std::time::Duration;
@@ -23,9 +25,11 @@ pub struct ScanArgs {
     /// Also probe CIDR:PORTS by unicast, e.g. 127.0.0.1/32:7000-7100.
     #[arg(long, value_name = "CIDR:PORTS")]
     pub sweep: Option<String>,
-    /// Skip mDNS (sweep only).
+    /// Skip mDNS (sweep and/or broker only).
     #[arg(long)]
     pub no_mdns: bool,
+    #[command(flatten)]
+    pub broker: super::broker_cmd::BrokerFlags,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -74,8 +78,9 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => bad_input!("{e}"),
     };
-    if args.no_mdns && sweep.is_none() {
-        bad_input!("--no-mdns needs --sweep CIDR:PORTS");
+    let broker = args.broker.spec()?;
+    if args.no_mdns && sweep.is_none() && broker.is_none() {
+        bad_input!("--no-mdns needs --sweep CIDR:PORTS or --broker mqtt://HOST:PORT --fleet NAME");
     }
     let store = open_store(global)?;
     let mut tokens = std::collections::HashMap::new();
@@ -92,9 +97,21 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
         tokens,
         default_token: global.token.clone(),
     };
+    let lan = !args.no_mdns || opts.sweep.is_some();
     let found = super::runtime()?.block_on(async {
         let http = edgefleet_fleet::http_client()?;
-        edgefleet_fleet::scan::scan_until(&http, &opts, args.expect).await
+        let mut found =
+            if lan { edgefleet_fleet::scan::scan_until(&http, &opts, args.expect).await? } else { Vec::new() };
+        if let Some(spec) = &broker {
+            let paired = |id: &str| opts.token_for(id).is_some();
+            // A device found on the LAN too keeps its LAN record (confirmed over HTTP).
+            for f in scan_broker(spec, opts.timeout, args.expect, &paired).await? {
+                if !found.iter().any(|g| g.device.device_id == f.device.device_id) {
+                    found.push(f);
+                }
+            }
+        }
+        anyhow::Ok(found)
     })?;
     let now = now_ms();
     for f in &found {
@@ -106,9 +123,11 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
             first_seen_ms: now,
             last_seen_ms: now,
         })?;
-        // A token that worked is the device's token from now on.
+        // A token that worked is the device's token from now on (a broker
+        // state proves nothing about the token).
         if f.paired
             && f.confirmed
+            && f.source != Source::Mqtt
             && !opts.tokens.contains_key(&f.device.device_id)
             && let Some(t) = &opts.default_token
         {

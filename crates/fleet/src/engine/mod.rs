@@ -8,6 +8,7 @@
 //! `tracker`, resolving and confirming addresses in `confirm`, and the mDNS
 //! browse task in `browse`.
 
+mod broker;
 mod browse;
 mod confirm;
 mod events;
@@ -175,6 +176,7 @@ enum Internal {
     Browse(BrowseEvent),
     Confirmed(Box<Found>, Option<String>),
     Poll { device_id: String, result: Result<Metrics>, rtt_ms: f64 },
+    Broker(crate::discovery::mqtt::BrokerEvent),
 }
 
 struct Engine {
@@ -188,6 +190,8 @@ struct Engine {
     writer: Option<StoreWriter>,
     /// The running mDNS browse, if mDNS is on and could start.
     browse: Option<BrowseTask>,
+    /// The broker watch, when one is set ([`Command::SetBroker`]).
+    broker: Option<crate::discovery::mqtt::BrokerWatch>,
     /// Every poll interval: re-evaluate liveness, poll every device.
     tick: tokio::time::Interval,
     int_tx: tmpsc::UnboundedSender<Internal>,
@@ -215,6 +219,7 @@ impl Engine {
             devices: HashMap::new(),
             tokens: HashMap::new(),
             browse: None,
+            broker: None,
             int_tx,
         };
         engine.load_store();
@@ -254,6 +259,7 @@ impl Engine {
             let source = match rec.source.as_str() {
                 "manual" => Source::Manual,
                 "sweep" => Source::Sweep,
+                "mqtt" => Source::Mqtt,
                 _ => Source::Mdns,
             };
             let mut device = rec.device;
@@ -364,6 +370,7 @@ impl Engine {
                     (false, None) => {}
                 }
             }
+            Command::SetBroker { broker } => self.set_broker(broker),
             Command::RefreshModels { device_id } => self.refresh_models(device_id),
             Command::Job { id, title, run } => {
                 let env = JobEnv {
@@ -401,6 +408,7 @@ impl Engine {
             }
             Internal::Confirmed(found, token) => self.confirmed(*found, token),
             Internal::Poll { device_id, result, rtt_ms } => self.polled(device_id, result, rtt_ms),
+            Internal::Broker(event) => self.broker_event(event),
         }
     }
 
@@ -485,6 +493,9 @@ impl Engine {
         self.sink.send(Event::Status { device_id: device_id.clone(), status: to });
         match cause {
             Cause::Goodbye => self.sink.log(LogLevel::Info, format!("{device_id} left (mDNS goodbye)")),
+            Cause::LastWill => {
+                self.sink.log(LogLevel::Warn, format!("{device_id} offline (broker: last will or goodbye)"))
+            }
             Cause::Heartbeat | Cause::Silence => {
                 let level = if to == DeviceStatus::Online { LogLevel::Info } else { LogLevel::Warn };
                 self.sink.log(level, format!("{device_id}: {from} → {to}"));
@@ -512,7 +523,8 @@ impl Engine {
         }
         let poll_timeout = Duration::from_millis((self.config.poll_interval_ms * 2).clamp(500, 5_000));
         for (id, t) in &mut self.devices {
-            if t.polling || !t.snapshot.paired && t.token.is_none() {
+            // Devices seen through a broker send their telemetry there.
+            if t.polling || !t.snapshot.paired && t.token.is_none() || t.snapshot.source == Source::Mqtt {
                 continue;
             }
             t.polling = true;

@@ -37,6 +37,11 @@ pub enum Command {
     SetMdns {
         enabled: bool,
     },
+    /// Watch this fleet on an MQTT broker from now on (`None`: stop), a
+    /// discovery source beside mDNS and the sweep.
+    SetBroker {
+        broker: Option<crate::discovery::mqtt::BrokerSpec>,
+    },
     /// Fetch a device's installed models now.
     RefreshModels {
         device_id: String,

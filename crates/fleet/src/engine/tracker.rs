@@ -17,6 +17,8 @@ pub enum Cause {
     Silence,
     /// The device said goodbye (mDNS).
     Goodbye,
+    /// The broker published the device's last will (or its goodbye) on its state topic.
+    LastWill,
 }
 
 /// One device's status changed.

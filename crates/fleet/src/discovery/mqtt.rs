@@ -1,0 +1,350 @@
+//! The MQTT broker as a discovery source beside mDNS and the sweep: agents
+//! started with `--broker … --fleet NAME` keep a retained state message
+//! (their `/v1/info` and HTTP address, or "offline" from their last will)
+//! and stream telemetry; the console subscribes to the fleet's topics and
+//! needs no route to the devices. Commands go the other way on each
+//! device's `cmd` topic and are answered on `reply`.
+//!
+//! Topics and payloads are [`edgefleet_core::mqtt_wire`]'s. A message that
+//! breaks them (bad topic, oversized or malformed payload, a state whose
+//! device id is not its topic's) is dropped and logged, never fatal.
+
+use crate::error::{FleetError, Result};
+use crate::scan::{Found, Source};
+use edgefleet_core::mqtt_wire::{
+    self, BrokerAddr, BrokerCommand, Channel, CommandMessage, MAX_PAYLOAD_BYTES, ReplyMessage, StatePayload,
+};
+use edgefleet_core::wire::Metrics;
+use edgefleet_core::{DeviceStatus, now_ms};
+use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// First wait before reconnecting, doubled up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Requests queued between the client handle and its event loop.
+const CLIENT_QUEUE: usize = 256;
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Which broker and fleet to watch, and how to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSpec {
+    pub addr: BrokerAddr,
+    pub fleet: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl BrokerSpec {
+    /// `url` is `mqtt://HOST[:PORT]`; the fleet name is checked here.
+    pub fn new(url: &str, fleet: &str) -> Result<BrokerSpec> {
+        let addr: BrokerAddr =
+            url.parse().map_err(|e: mqtt_wire::MqttWireError| FleetError::BadInput(e.to_string()))?;
+        mqtt_wire::check_fleet(fleet).map_err(|e| FleetError::BadInput(e.to_string()))?;
+        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None })
+    }
+
+    fn options(&self, role: &str) -> MqttOptions {
+        let id = format!("edgefleet-{role}-{:016x}", fastrand::u64(..));
+        let mut opts = MqttOptions::new(id, &self.addr.host, self.addr.port);
+        opts.set_keep_alive(KEEP_ALIVE);
+        opts.set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, MAX_PAYLOAD_BYTES + 1024);
+        if let Some(user) = &self.username {
+            opts.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
+        }
+        opts
+    }
+
+    fn error(&self, reason: impl Into<String>) -> FleetError {
+        FleetError::Broker { broker: self.addr.to_string(), reason: reason.into() }
+    }
+}
+
+/// What a broker watch hears.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokerEvent {
+    /// Connected (again) and subscribed to the fleet.
+    Connected,
+    /// The connection failed or dropped; it is retried with backoff.
+    Down(String),
+    /// A device's retained state: its description, or offline (last will).
+    /// (Boxed: a device description is far larger than the other events.)
+    State {
+        device_id: String,
+        state: Box<StatePayload>,
+    },
+    Telemetry {
+        device_id: String,
+        metrics: Metrics,
+    },
+    Reply {
+        device_id: String,
+        reply: ReplyMessage,
+    },
+}
+
+fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection ({code:?})"),
+        other => other.to_string(),
+    }
+}
+
+/// Turn one message into an event; `None` (and a log line) for one that
+/// breaks the protocol or belongs to another fleet.
+fn event_of(fleet: &str, topic: &str, payload: &[u8]) -> Option<BrokerEvent> {
+    let parts = match mqtt_wire::parse_topic(topic) {
+        Ok(p) if p.fleet == fleet => p,
+        Ok(_) => return None,
+        Err(e) => {
+            tracing::debug!("broker: {e}");
+            return None;
+        }
+    };
+    let device_id = parts.device_id;
+    let decoded = match parts.channel {
+        Channel::State => mqtt_wire::decode::<StatePayload>(payload).and_then(|state| match &state.info {
+            Some(info) if info.device.device_id != device_id => Err(mqtt_wire::MqttWireError::BadPayload(format!(
+                "state of `{}` published on `{device_id}`'s topic",
+                info.device.device_id
+            ))),
+            _ => Ok(BrokerEvent::State { device_id: device_id.clone(), state: Box::new(state) }),
+        }),
+        Channel::Telemetry => mqtt_wire::decode::<Metrics>(payload)
+            .map(|metrics| BrokerEvent::Telemetry { device_id: device_id.clone(), metrics }),
+        Channel::Reply => mqtt_wire::decode::<ReplyMessage>(payload)
+            .map(|reply| BrokerEvent::Reply { device_id: device_id.clone(), reply }),
+        Channel::Cmd => return None,
+    };
+    match decoded {
+        Ok(ev) => Some(ev),
+        Err(e) => {
+            tracing::warn!("broker: dropped a message on {topic}: {e}");
+            None
+        }
+    }
+}
+
+/// A running subscription to a fleet's state, telemetry and replies.
+pub struct BrokerWatch {
+    spec: BrokerSpec,
+    client: AsyncClient,
+    task: JoinHandle<()>,
+}
+
+impl BrokerWatch {
+    /// Connect in the background and hand every event to `forward`;
+    /// reconnects with backoff until stopped.
+    pub fn start(spec: &BrokerSpec, forward: impl Fn(BrokerEvent) + Send + 'static) -> BrokerWatch {
+        let (client, mut events) = AsyncClient::new(spec.options("console"), CLIENT_QUEUE);
+        let filters: Vec<String> = [Channel::State, Channel::Telemetry, Channel::Reply]
+            .into_iter()
+            .filter_map(|c| mqtt_wire::fleet_filter(&spec.fleet, c).ok())
+            .collect();
+        let (c, fleet) = (client.clone(), spec.fleet.clone());
+        let task = tokio::spawn(async move {
+            let mut backoff = MIN_BACKOFF;
+            let mut reported_down = false;
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        backoff = MIN_BACKOFF;
+                        reported_down = false;
+                        for f in &filters {
+                            if let Err(e) = c.subscribe(f.clone(), QoS::AtLeastOnce).await {
+                                tracing::warn!("broker: cannot subscribe to {f}: {e}");
+                            }
+                        }
+                        forward(BrokerEvent::Connected);
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if let Some(ev) = event_of(&fleet, &p.topic, &p.payload) {
+                            forward(ev);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if !reported_down {
+                            reported_down = true;
+                            forward(BrokerEvent::Down(describe(&e)));
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        });
+        BrokerWatch { spec: spec.clone(), client, task }
+    }
+
+    pub fn spec(&self) -> &BrokerSpec {
+        &self.spec
+    }
+
+    /// Publish a command on `device_id`'s `cmd` topic (the reply arrives
+    /// as [`BrokerEvent::Reply`]).
+    pub async fn send(&self, device_id: &str, msg: &CommandMessage) -> Result<()> {
+        let topic = mqtt_wire::topic(&self.spec.fleet, device_id, Channel::Cmd)
+            .map_err(|e| FleetError::BadInput(e.to_string()))?;
+        let bytes = mqtt_wire::encode(msg).map_err(|e| FleetError::BadInput(e.to_string()))?;
+        self.client.publish(topic, QoS::AtLeastOnce, false, bytes).await.map_err(|e| self.spec.error(e.to_string()))
+    }
+
+    /// Stop watching (the connection closes).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for BrokerWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A device as its retained state describes it: `None` for an offline
+/// state (nothing to describe). `paired` says whether we hold a token for it.
+pub fn found_from_state(state: &StatePayload, paired: bool) -> Option<Found> {
+    let info = state.info.as_ref().filter(|_| state.online)?;
+    let mut device = info.device.clone();
+    device.status = DeviceStatus::Online;
+    device.last_heartbeat_ms = Some(now_ms());
+    // The address the agent listens on, as it sees it; unknown = 0.0.0.0:0.
+    let addr =
+        state.http_addr.as_deref().and_then(|a| a.parse().ok()).unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    let problem = (!paired).then(|| "not paired: no token".to_owned());
+    Some(Found { device, addr, source: Source::Mqtt, confirmed: true, paired, problem, found_after_ms: None })
+}
+
+/// Listen to the broker for up to `timeout` (or until `expect` devices are
+/// online) and return every device whose retained state says it is
+/// online. Fails when the broker cannot be reached or refuses us.
+pub async fn scan_broker(
+    spec: &BrokerSpec,
+    timeout: Duration,
+    expect: Option<usize>,
+    paired: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<Found>> {
+    let started = tokio::time::Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = BrokerWatch::start(spec, move |ev| drop(tx.send(ev)));
+    let mut by_id: BTreeMap<String, Found> = BTreeMap::new();
+    let mut connected = false;
+    let mut down: Option<String> = None;
+    let deadline = started + timeout;
+    while expect.is_none_or(|n| by_id.len() < n) {
+        let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await else { break };
+        match ev {
+            BrokerEvent::Connected => connected = true,
+            BrokerEvent::Down(why) => down = Some(why),
+            BrokerEvent::State { device_id, state } => match found_from_state(&state, paired(&device_id)) {
+                Some(mut f) => {
+                    f.found_after_ms = Some(started.elapsed().as_millis() as u64);
+                    by_id.insert(device_id, f);
+                }
+                None => {
+                    by_id.remove(&device_id);
+                }
+            },
+            BrokerEvent::Telemetry { .. } | BrokerEvent::Reply { .. } => {}
+        }
+    }
+    watch.stop();
+    if !connected {
+        return Err(spec.error(down.unwrap_or_else(|| format!("no connection within {} ms", timeout.as_millis()))));
+    }
+    Ok(by_id.into_values().collect())
+}
+
+/// Send one command to `device_id` through the broker and wait up to
+/// `timeout` for its reply.
+pub async fn send_command(
+    spec: &BrokerSpec,
+    device_id: &str,
+    token: &str,
+    command: BrokerCommand,
+    timeout: Duration,
+) -> Result<ReplyMessage> {
+    let reply_topic =
+        mqtt_wire::topic(&spec.fleet, device_id, Channel::Reply).map_err(|e| FleetError::BadInput(e.to_string()))?;
+    let cmd_topic =
+        mqtt_wire::topic(&spec.fleet, device_id, Channel::Cmd).map_err(|e| FleetError::BadInput(e.to_string()))?;
+    let id = format!("c{:016x}", fastrand::u64(..));
+    let msg = CommandMessage { id: id.clone(), token: token.to_owned(), command };
+    let bytes = mqtt_wire::encode(&msg).map_err(|e| FleetError::BadInput(e.to_string()))?;
+    let (client, mut events) = AsyncClient::new(spec.options("cmd"), 16);
+    let exchange = async {
+        loop {
+            match events.poll().await.map_err(|e| spec.error(describe(&e)))? {
+                Event::Incoming(Packet::ConnAck(_)) => client
+                    .subscribe(reply_topic.clone(), QoS::AtLeastOnce)
+                    .await
+                    .map_err(|e| spec.error(e.to_string()))?,
+                // Subscribed to the reply first, so the answer cannot be missed.
+                Event::Incoming(Packet::SubAck(_)) => client
+                    .publish(cmd_topic.clone(), QoS::AtLeastOnce, false, bytes.clone())
+                    .await
+                    .map_err(|e| spec.error(e.to_string()))?,
+                Event::Incoming(Packet::Publish(p)) if p.topic == reply_topic => {
+                    match mqtt_wire::decode::<ReplyMessage>(&p.payload) {
+                        Ok(r) if r.id == id => return Ok(r),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("broker: dropped a reply: {e}"),
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    let outcome = tokio::time::timeout(timeout, exchange).await;
+    let _ = client.try_disconnect();
+    outcome.unwrap_or_else(|_| {
+        Err(spec.error(format!("{device_id} did not answer within {} ms (is it online?)", timeout.as_millis())))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgefleet_core::wire::{API_VERSION, InfoResponse};
+    use edgefleet_core::{Device, DeviceType};
+
+    fn state_of(id: &str) -> StatePayload {
+        let device = Device::new(id, DeviceType::SmartCamera, 2, 512, 4.0);
+        let info = InfoResponse { device, agent_version: "0".into(), api: API_VERSION.into(), runtime_info: None };
+        StatePayload { online: true, info: Some(info), http_addr: Some("10.0.0.7:8470".into()) }
+    }
+
+    #[test]
+    fn states_become_devices_found_via_mqtt() {
+        let bytes = mqtt_wire::encode(&state_of("cam-1")).unwrap();
+        let Some(BrokerEvent::State { device_id, state }) = event_of("f", "edgefleet/v1/f/cam-1/state", &bytes) else {
+            panic!("no state")
+        };
+        assert_eq!(device_id, "cam-1");
+        let found = found_from_state(&state, false).unwrap();
+        assert_eq!((found.source, found.addr.to_string()), (Source::Mqtt, "10.0.0.7:8470".to_owned()));
+        assert_eq!(found.device.status, DeviceStatus::Online);
+        assert!(found_from_state(&StatePayload::offline(), true).is_none());
+    }
+
+    #[test]
+    fn foreign_spoofed_and_broken_messages_are_dropped() {
+        let bytes = mqtt_wire::encode(&state_of("cam-1")).unwrap();
+        assert_eq!(event_of("other", "edgefleet/v1/f/cam-1/state", &bytes), None);
+        assert_eq!(event_of("f", "edgefleet/v1/f/cam-2/state", &bytes), None, "state of cam-1 on cam-2's topic");
+        assert_eq!(event_of("f", "edgefleet/v1/f/cam-1/telemetry", b"{not json"), None);
+        assert_eq!(event_of("f", "elsewhere/x", b"{}"), None);
+        assert_eq!(event_of("f", "edgefleet/v1/f/cam-1/state", &vec![b' '; MAX_PAYLOAD_BYTES + 1]), None);
+    }
+
+    #[test]
+    fn specs_check_the_url_and_fleet() {
+        assert!(BrokerSpec::new("mqtt://127.0.0.1:1883", "plant-1").is_ok());
+        assert!(matches!(BrokerSpec::new("mqtt://h", "a/b"), Err(FleetError::BadInput(_))));
+        assert!(matches!(BrokerSpec::new("mqtts://h", "f"), Err(FleetError::BadInput(_))));
+    }
+}

@@ -1,0 +1,99 @@
+//! `edgefleet broker-cmd`: run a command (activate, rollback, benchmark) on
+//! a device reachable only through an MQTT broker, and print its reply; and
+//! the `--broker` flags `edgefleet scan` shares.
+
+use super::GlobalArgs;
+use super::store_args::open_store;
+use crate::bad_input;
+use anyhow::Context;
+use edgefleet_core::mqtt_wire::BrokerCommand;
+use edgefleet_core::wire::{ActivateRequest, BenchmarkRequest};
+use edgefleet_fleet::discovery::mqtt::{BrokerSpec, send_command};
+use edgefleet_fleet::now_ms;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which broker and fleet (shared by `scan` and `broker-cmd`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BrokerFlags {
+    /// An MQTT broker to find agents through (mqtt://HOST[:PORT]; no TLS yet).
+    #[arg(long, value_name = "mqtt://HOST:PORT", requires = "fleet")]
+    pub broker: Option<String>,
+    /// The fleet name on the broker.
+    #[arg(long, value_name = "NAME", requires = "broker")]
+    pub fleet: Option<String>,
+    /// User name for the broker.
+    #[arg(long, value_name = "USER", requires = "broker")]
+    pub broker_user: Option<String>,
+    /// File holding the broker password (its first line).
+    #[arg(long, value_name = "PATH", requires = "broker_user")]
+    pub broker_password_file: Option<PathBuf>,
+}
+
+impl BrokerFlags {
+    /// The broker to use, `None` without `--broker`; a bad URL or fleet
+    /// name is bad input (exit 2).
+    pub fn spec(&self) -> anyhow::Result<Option<BrokerSpec>> {
+        let (Some(url), Some(fleet)) = (&self.broker, &self.fleet) else { return Ok(None) };
+        let mut spec = match BrokerSpec::new(url, fleet) {
+            Ok(s) => s,
+            Err(e) => bad_input!("{e}"),
+        };
+        spec.username = self.broker_user.clone();
+        if let Some(path) = &self.broker_password_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
+            spec.password = Some(text.lines().next().unwrap_or_default().trim_end().to_owned());
+        }
+        Ok(Some(spec))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BrokerCmdArgs {
+    #[command(flatten)]
+    pub broker: BrokerFlags,
+    /// The device to command.
+    #[arg(long, value_name = "ID")]
+    pub device_id: String,
+    /// How long to wait for the reply.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Make an installed version of a model the active one.
+    Activate { model: String, version: String },
+    /// Go back to the version active before the current one.
+    Rollback { model: String },
+    /// Time the active version at batch sizes 1, 8 and 32.
+    Benchmark { model: String },
+}
+
+pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
+    let Some(spec) = args.broker.spec()? else { bad_input!("broker-cmd needs --broker mqtt://HOST:PORT --fleet NAME") };
+    let store = open_store(global)?;
+    let Some(token) = store.token(&args.device_id)?.or_else(|| global.token.clone()) else {
+        bad_input!("no token for {}: pair it (edgefleet pair) or pass --token", args.device_id)
+    };
+    let (command, what) = match args.action {
+        Action::Activate { model, version } => {
+            let what = format!("activate {model} {version}");
+            let request = ActivateRequest { version, confidence_threshold: None, offload_sla_ms: None };
+            (BrokerCommand::Activate { model, request }, what)
+        }
+        Action::Rollback { model } => (BrokerCommand::Rollback { model: model.clone() }, format!("rollback {model}")),
+        Action::Benchmark { model } => {
+            let request = BenchmarkRequest { batch_sizes: vec![1, 8, 32], iterations: 20, version: None };
+            (BrokerCommand::Benchmark { model: model.clone(), request }, format!("benchmark {model}"))
+        }
+    };
+    let timeout = Duration::from_millis(args.timeout_ms.max(100));
+    let reply = super::runtime()?.block_on(send_command(&spec, &args.device_id, &token, command, timeout))?;
+    store.audit(now_ms(), "broker.command", &args.device_id, &format!("{what}: ok={}", reply.ok))?;
+    println!("{}", serde_json::to_string_pretty(&reply)?);
+    if reply.ok { Ok(()) } else { anyhow::bail!("{} refused {what}", args.device_id) }
+}

@@ -1,0 +1,85 @@
+//! The CLI with a real Mosquitto on 127.0.0.1 and a real agent that only
+//! the broker connects to the console: `edgefleet scan --broker … --no-mdns`
+//! records it in the SQLite registry as found via `mqtt`, `edgefleet
+//! devices` lists it so, and `edgefleet broker-cmd` rolls its model back
+//! through the broker (with the token; a wrong one is refused).
+
+#![allow(clippy::unwrap_used)] // test code: a failure should panic
+
+#[path = "../../crates/agent/tests/support/mosquitto.rs"]
+mod mosquitto;
+
+use edgefleet_agent::{AgentConfig, BrokerConfig, spawn};
+use edgefleet_core::{Device, DeviceType};
+use edgefleet_fleet::{AgentClient, http_client};
+use mosquitto::Mosquitto;
+use sha2::Digest;
+use std::path::Path;
+use std::process::Command;
+
+const TOKEN: &str = "cli-broker-token";
+const FLEET: &str = "cli-fleet";
+
+fn edgefleet(db: &Path, token: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_edgefleet"));
+    c.arg("--db").arg(db).arg("--token").arg(token).env_remove("EDGEFLEET_DB").env_remove("EDGEFLEET_TOKEN");
+    c
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_devices_and_broker_cmd_work_through_the_broker_only() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::new("far-cam", DeviceType::SmartCamera, 4, 2048, 16.0);
+    let mut config = AgentConfig::new(device, dir.path().join("agent"));
+    config.token = Some(TOKEN.into());
+    config.broker = Some(BrokerConfig::new(broker.url().parse().unwrap(), FLEET));
+    let agent = spawn(config).await.unwrap();
+    let client = AgentClient::new(http_client().unwrap(), agent.addr, Some(TOKEN.into()));
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/mlp_digits.onnx");
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&model).unwrap()));
+    for v in ["a", "b"] {
+        client.upload_model("digits", v, &model, &sha, |_, _| {}).await.unwrap();
+        client.activate("digits", v, None).await.unwrap();
+    }
+    let db = dir.path().join("console.db");
+    let url = broker.url();
+    let broker_args = ["--broker", url.as_str(), "--fleet", FLEET];
+
+    let out = edgefleet(&db, TOKEN)
+        .args(["scan", "--no-mdns", "--expect", "1", "--timeout-ms", "10000", "--json"])
+        .args(broker_args)
+        .output()
+        .unwrap();
+    let rows = json_of(&out);
+    assert_eq!(rows[0]["device_id"], "far-cam", "{rows}");
+    assert_eq!(rows[0]["source"], "mqtt");
+    let listed = json_of(&edgefleet(&db, TOKEN).args(["devices", "--json"]).output().unwrap());
+    assert_eq!(listed[0]["device_id"], "far-cam");
+    assert_eq!(listed[0]["source"], "mqtt");
+
+    let wrong = edgefleet(&db, "not-the-token")
+        .args(["broker-cmd", "--device-id", "far-cam"])
+        .args(broker_args)
+        .args(["rollback", "digits"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("unauthorized"));
+    let ok = edgefleet(&db, TOKEN)
+        .args(["broker-cmd", "--device-id", "far-cam"])
+        .args(broker_args)
+        .args(["rollback", "digits"])
+        .output()
+        .unwrap();
+    let reply = json_of(&ok);
+    assert_eq!(reply["result"]["active_version"], "a", "{reply}");
+    let models = client.models().await.unwrap().models;
+    assert_eq!(models.iter().find(|m| m.active).map(|m| m.version.as_str()), Some("a"));
+    agent.shutdown().await;
+}
