@@ -3,8 +3,8 @@
 //! The agent keeps only the SHA-256 of its token (in memory and in the data
 //! dir), and compares the hash of what a client presents in constant time,
 //! so neither a copy of the data dir nor response timing reveals the token.
-//! Failed attempts are counted per peer address ([`crate::token_gate`]): past
-//! the limit the peer gets 429 without its guesses being checked.
+//! Different wrong tokens are counted per peer address ([`crate::token_gate`]):
+//! past the limit the peer gets 429 without its guesses being checked.
 //! `POST /v1/token` replaces the token (rotation).
 
 use crate::api_error::ApiError;
@@ -47,7 +47,7 @@ pub(crate) async fn require_token(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             format!(
-                "more than {} failed logins from {peer} in {} s; wait and retry",
+                "{} different wrong tokens from {peer} in {} s; wait and retry",
                 gate.max_failures(),
                 FAILURE_WINDOW.as_secs()
             ),
@@ -61,15 +61,15 @@ pub(crate) async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        None => {
-            gate.record_failure(peer);
-            Err(unauthorized("missing `Authorization: Bearer <token>` header"))
-        }
-        Some(token) if gate.matches(token) => Ok(next.run(req).await),
-        Some(_) => {
-            gate.record_failure(peer);
-            Err(unauthorized("wrong token"))
-        }
+        // Not a guess: nothing to count.
+        None => Err(unauthorized("missing `Authorization: Bearer <token>` header")),
+        Some(token) => match gate.check(token) {
+            (true, _) => Ok(next.run(req).await),
+            (false, hash) => {
+                gate.record_wrong_token(peer, &hash);
+                Err(unauthorized("wrong token"))
+            }
+        },
     }
 }
 

@@ -58,7 +58,7 @@ pub struct AgentConfig {
     pub runtime: Option<Selected>,
     /// Connection cap and timeouts of the HTTP server.
     pub serve_limits: ServeLimits,
-    /// Failed logins one peer address may make per minute before it gets 429.
+    /// Different wrong tokens one peer address may present per minute before it gets 429.
     pub max_auth_failures: u32,
     /// An MQTT broker to publish state and telemetry to and take commands
     /// from (`--broker`); `None` = HTTP only.

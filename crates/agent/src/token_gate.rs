@@ -1,6 +1,11 @@
 //! The state of one agent's token check: the SHA-256 of the token (the
 //! token itself is never kept), where a rotated token's hash goes, and the
-//! failed attempts counted per peer address. Compared in constant time.
+//! wrong tokens seen per peer address. Compared in constant time.
+//!
+//! Only *different* wrong tokens count: guessing needs new guesses, while a
+//! console that keeps presenting the one token it has (a lab-wide token
+//! tried on a device paired otherwise, another console on the same host)
+//! must not lock everyone on its address out.
 
 use crate::identity::token_sha256;
 use std::collections::HashMap;
@@ -9,18 +14,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-/// Failed attempts one peer address may make per window before it is
-/// refused unchecked, by default.
+/// Different wrong tokens one peer address may present per window before
+/// it is refused unchecked, by default.
 pub const MAX_FAILURES_PER_WINDOW: u32 = 10;
 /// The window failed attempts are counted over.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Peers tracked at most; beyond, expired windows are dropped first.
 const MAX_TRACKED_PEERS: usize = 4096;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct FailWindow {
     started: Instant,
-    failures: u32,
+    /// Prefixes of the SHA-256 of the different wrong tokens seen.
+    wrong: Vec<[u8; 8]>,
 }
 
 /// The token check of one agent.
@@ -30,22 +36,38 @@ pub(crate) struct TokenGate {
     /// The data dir a rotated token's hash is written to; `None` when the
     /// token came from the command line (its owner changes it there).
     rotate_into: Option<PathBuf>,
-    /// Failed attempts a peer may make per window.
+    /// Different wrong tokens a peer may present per window.
     max_failures: u32,
     failures: Mutex<HashMap<IpAddr, FailWindow>>,
+    /// Numbers the failures recorded without a token hash.
+    anonymous: std::sync::atomic::AtomicU64,
 }
 
 impl TokenGate {
     pub fn new(hash: [u8; 32], rotate_into: Option<PathBuf>, max_failures: u32) -> TokenGate {
-        TokenGate { hash: RwLock::new(hash), rotate_into, max_failures, failures: Mutex::new(HashMap::new()) }
+        TokenGate {
+            hash: RwLock::new(hash),
+            rotate_into,
+            max_failures,
+            failures: Mutex::new(HashMap::new()),
+            anonymous: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
+    /// Whether `presented` is the token.
     pub fn matches(&self, presented: &str) -> bool {
+        self.check(presented).0
+    }
+
+    /// Whether `presented` is the token; its hash comes back for
+    /// [`Self::record_wrong_token`].
+    pub fn check(&self, presented: &str) -> (bool, [u8; 32]) {
         let want = match self.hash.read() {
             Ok(h) => *h,
             Err(poisoned) => *poisoned.into_inner(),
         };
-        constant_time_eq(&token_sha256(presented), &want)
+        let got = token_sha256(presented);
+        (constant_time_eq(&got, &want), got)
     }
 
     /// Failed attempts a peer may make per window.
@@ -69,10 +91,22 @@ impl TokenGate {
     /// True when `peer` has used up its failed attempts for this window.
     pub fn blocked(&self, peer: IpAddr) -> bool {
         let Ok(map) = self.failures.lock() else { return false };
-        map.get(&peer).is_some_and(|w| w.started.elapsed() < FAILURE_WINDOW && w.failures >= self.max_failures)
+        map.get(&peer)
+            .is_some_and(|w| w.started.elapsed() < FAILURE_WINDOW && w.wrong.len() >= self.max_failures as usize)
     }
 
+    /// Count a failed attempt of `peer` whose token is not known here (each
+    /// call counts, as if a different token).
     pub fn record_failure(&self, peer: IpAddr) {
+        let n = self.anonymous.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut pseudo = [0xffu8; 32];
+        pseudo[..8].copy_from_slice(&n.to_le_bytes());
+        self.record_wrong_token(peer, &pseudo);
+    }
+
+    /// Count the wrong token whose SHA-256 is `presented` against `peer`
+    /// (once per different token and window).
+    pub fn record_wrong_token(&self, peer: IpAddr, presented: &[u8; 32]) {
         let Ok(mut map) = self.failures.lock() else { return };
         if map.len() >= MAX_TRACKED_PEERS && !map.contains_key(&peer) {
             map.retain(|_, w| w.started.elapsed() < FAILURE_WINDOW);
@@ -84,11 +118,15 @@ impl TokenGate {
             }
         }
         let now = Instant::now();
-        let w = map.entry(peer).or_insert(FailWindow { started: now, failures: 0 });
+        let w = map.entry(peer).or_insert_with(|| FailWindow { started: now, wrong: Vec::new() });
         if w.started.elapsed() >= FAILURE_WINDOW {
-            *w = FailWindow { started: now, failures: 0 };
+            *w = FailWindow { started: now, wrong: Vec::new() };
         }
-        w.failures += 1;
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&presented[..8]);
+        if !w.wrong.contains(&prefix) && w.wrong.len() < self.max_failures as usize {
+            w.wrong.push(prefix);
+        }
     }
 }
 
@@ -115,15 +153,20 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_is_blocked_after_its_failures_and_others_are_not() {
+    fn a_peer_is_blocked_after_its_different_wrong_tokens_and_others_are_not() {
         let gate = TokenGate::new(token_sha256("right"), None, MAX_FAILURES_PER_WINDOW);
-        assert!(gate.matches("right") && !gate.matches("wrong"));
+        assert!(gate.check("right").0 && !gate.check("wrong").0);
         let (bad, good) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
-        for _ in 0..MAX_FAILURES_PER_WINDOW - 1 {
-            gate.record_failure(bad);
+        // The same wrong token again and again counts once.
+        for _ in 0..100 {
+            gate.record_wrong_token(good, &token_sha256("a lab-wide token"));
+        }
+        assert!(!gate.blocked(good));
+        for i in 0..MAX_FAILURES_PER_WINDOW - 1 {
+            gate.record_wrong_token(bad, &token_sha256(&format!("guess {i}")));
         }
         assert!(!gate.blocked(bad));
-        gate.record_failure(bad);
+        gate.record_wrong_token(bad, &token_sha256("one guess too many"));
         assert!(gate.blocked(bad));
         assert!(!gate.blocked(good));
     }

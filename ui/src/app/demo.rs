@@ -9,7 +9,7 @@
 //! predictions visibly fall back to an edge server.
 
 use anyhow::Context as _;
-use edgefleet_agent::{SimulateOptions, SimulatedFleet, simulate};
+use edgefleet_agent::{SimulateOptions, SimulatedFleet, private_temp_dir, simulate};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -49,8 +49,9 @@ impl DemoFleet {
             anyhow::bail!("--demo needs at least 1 device");
         }
         let token = random_token();
-        let dir = std::env::temp_dir().join(format!("edgefleet-demo-{}-{}", std::process::id(), &token[..8]));
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // A new private dir (0700, random name): nothing of the token in its
+        // name, no other user can read the agents' files.
+        let dir = private_temp_dir("edgefleet-demo").context("cannot create the demo dir")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("edgefleet-demo")
