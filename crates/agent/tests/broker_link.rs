@@ -214,3 +214,41 @@ async fn a_broker_that_is_down_does_not_stop_the_agent_and_it_joins_later() {
     let s: StatePayload = w.next(&topic("late-dev", Channel::State), |s: &StatePayload| s.online).await;
     assert_eq!(s.info.unwrap().device.device_id, "late-dev");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_runs_many_agents_through_one_broker() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let mut w = watch(broker.port, &[mqtt_wire::fleet_filter(FLEET, Channel::State).unwrap()]).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
+        .args(["simulate", "--count", "5", "--no-advertise", "--token", TOKEN])
+        .args(["--broker", &broker.url(), "--fleet", FLEET])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        ids.insert(line.split_whitespace().next().unwrap().to_owned());
+    }
+    let mut online = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while online.len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "online through the broker: {online:?} of {ids:?}");
+        let Ok(Some((topic, payload))) = tokio::time::timeout(WAIT, w.rx.recv()).await else { continue };
+        let parts = mqtt_wire::parse_topic(&topic).unwrap();
+        if mqtt_wire::decode::<StatePayload>(&payload).unwrap().online {
+            online.insert(parts.device_id);
+        }
+    }
+    assert_eq!(online, ids);
+    // SIGTERM: a graceful stop removes the fleet's private temp dir.
+    Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    let stopped = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(stopped.elapsed() < WAIT, "simulate did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
