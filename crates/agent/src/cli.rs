@@ -57,9 +57,10 @@ pub struct AgentArgs {
     /// Bearer token. Visible to every local user in /proc/PID/cmdline:
     /// prefer --token-file or EDGEFLEET_AGENT_TOKEN. Without either, one
     /// is generated on first start (printed once; only its SHA-256 is kept).
-    #[arg(long, env = "EDGEFLEET_AGENT_TOKEN", conflicts_with = "token_file")]
+    #[arg(long, env = "EDGEFLEET_AGENT_TOKEN")]
     pub token: Option<String>,
-    /// Read the bearer token from this file (its first line).
+    /// Read the bearer token from this file (its first line); wins over
+    /// --token and EDGEFLEET_AGENT_TOKEN.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Location as LAT,LON in degrees.
@@ -225,10 +226,10 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let device = device_for(&args, &data_dir)?;
-    let given = match (&args.token, &args.token_file) {
-        (Some(t), _) if !t.trim().is_empty() => Some(t.trim().to_owned()),
-        (Some(_), _) => bail!("--token must not be empty"),
-        (None, Some(path)) => Some(read_token_file(path)?),
+    let given = match (&args.token_file, &args.token) {
+        (Some(path), _) => Some(read_token_file(path)?),
+        (None, Some(t)) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+        (None, Some(_)) => bail!("--token must not be empty"),
         (None, None) => None,
     };
     // Without a token given, the stored hash is used (and made on first

@@ -58,8 +58,9 @@ pub struct GlobalArgs {
     /// EDGEFLEET_TOKEN.
     #[arg(long, global = true, env = "EDGEFLEET_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Read that token from a file (its first line) instead.
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "token")]
+    /// Read that token from a file (its first line); wins over --token and
+    /// EDGEFLEET_TOKEN.
+    #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<std::path::PathBuf>,
 }
 
