@@ -12,6 +12,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 
+/// The demo fleets of two tests would share device ids on `lo`: one at a time.
+static ONE_DEMO_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn harness() -> Harness<'static, App> {
     let app = App::new_for_test(AppConfig::demo(6)).expect("the app starts");
     Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
@@ -21,8 +24,15 @@ fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: imp
     let start = Instant::now();
     while !cond(h.state()) {
         if start.elapsed() > timeout {
-            let log: Vec<&str> = h.state().state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
-            panic!("timed out after {timeout:?} waiting for {what}; recent log: {log:#?}");
+            let app = h.state();
+            let log: Vec<&str> = app.state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
+            let fleet: Vec<(&str, bool)> =
+                app.state.fleet.entries().iter().map(|e| (e.id(), e.metrics.is_some())).collect();
+            let cards: Vec<(&str, bool)> =
+                app.state.library.cards.iter().map(|c| (c.name.as_str(), c.path.is_some())).collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; fleet {fleet:?}; library {cards:?}; recent log: {log:#?}"
+            );
         }
         h.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -48,6 +58,7 @@ fn open_fit(h: &mut Harness<'_, App>, t: DeviceType) -> String {
 
 #[test]
 fn measure_on_device_calibrates_and_labels_synthetic_figures() {
+    let _one = ONE_DEMO_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut h = harness();
     let camera = open_fit(&mut h, DeviceType::SmartCamera);
     h.get_by_label_contains("Not calibrated");
@@ -86,4 +97,64 @@ fn measure_on_device_calibrates_and_labels_synthetic_figures() {
     h.run_steps(3);
     h.get_by_label_contains("battery life");
     assert!(h.query_by_label("No battery: battery life does not apply").is_none());
+}
+
+#[test]
+fn plan_placement_shows_each_choice_with_its_reason_and_deploys_the_plan() {
+    let _one = ONE_DEMO_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = harness();
+    wait_until(&mut h, Duration::from_secs(30), "the demo fleet with metrics and the demo models", |app| {
+        app.state.fleet.len() == 6
+            && app.state.fleet.entries().iter().all(|e| e.metrics.is_some())
+            && app.state.library.cards.iter().filter(|c| c.path.is_some()).count() >= 2
+    });
+    h.get_by_label("📐 Plan placement").click();
+    h.run_steps(3);
+    assert!(h.state().state.placement.is_some(), "the window opens");
+    // Choose the two shipped models with files; the MLP matters twice as much.
+    let cards: Vec<(i64, String)> = h
+        .state()
+        .state
+        .library
+        .cards
+        .iter()
+        .filter(|c| c.path.is_some() && c.parent_id.is_none())
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let chosen: Vec<(i64, f64)> =
+        cards.iter().map(|(id, name)| (*id, if name == "mlp_digits" { 2.0 } else { 1.0 })).collect();
+    h.state_mut().push_command(UiCommand::PlanPlacement { models: chosen, selection_only: false });
+    wait_until(&mut h, Duration::from_secs(30), "a plan", |app| {
+        app.state.placement.as_ref().is_some_and(|p| p.plan.is_some() || p.error.is_some())
+    });
+    let view = h.state().state.placement.clone().expect("window");
+    let plan = view.plan.clone().unwrap_or_else(|| panic!("no plan: {:?}", view.error));
+    assert_eq!(plan.choices.len() + plan.unplaced.len(), cards.len());
+    assert_eq!(plan.choices.len(), cards.len(), "6 devices have room for two tiny models: {plan:?}");
+    for d in &plan.devices {
+        assert!(d.used_mb <= d.capacity_mb + 1e-6, "{d:?}");
+    }
+    // 2 models × 6 devices: too many devices for the exact search, said so.
+    h.get_by_label_contains("Total cost");
+    for c in &plan.choices {
+        h.get_by_label(&c.reason);
+    }
+
+    h.get_by_label("⬆ Deploy this plan").click();
+    h.run_steps(2);
+    let job = h.state().state.placement.as_ref().and_then(|p| p.deploy_job).expect("a deploy job");
+    wait_until(&mut h, Duration::from_secs(90), "the plan's rollouts", |app| {
+        app.state.jobs.get(job).is_some_and(|j| j.state != JobState::Running)
+    });
+    let state = h.state().state.jobs.get(job).map(|j| j.state.clone());
+    assert!(matches!(state, Some(JobState::Done(_))), "{state:?}");
+    // Each placed model is active on its device.
+    for c in &plan.choices {
+        wait_until(&mut h, Duration::from_secs(10), "the device to list the model", |app| {
+            app.state
+                .fleet
+                .get(&c.device_id)
+                .is_some_and(|e| e.models.iter().any(|m| m.active && m.name == c.model && m.version == c.version))
+        });
+    }
 }

@@ -14,8 +14,8 @@ use edgefleet_core::{Device, FitConfig, ModelProfile};
 use edgefleet_fleet::measure::DEFAULT_ITERATIONS;
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
-    JobFn, LogLevel, MeasureRequest, PlacementPlan, PlanModel, RolloutPlan, calibrated_fit, deploy_plan, lock_store,
-    measure_on_device,
+    Command, JobFn, JobId, LogLevel, MeasureRequest, PlacementPlan, PlanModel, RolloutPlan, calibrated_fit,
+    deploy_plan, lock_store, measure_on_device,
 };
 use std::sync::Arc;
 
@@ -172,6 +172,18 @@ impl App {
         if let Some(view) = self.state.placement.as_mut() {
             view.set_plan(plan);
         }
+    }
+
+    /// The plan's rollouts ended: the devices it touched run something else
+    /// now, so ask them for their models again.
+    pub(super) fn placement_job_ended(&mut self, job: JobId) {
+        let Some(view) = self.state.placement.as_ref().filter(|v| v.deploy_job == Some(job)) else { return };
+        let devices: Vec<String> =
+            view.plan.iter().flat_map(|p| p.choices.iter().map(|c| c.device_id.clone())).collect();
+        for device_id in devices {
+            self.send(Command::RefreshModels { device_id });
+        }
+        self.refresh_history();
     }
 
     /// "Deploy this plan": one rollout per placed model, as an engine job.

@@ -86,6 +86,7 @@ impl App {
                     let ended = update.state != JobState::Running;
                     if ended {
                         self.forget_cancel(update.id);
+                        self.placement_job_ended(update.id);
                     }
                     if ended && let Some(device_id) = self.refresh_after.remove(&update.id) {
                         self.send(Command::RefreshModels { device_id });
