@@ -33,7 +33,7 @@ pub const UPLOAD_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// Outer bound on one upload request, however steadily it moves.
 const UPLOAD_SAFETY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Largest answer read from an agent, by default (info, metrics, lists...).
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 /// Largest predict or benchmark answer read.
 pub const MAX_RESULT_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
