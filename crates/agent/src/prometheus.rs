@@ -28,9 +28,9 @@ pub fn render(device_id: &str, metrics: &Metrics, gflops: Option<f64>) -> String
         gauge(&mut out, "edgefleet_battery_percent", "Battery charge (%).", "gauge", &d, b);
     }
     if let Some(g) = gflops {
-        gauge(&mut out, "edgefleet_gflops", "Measured f32 GFLOP/s (start-up benchmark).", "gauge", &d, g);
+        gauge(&mut out, "edgefleet_gflops", "f32 GFLOP/s of all cores (start-up probe).", "gauge", &d, g);
     }
-    let families: [(&str, &str, &str); 5] = [
+    let families: [(&str, &str, &str); 7] = [
         ("edgefleet_model_requests_total", "Predict requests served.", "counter"),
         ("edgefleet_model_offloaded_total", "Requests forwarded upstream for low confidence.", "counter"),
         (
@@ -38,6 +38,8 @@ pub fn render(device_id: &str, metrics: &Metrics, gflops: Option<f64>) -> String
             "Requests answered locally because the upstream was down.",
             "counter",
         ),
+        ("edgefleet_model_rows_local_total", "Rows answered by the local model.", "counter"),
+        ("edgefleet_model_rows_upstream_total", "Rows the offload rule sent upstream and it answered.", "counter"),
         ("edgefleet_model_qps", "Requests per second, recent.", "gauge"),
         ("edgefleet_model_latency_ms", "Predict latency quantiles (ms).", "gauge"),
     ];
@@ -52,6 +54,8 @@ pub fn render(device_id: &str, metrics: &Metrics, gflops: Option<f64>) -> String
                 "edgefleet_model_requests_total" => writeln!(out, "{name}{{{base}}} {}", m.requests),
                 "edgefleet_model_offloaded_total" => writeln!(out, "{name}{{{base}}} {}", m.offloaded),
                 "edgefleet_model_upstream_failures_total" => writeln!(out, "{name}{{{base}}} {}", m.upstream_failures),
+                "edgefleet_model_rows_local_total" => writeln!(out, "{name}{{{base}}} {}", m.answered_locally),
+                "edgefleet_model_rows_upstream_total" => writeln!(out, "{name}{{{base}}} {}", m.sent_upstream),
                 "edgefleet_model_qps" => writeln!(out, "{name}{{{base}}} {}", m.qps),
                 _ => writeln!(
                     out,
@@ -77,6 +81,8 @@ mod tests {
             version: "1\"x".into(),
             requests: 7,
             p50_ms: 1.5,
+            answered_locally: 9,
+            sent_upstream: 4,
             ..Default::default()
         });
         let text = render("dev-1", &m, Some(12.5));
@@ -87,6 +93,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("quantile=\"0.5\"} 1.5"));
+        assert!(
+            text.contains("edgefleet_model_rows_local_total{device=\"dev-1\",model=\"mlp\",version=\"1\\\"x\"} 9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edgefleet_model_rows_upstream_total{device=\"dev-1\",model=\"mlp\",version=\"1\\\"x\"} 4")
+        );
         assert!(!text.contains("battery"));
     }
 }
