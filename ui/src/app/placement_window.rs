@@ -38,9 +38,12 @@ pub fn placement_window_contents_ui(
     commands: &mut Vec<UiCommand>,
 ) {
     ui.label(RichText::new("Models").strong());
-    let cards: Vec<_> = library.ordered().into_iter().filter(|(_, c)| c.profile.is_some()).collect();
+    // A plan is deployed, so only models with a file (and a profile to
+    // estimate with) can be placed.
+    let cards: Vec<_> =
+        library.ordered().into_iter().filter(|(_, c)| c.profile.is_some() && !c.is_profile_only()).collect();
     if cards.is_empty() {
-        ui.weak("The library has no profiled model yet: import one first.");
+        ui.weak("The library has no model file yet: import one first.");
     }
     egui::Grid::new("placement-models").num_columns(2).spacing([12.0, 2.0]).show(ui, |ui| {
         for (depth, card) in cards {
