@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Run `edgefleet --demo 40` under Xvfb (loopback only) and save one
-# screenshot per tab, plus one with a fit panel open, to docs/.
-# Needs: xvfb, imagemagick (scripts/install-gui-deps.sh).
+# screenshot per tab, plus one with a fit panel open, to docs/; then drive
+# the window with a real pointer and keyboard (xdotool) for the selection,
+# the group fit and its rollout plan, a rollout in the Deployments tab and
+# the Find devices dialog.
+# Needs: xvfb, imagemagick, xdotool (scripts/install-gui-deps.sh; apt-get
+# install xdotool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DISPLAY_NUM="${DISPLAY_NUM:-:99}"
@@ -31,3 +35,61 @@ shot screenshot-map --start-tab map
 WAIT_S=$((WAIT_S + 12)) shot screenshot-charts --start-tab charts --demo-fit --demo-deploy
 shot screenshot-fit --start-tab map --demo-fit
 WAIT_S=$((WAIT_S + 4)) shot screenshot-deployments --start-tab deployments --demo-deploy
+
+# The fleet-wide views, driven like a user would (coordinates are for the
+# 1440x900 window of a fresh layout).
+drive() { # drive <name> <steps function>
+    local name=$1 steps=$2
+    XDG_DATA_HOME="$(mktemp -d)" DISPLAY="$DISPLAY_NUM" "$BIN" --demo 40 --start-tab map &
+    local pid=$!
+    sleep "$WAIT_S"
+    local win
+    win=$(DISPLAY="$DISPLAY_NUM" xdotool search --name edgefleet | head -1)
+    DISPLAY="$DISPLAY_NUM" xdotool windowfocus --sync "$win"
+    "$steps"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+x() { DISPLAY="$DISPLAY_NUM" xdotool "$@"; }
+snap() { # the pointer moves off the lists first, so no tooltip hides them
+    x mousemove 760 880
+    sleep 0.8
+    DISPLAY="$DISPLAY_NUM" import -window root "docs/$1.png"
+    echo "saved docs/$1.png"
+}
+# Drag from (x1,y1) to (x2,y2) in small steps, as a hand would.
+drag() {
+    x mousemove "$1" "$2" mousedown 1
+    sleep 0.3
+    for f in 1 2 3 4 5 6 7 8; do
+        x mousemove $(( $1 + ($3 - $1) * f / 8 )) $(( $2 + ($4 - $2) * f / 8 ))
+        sleep 0.15
+    done
+    sleep 0.5
+    x mouseup 1
+}
+group_steps() {
+    x mousemove 88 271 click 1      # one device
+    sleep 0.5
+    x key ctrl+a                     # every device the filter shows
+    sleep 1
+    drag 1221 307 88 352             # the CNN card onto a selected row
+    sleep 2
+    snap screenshot-group-fit
+    x mousemove 487 509 click 1      # Roll out…: the plan
+    sleep 1.5
+    snap screenshot-rollout-plan
+    x mousemove 502 565 click 1      # Roll out to 40
+    sleep 8
+    snap screenshot-rollout
+}
+find_steps() {
+    x mousemove 1296 12 click 1      # Find devices
+    sleep 1.5
+    snap screenshot-find-devices
+    x mousemove 88 271 click 1       # a device, for its detail
+    sleep 1.5
+    snap screenshot-device-detail
+}
+drive group group_steps
+drive find find_steps

@@ -124,24 +124,40 @@ fn steps_ui(ui: &mut Ui, r: &RolloutView) {
                         None => ("pending".to_owned(), ui.visuals().weak_text_color()),
                         Some(s) => (s.state.to_string(), step_color(ui, s.state)),
                     };
-                    ui.add_sized(
-                        [200.0, STEP_ROW_HEIGHT],
-                        egui::Label::new(RichText::new(dev).color(color)).truncate(),
-                    );
-                    ui.add_sized([90.0, STEP_ROW_HEIGHT], egui::Label::new(RichText::new(&state).color(color)));
-                    if let Some(s) = &step {
-                        if s.total_bytes > 0 {
-                            ui.label(format!("{} / {} KB", s.bytes_sent / 1024, s.total_bytes.div_ceil(1024)));
-                        }
-                        let note = s.detail.as_deref().map(readable_detail).unwrap_or_default();
-                        if !note.is_empty() {
-                            ui.add(egui::Label::new(RichText::new(note).color(color)).truncate());
-                        }
+                    let name = r.names.get(dev).map_or(dev.as_str(), String::as_str);
+                    cell_ui(ui, 190.0, name, color, Some(dev));
+                    cell_ui(ui, 90.0, &state, color, None);
+                    let bytes = step
+                        .as_ref()
+                        .filter(|s| s.total_bytes > 0)
+                        .map(|s| format!("{} / {} KB", s.bytes_sent / 1024, s.total_bytes.div_ceil(1024)))
+                        .unwrap_or_default();
+                    cell_ui(ui, 110.0, &bytes, ui.visuals().weak_text_color(), None);
+                    let note = step.as_ref().and_then(|s| s.detail.as_deref()).map(readable_detail).unwrap_or_default();
+                    if !note.is_empty() {
+                        let width = ui.available_width();
+                        cell_ui(ui, width, &note, color, Some(&note));
                     }
                 });
             }
         },
     );
+}
+
+/// Text in a fixed-width cell, left-aligned, cut with "…"; `hover` shows
+/// in full on hover.
+fn cell_ui(ui: &mut Ui, width: f32, text: &str, color: egui::Color32, hover: Option<&str>) {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, STEP_ROW_HEIGHT), egui::Sense::hover());
+    // Screen readers (and the GUI tests) read the cell's text.
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, text));
+    let mut job = egui::text::LayoutJob::simple_singleline(text.to_owned(), egui::FontId::proportional(13.0), color);
+    job.wrap = egui::text::TextWrapping::truncate_at_width(width - 6.0);
+    let galley = ui.ctx().fonts_mut(|f| f.layout_job(job));
+    let pos = egui::pos2(rect.left(), rect.center().y - galley.size().y / 2.0);
+    ui.painter().galley(pos, galley, color);
+    if let Some(h) = hover {
+        resp.on_hover_text(h);
+    }
 }
 
 fn step_color(ui: &Ui, state: StepState) -> egui::Color32 {

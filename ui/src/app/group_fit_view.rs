@@ -25,7 +25,7 @@ pub struct GroupFitView {
     /// Smallest max batch among the devices it fits.
     pub min_max_batch: Option<u32>,
     /// Highest upper latency bound at batch 1 among the devices it fits,
-    /// and the device.
+    /// and that device's name.
     pub worst_latency_ms: Option<(f64, String)>,
     /// The plan dialog's values.
     pub plan: RolloutPlan,
@@ -69,7 +69,7 @@ impl GroupFitView {
         if let Some(b1) = fit.per_batch.first() {
             let worse = self.worst_latency_ms.as_ref().is_none_or(|(ms, _)| b1.latency_ms.high > *ms);
             if worse {
-                self.worst_latency_ms = Some((b1.latency_ms.high, id.to_owned()));
+                self.worst_latency_ms = Some((b1.latency_ms.high, name.to_owned()));
             }
         }
     }
@@ -101,7 +101,11 @@ mod tests {
         assert_eq!(view.misfits.len(), 2);
         assert!(view.misfits.iter().all(|m| !m.reason.is_empty()));
         assert!(view.min_max_batch.is_some_and(|b| b >= 1));
-        assert!(view.worst_latency_ms.as_ref().is_some_and(|(ms, id)| *ms > 0.0 && id == "server"));
+        assert!(
+            view.worst_latency_ms.as_ref().is_some_and(|(ms, id)| *ms > 0.0 && id == "server"),
+            "{:?}",
+            view.worst_latency_ms
+        );
         assert_eq!(view.total(), 3);
     }
 }

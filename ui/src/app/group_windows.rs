@@ -37,6 +37,8 @@ impl App {
                 .collapsible(false)
                 .resizable(false)
                 .default_width(420.0)
+                .pivot(egui::Align2::CENTER_CENTER)
+                .default_pos(center)
                 .show(ctx, |ui| find_devices_ui(ui, find, fleet, commands));
             find.open = open;
         }

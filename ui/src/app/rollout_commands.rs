@@ -69,8 +69,13 @@ impl App {
             })
         });
         let job = self.engine.start_job(title, run);
+        let names = targets
+            .iter()
+            .filter_map(|id| self.state.fleet.get(id).map(|e| (id.clone(), e.device.display_name().to_owned())))
+            .collect();
         self.rollouts.list.push(RolloutView {
             key,
+            names,
             name: card.name,
             version: card.version,
             model_path: path,

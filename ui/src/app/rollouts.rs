@@ -55,6 +55,8 @@ pub struct RolloutView {
     pub version: String,
     pub model_path: PathBuf,
     pub targets: Vec<String>,
+    /// Display names of the targets (ids without one show as themselves).
+    pub names: HashMap<String, String>,
     /// Devices the model does not fit, left out of the rollout.
     pub excluded: Vec<Misfit>,
     pub plan: RolloutPlan,
@@ -158,6 +160,7 @@ mod tests {
             version: "1".into(),
             model_path: PathBuf::from("m.onnx"),
             targets: vec!["a".into(), "b".into(), "c".into()],
+            names: HashMap::new(),
             excluded: Vec::new(),
             plan: RolloutPlan::default(),
             steps: steps.clone(),

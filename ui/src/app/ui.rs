@@ -35,28 +35,32 @@ impl App {
             .default_size(130.0)
             .show(ui, |ui| event_log_ui(ui, &self.state.log, &mut commands));
         egui::Panel::left("devices").resizable(true).default_size(430.0).min_size(300.0).show(ui, |ui| {
-            // At least this tall: the panel would otherwise keep the height of
-            // its first content ("Select a device…") and clip the detail.
-            egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(260.0).show(ui, |ui| {
-                egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
-                    let AppState { selected, fleet, log, pair_token, selection, .. } = &mut self.state;
-                    let entry = selected.as_deref().and_then(|id| fleet.get(id));
-                    // Only an unpaired device's detail offers Pair: only then list the others.
-                    let unpaired_selected = if selection.len() > 1 && entry.is_some_and(|e| !e.paired) {
-                        let mut ids: Vec<String> = selection
-                            .iter()
-                            .filter(|id| fleet.get(id).is_some_and(|e| !e.paired))
-                            .map(str::to_owned)
-                            .collect();
-                        ids.sort();
-                        ids
-                    } else {
-                        Vec::new()
-                    };
-                    let cx = DetailContext { log, pair_token, unpaired_selected };
-                    device_detail_ui(ui, entry, cx, &mut commands);
-                });
-            });
+            // At least this tall once a device is shown: the panel would
+            // otherwise keep the height of "Select a device…" and clip it.
+            let detail_min = if self.state.selected.is_some() { 260.0 } else { 40.0 };
+            egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(detail_min).show(
+                ui,
+                |ui| {
+                    egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
+                        let AppState { selected, fleet, log, pair_token, selection, .. } = &mut self.state;
+                        let entry = selected.as_deref().and_then(|id| fleet.get(id));
+                        // Only an unpaired device's detail offers Pair: only then list the others.
+                        let unpaired_selected = if selection.len() > 1 && entry.is_some_and(|e| !e.paired) {
+                            let mut ids: Vec<String> = selection
+                                .iter()
+                                .filter(|id| fleet.get(id).is_some_and(|e| !e.paired))
+                                .map(str::to_owned)
+                                .collect();
+                            ids.sort();
+                            ids
+                        } else {
+                            Vec::new()
+                        };
+                        let cx = DetailContext { log, pair_token, unpaired_selected };
+                        device_detail_ui(ui, entry, cx, &mut commands);
+                    });
+                },
+            );
             device_list_ui(ui, &mut self.state, &mut commands);
         });
         let busy = self.bg.busy();
