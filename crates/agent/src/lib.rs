@@ -24,6 +24,7 @@ mod model_store;
 mod mqtt_link;
 mod predict_body;
 mod predict_routes;
+mod pull_deploy;
 mod prometheus;
 mod resident_memory;
 mod server;

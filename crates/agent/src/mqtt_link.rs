@@ -2,8 +2,8 @@
 //! NAME`), for fleets the console cannot reach over HTTP: the agent
 //! publishes its state (retained, with a retained "offline" last will),
 //! its telemetry every interval, and runs the commands it receives on its
-//! `cmd` topic through the same handlers as the HTTP routes, answering on
-//! `reply`. Topics and payloads are [`edgefleet_core::mqtt_wire`]'s.
+//! `cmd` topic through the same handlers as the HTTP routes (a deploy
+//! pulls the model itself: [`crate::pull_deploy`]), answering on `reply`. Topics and payloads are [`edgefleet_core::mqtt_wire`]'s.
 //!
 //! The link never stops the agent: a broker that is down or refuses the
 //! credentials is logged and retried with backoff while the HTTP API keeps
@@ -329,6 +329,10 @@ async fn execute(state: Arc<AppState>, msg: CommandMessage) -> ReplyMessage {
         BrokerCommand::Benchmark { model, request } => {
             tracing::info!("broker: command {id}: benchmark {model}");
             to_value(bench_routes::benchmark(State(state), Path(model), Ok(Json(request))).await)
+        }
+        BrokerCommand::Deploy { model, request } => {
+            tracing::info!("broker: command {id}: deploy {model} {} from {}", request.version, request.url);
+            crate::pull_deploy::pull(state, model, request).await
         }
     };
     match outcome {

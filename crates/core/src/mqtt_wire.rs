@@ -189,6 +189,26 @@ pub enum BrokerCommand {
     Rollback { model: String },
     /// `POST /v1/benchmark/{model}`.
     Benchmark { model: String, request: BenchmarkRequest },
+    /// Fetch a model version from a URL (resuming with `Range` where a
+    /// part is held), verify it and install it through the same store as
+    /// an upload; then activate it when asked.
+    Deploy { model: String, request: PullRequest },
+}
+
+/// What a deploy command pulls: the file's URL and what it must be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub version: String,
+    /// `http://…` (https comes with TLS, issue #11).
+    pub url: String,
+    pub size_bytes: u64,
+    /// SHA-256 of the whole file, lowercase hex.
+    pub sha256: String,
+    /// Activate the version once installed.
+    #[serde(default)]
+    pub activate: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_threshold: Option<f64>,
 }
 
 /// A message on `.../cmd`. The token is the device's bearer token: the
@@ -308,6 +328,10 @@ mod tests {
         assert_eq!(back, msg);
         let rb = decode_command(br#"{"id":"c2","token":"t","command":"rollback","model":"m"}"#).unwrap();
         assert!(matches!(rb.command, BrokerCommand::Rollback { .. }));
+        let deploy = br#"{"id":"c3","token":"t","command":"deploy","model":"m",
+            "request":{"version":"v3","url":"http://h:1/m.onnx","size_bytes":10,"sha256":"ab","activate":true}}"#;
+        let BrokerCommand::Deploy { request, .. } = decode_command(deploy).unwrap().command else { panic!() };
+        assert!(request.activate && request.size_bytes == 10);
     }
 
     #[test]
