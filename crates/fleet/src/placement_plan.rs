@@ -186,7 +186,7 @@ fn choices(
         let item = &p.items[i];
         let reason = if cheaper.is_empty() {
             format!(
-                "cheapest of the {runnable} device(s) it fits: {latency_ms:.2} ms × priority {} + device cost {:.2}",
+                "cheapest of the {runnable} device(s) it fits: {latency_ms:.3} ms × priority {} + device cost {:.2}",
                 item.priority, p.cost[i][b]
             )
         } else {
@@ -200,7 +200,7 @@ fn choices(
                 })
                 .collect();
             format!(
-                "cheaper device(s) {} lack room for its {:.1} MB next to higher-value models; {latency_ms:.2} ms × priority {} here",
+                "cheaper device(s) {} lack room for its {:.1} MB next to higher-value models; {latency_ms:.3} ms × priority {} here",
                 names.join(", "),
                 item.memory_mb,
                 item.priority
