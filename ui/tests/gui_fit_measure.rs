@@ -86,6 +86,10 @@ fn measure_on_device_calibrates_and_labels_synthetic_figures() {
     h.get_by_label("Synthetic p50 (ms)");
     assert!(h.query_by_label("Measured p50 (ms)").is_none(), "a simulated device's figure is never 'measured'");
     assert!(fit.fit.per_batch.iter().any(|b| b.measured_latency_ms.is_some()), "{:?}", fit.fit.per_batch);
+    // The memory the simulated device reports is synthetic too.
+    assert!(!fit.measured_peak_mb.is_empty(), "the benchmark reports peak memory per batch");
+    h.get_by_label("Synthetic peak (MB)");
+    assert!(h.query_by_label("Measured peak (MB)").is_none());
     h.get_by_label_contains("Calibrated from 1");
     h.get_by_label_contains("total ");
 

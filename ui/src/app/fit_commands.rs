@@ -11,7 +11,7 @@ use crate::app::command::UiCommand;
 use crate::app::fit_view::CalibratedFit;
 use crate::app::placement_view::PlacementView;
 use edgefleet_core::{Device, FitConfig, ModelProfile};
-use edgefleet_fleet::measure::DEFAULT_ITERATIONS;
+use edgefleet_fleet::measure::{DEFAULT_ITERATIONS, stored_runs};
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
     Command, JobFn, JobId, LogLevel, MeasureRequest, PlacementPlan, PlanModel, RolloutPlan, calibrated_fit,
@@ -50,12 +50,28 @@ impl App {
             (view.card_id, view.device_id.clone(), view.profile.clone(), view.device.clone());
         let store = self.store.clone();
         self.spawn_bg("calibration", move || {
-            let read = lock_store(&store)
-                .map_err(|e| e.to_string())
-                .and_then(|s| calibrated_fit(&s, &profile, &device, &FitConfig::default()).map_err(|e| e.to_string()));
+            let read = lock_store(&store).map_err(|e| e.to_string()).and_then(|s| {
+                let (fit, calibration) =
+                    calibrated_fit(&s, &profile, &device, &FitConfig::default()).map_err(|e| e.to_string())?;
+                let runs = stored_runs(&s, &device).map_err(|e| e.to_string())?;
+                Ok((fit, calibration, runs))
+            });
             match read {
-                Ok((fit, calibration)) => {
-                    BgEvent::CalibratedFit(Box::new(CalibratedFit { card_id, device_id, fit, calibration }))
+                Ok((fit, calibration, runs)) => {
+                    // This model's own runs, the latest answer per batch.
+                    let measured_peak_mb = runs
+                        .iter()
+                        .filter(|r| r.model == profile.name)
+                        .flat_map(|r| r.results.iter())
+                        .filter_map(|b| b.peak_mb.map(|mb| (b.batch, mb)))
+                        .collect();
+                    BgEvent::CalibratedFit(Box::new(CalibratedFit {
+                        card_id,
+                        device_id,
+                        fit,
+                        calibration,
+                        measured_peak_mb,
+                    }))
                 }
                 Err(e) => {
                     BgEvent::Log(LogLevel::Error, format!("cannot read the benchmarks kept for {device_id}: {e}"))
@@ -70,7 +86,7 @@ impl App {
             && view.card_id == c.card_id
             && view.device_id == c.device_id
         {
-            view.set_calibrated(c.fit, c.calibration);
+            view.set_calibrated(c);
         }
     }
 
@@ -111,11 +127,17 @@ impl App {
                             outcome.calibration.runs,
                             outcome.calibration.models.join(", ")
                         );
+                        let measured_peak_mb = outcome
+                            .per_batch
+                            .iter()
+                            .filter_map(|b| b.measured_peak_mb.map(|mb| (b.batch, mb)))
+                            .collect();
                         ticket.finish(Some(BgEvent::CalibratedFit(Box::new(CalibratedFit {
                             card_id,
                             device_id: outcome.device_id.clone(),
                             fit: outcome.fit,
                             calibration: Some(outcome.calibration),
+                            measured_peak_mb,
                         }))));
                         Ok(message)
                     }

@@ -149,6 +149,10 @@ fn per_batch_ui(ui: &mut Ui, view: &FitView) {
         headers.push("Calibrated (ms)");
     }
     headers.extend([measured_title, "Throughput (/s)", "Energy (mJ/inf)", "Memory (MB)"]);
+    let peaks = !view.measured_peak_mb.is_empty();
+    if peaks {
+        headers.push(if view.synthetic() { "Synthetic peak (MB)" } else { "Measured peak (MB)" });
+    }
     egui::Grid::new("fit-per-batch").striped(true).num_columns(headers.len()).spacing([14.0, 2.0]).show(ui, |ui| {
         for h in &headers {
             ui.label(RichText::new(*h).strong());
@@ -170,6 +174,12 @@ fn per_batch_ui(ui: &mut Ui, view: &FitView) {
             ui.label(format!("{:.0} – {:.0}", b.throughput_per_s.low, b.throughput_per_s.high));
             ui.label(format!("{:.2} – {:.2}", b.energy_mj.low, b.energy_mj.high));
             ui.label(format!("{:.1}", b.memory_mb));
+            if peaks {
+                match view.measured_peak_mb.get(&b.batch) {
+                    Some(mb) => ui.label(RichText::new(format!("{mb:.1}")).strong()),
+                    None => ui.label("–"),
+                };
+            }
             ui.end_row();
         }
     });

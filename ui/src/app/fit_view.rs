@@ -7,6 +7,7 @@
 use edgefleet_core::fit::DeviceCalibration;
 use edgefleet_core::{Device, Fit, FitConfig, ModelProfile, estimate_fit};
 use edgefleet_fleet::{JobId, OperatingPoint, operating_point};
+use std::collections::BTreeMap;
 
 /// An open fit panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,9 @@ pub struct FitView {
     pub estimated: Fit,
     /// What the device's kept benchmarks taught (none yet: uncalibrated).
     pub calibration: Option<DeviceCalibration>,
+    /// Peak memory above the pre-load RSS the device measured for this
+    /// model, per batch (from its kept benchmarks).
+    pub measured_peak_mb: BTreeMap<u32, f64>,
     pub profile: ModelProfile,
     /// The device as it was last seen (live free memory and load).
     pub device: Device,
@@ -52,6 +56,7 @@ impl FitView {
             fit: estimated.clone(),
             estimated,
             calibration: None,
+            measured_peak_mb: BTreeMap::new(),
             profile,
             device,
             rtt_ms,
@@ -65,9 +70,10 @@ impl FitView {
 
     /// The estimate calibrated from the device's kept benchmarks (or the
     /// plain one again when there are none).
-    pub fn set_calibrated(&mut self, fit: Fit, calibration: Option<DeviceCalibration>) {
-        self.fit = fit;
-        self.calibration = calibration;
+    pub fn set_calibrated(&mut self, c: CalibratedFit) {
+        self.fit = c.fit;
+        self.calibration = c.calibration;
+        self.measured_peak_mb = c.measured_peak_mb;
     }
 
     /// True when the figures next to the estimate came from a simulated
@@ -113,4 +119,6 @@ pub struct CalibratedFit {
     pub device_id: String,
     pub fit: Fit,
     pub calibration: Option<DeviceCalibration>,
+    /// This model's measured peak memory per batch, MB.
+    pub measured_peak_mb: BTreeMap<u32, f64>,
 }
