@@ -1,8 +1,9 @@
 //! The CLI with a real Mosquitto on 127.0.0.1 and a real agent that only
 //! the broker connects to the console: `edgefleet scan --broker … --no-mdns`
 //! records it in the SQLite registry as found via `mqtt`, `edgefleet
-//! devices` lists it so, and `edgefleet broker-cmd` rolls its model back
-//! through the broker (with the token; a wrong one is refused).
+//! devices` lists it so, `edgefleet broker-cmd` rolls its model back
+//! through the broker (with the token; a wrong one is refused) and deploys
+//! a file the agent pulls from the CLI.
 
 #![allow(clippy::unwrap_used)] // test code: a failure should panic
 
@@ -81,5 +82,22 @@ async fn scan_devices_and_broker_cmd_work_through_the_broker_only() {
     assert_eq!(reply["result"]["active_version"], "a", "{reply}");
     let models = client.models().await.unwrap().models;
     assert_eq!(models.iter().find(|m| m.active).map(|m| m.version.as_str()), Some("a"));
+
+    // Deploy by pull: the CLI serves the file, the agent fetches, verifies, activates.
+    let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/cnn_digits.onnx");
+    let pulled = edgefleet(&db, TOKEN)
+        .args(["broker-cmd", "--device-id", "far-cam"])
+        .args(broker_args)
+        .arg("deploy")
+        .arg(&cnn)
+        .args(["--name", "digits", "--version", "cnn-1"])
+        .output()
+        .unwrap();
+    let reply = json_of(&pulled);
+    assert_eq!(reply["result"]["activated"]["active_version"], "cnn-1", "{reply}");
+    let cnn_sha = hex::encode(sha2::Sha256::digest(std::fs::read(&cnn).unwrap()));
+    let models = client.models().await.unwrap().models;
+    let active = models.iter().find(|m| m.active).unwrap();
+    assert_eq!((active.version.as_str(), active.sha256.as_str()), ("cnn-1", cnn_sha.as_str()));
     agent.shutdown().await;
 }

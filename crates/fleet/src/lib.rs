@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod liveness;
+pub mod model_server;
 pub mod scan;
 pub mod store_writer;
 pub mod sweep;

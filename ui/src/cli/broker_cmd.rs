@@ -1,14 +1,16 @@
-//! `edgefleet broker-cmd`: run a command (activate, rollback, benchmark) on
-//! a device reachable only through an MQTT broker, and print its reply; and
-//! the `--broker` flags `edgefleet scan` shares.
+//! `edgefleet broker-cmd`: run a command (activate, rollback, benchmark,
+//! deploy by pull from a file served here) on a device reachable only
+//! through an MQTT broker, and print its reply; and the `--broker` flags
+//! `edgefleet scan` shares.
 
 use super::GlobalArgs;
 use super::store_args::open_store;
 use crate::bad_input;
 use anyhow::Context;
-use edgefleet_core::mqtt_wire::BrokerCommand;
+use edgefleet_core::mqtt_wire::{BrokerCommand, PullRequest};
 use edgefleet_core::wire::{ActivateRequest, BenchmarkRequest};
 use edgefleet_fleet::discovery::mqtt::{BrokerSpec, send_command};
+use edgefleet_fleet::model_server::serve_model_file;
 use edgefleet_fleet::now_ms;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +73,23 @@ pub enum Action {
     Rollback { model: String },
     /// Time the active version at batch sizes 1, 8 and 32.
     Benchmark { model: String },
+    /// Serve an ONNX file over HTTP here and have the device pull it
+    /// (resuming with Range), verify, install and activate it.
+    Deploy {
+        file: PathBuf,
+        /// The model name on the device (default: from the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The version (default: the first 12 hex digits of its SHA-256).
+        #[arg(long)]
+        version: Option<String>,
+        /// Where to serve the file: an address the device reaches.
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "IP:PORT")]
+        serve_on: std::net::SocketAddr,
+        /// Install only; do not activate.
+        #[arg(long)]
+        no_activate: bool,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
@@ -79,7 +98,33 @@ pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
     let Some(token) = store.token(&args.device_id)?.or_else(|| global.token.clone()) else {
         bad_input!("no token for {}: pair it (edgefleet pair) or pass --token", args.device_id)
     };
+    let rt = super::runtime()?;
+    let mut served = None;
     let (command, what) = match args.action {
+        Action::Deploy { file, name, version, serve_on, no_activate } => {
+            let bytes = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let size_bytes = bytes.metadata()?.len();
+            let sha256 = edgefleet_core::sha256_reader(std::io::BufReader::new(bytes))?;
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let model = name.unwrap_or_else(|| edgefleet_core::model_name_from_stem(stem));
+            let version = version.unwrap_or_else(|| edgefleet_core::default_version(&sha256));
+            let server = match rt.block_on(serve_model_file(file.clone(), serve_on)) {
+                Ok(s) => s,
+                Err(edgefleet_fleet::FleetError::BadInput(m)) => bad_input!("{m}"),
+                Err(e) => return Err(e.into()),
+            };
+            let what = format!("deploy {model} {version} from {}", server.url);
+            let request = PullRequest {
+                version,
+                url: server.url.clone(),
+                size_bytes,
+                sha256,
+                activate: !no_activate,
+                confidence_threshold: None,
+            };
+            served = Some(server);
+            (BrokerCommand::Deploy { model, request }, what)
+        }
         Action::Activate { model, version } => {
             let what = format!("activate {model} {version}");
             let request = ActivateRequest { version, confidence_threshold: None, offload_sla_ms: None };
@@ -92,7 +137,13 @@ pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
         }
     };
     let timeout = Duration::from_millis(args.timeout_ms.max(100));
-    let reply = super::runtime()?.block_on(send_command(&spec, &args.device_id, &token, command, timeout))?;
+    let reply = rt.block_on(async {
+        let reply = send_command(&spec, &args.device_id, &token, command, timeout).await;
+        if let Some(server) = served {
+            server.stop().await;
+        }
+        reply
+    })?;
     store.audit(now_ms(), "broker.command", &args.device_id, &format!("{what}: ok={}", reply.ok))?;
     println!("{}", serde_json::to_string_pretty(&reply)?);
     if reply.ok { Ok(()) } else { anyhow::bail!("{} refused {what}", args.device_id) }
