@@ -286,6 +286,17 @@ fn rolling_back_one_device_from_its_detail_view() {
     let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Roll back")).cloned().expect("job");
     assert!(matches!(job.state, JobState::Done(_)), "{job:?}");
     assert_eq!(agents.active_version(0, "digits").as_deref(), Some("1"));
+
+    // Both installed versions have their file in the library: each can be measured there.
+    h.run_steps(2);
+    assert_eq!(h.query_all_by_label("Measure").count(), 2);
+    h.query_all_by_label("Measure").next().expect("a Measure button").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(120), "the measure job to end", |app| {
+        app.state.jobs.list.iter().any(|j| j.title.starts_with("Measure digits") && j.state != JobState::Running)
+    });
+    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Measure")).cloned().expect("job");
+    assert!(matches!(job.state, JobState::Done(_)), "{job:?}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use crate::app::command::UiCommand;
 use crate::app::event_log::{EventLog, clock};
 use crate::app::fleet_model::DeviceEntry;
+use crate::app::library::Library;
 use crate::app::style::{level_color, type_icon};
 use crate::map::status_color;
 use egui::{RichText, Ui};
@@ -19,6 +20,8 @@ pub struct DetailContext<'a> {
     pub pair_token: &'a mut String,
     /// Other selected devices without a valid token (a lab-wide Pair).
     pub unpaired_selected: Vec<String>,
+    /// The library: an installed model with a card there can be measured.
+    pub library: &'a Library,
 }
 
 pub fn device_detail_ui(
@@ -50,8 +53,13 @@ pub fn device_detail_ui(
             e.metrics.as_ref().and_then(|x| x.models.iter().find(|s| s.name == m.name && s.version == m.version));
         let live = stats
             .map(|s| {
-                let upstream =
-                    if s.offloaded > 0 { format!(" · {} sent upstream", s.offloaded) } else { String::new() };
+                // Rows, as the offload rule counts them (older agents: requests offloaded).
+                let sent = s.sent_upstream.max(s.offloaded);
+                let upstream = if sent > 0 || s.answered_locally > 0 {
+                    format!(" · rows: {} local, {sent} sent upstream", s.answered_locally)
+                } else {
+                    String::new()
+                };
                 format!(" · {:.1} qps · p50 {:.2} ms{upstream}", s.qps, s.p50_ms)
             })
             .unwrap_or_default();
@@ -63,9 +71,16 @@ pub fn device_detail_ui(
             ""
         };
         let text = format!("{} v{}{tag}{live}", m.name, m.version);
+        // The text wraps on its own line; the actions go below it, so they
+        // are never pushed out of a narrow panel.
+        if m.active {
+            ui.label(RichText::new(text).strong());
+        } else {
+            ui.label(text);
+        }
         ui.horizontal(|ui| {
+            ui.add_space(12.0);
             if m.active {
-                ui.label(RichText::new(text).strong());
                 let has_previous = e.models.iter().any(|x| x.name == m.name && x.previous);
                 if has_previous
                     && ui.small_button("↩ Roll back").on_hover_text("Back to the previous version").clicked()
@@ -73,7 +88,6 @@ pub fn device_detail_ui(
                     commands.push(UiCommand::RollBackModel { device_id: e.id().to_owned(), name: m.name.clone() });
                 }
             } else {
-                ui.label(text);
                 if ui.small_button("Activate").clicked() {
                     commands.push(UiCommand::ActivateModel {
                         device_id: e.id().to_owned(),
@@ -81,6 +95,15 @@ pub fn device_detail_ui(
                         version: m.version.clone(),
                     });
                 }
+            }
+            // The same file in the library: benchmark it on the device (its
+            // runs then calibrate the fit here).
+            let card =
+                cx.library.cards.iter().find(|c| c.name == m.name && (c.version == m.version || c.sha256 == m.sha256));
+            if let Some(card) = card.filter(|c| !c.is_profile_only())
+                && ui.small_button("Measure").on_hover_text("Benchmark this model on the device").clicked()
+            {
+                commands.push(UiCommand::MeasureOnDevice { card_id: card.id, device_id: e.id().to_owned() });
             }
         });
     }

@@ -42,7 +42,7 @@ impl App {
                 ui,
                 |ui| {
                     egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
-                        let AppState { selected, fleet, log, pair_token, selection, .. } = &mut self.state;
+                        let AppState { selected, fleet, log, pair_token, selection, library, .. } = &mut self.state;
                         let entry = selected.as_deref().and_then(|id| fleet.get(id));
                         // Only an unpaired device's detail offers Pair: only then list the others.
                         let unpaired_selected = if selection.len() > 1 && entry.is_some_and(|e| !e.paired) {
@@ -56,7 +56,7 @@ impl App {
                         } else {
                             Vec::new()
                         };
-                        let cx = DetailContext { log, pair_token, unpaired_selected };
+                        let cx = DetailContext { log, pair_token, unpaired_selected, library };
                         device_detail_ui(ui, entry, cx, &mut commands);
                     });
                 },
