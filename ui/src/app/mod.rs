@@ -173,10 +173,18 @@ impl App {
         if let Some(d) = &demo {
             config.engine.interfaces = vec!["lo".into()];
             config.engine.default_token = Some(d.token().to_owned());
+            // The demo adds its own agents by address instead of browsing:
+            // other programs' agents on lo (other demos use the same device
+            // ids) would otherwise join its list and log, and take over its
+            // ids. Its agents still advertise on lo, for `edgefleet scan`.
+            config.engine.mdns = false;
             state.log.push(
                 now_ms(),
                 LogLevel::Info,
-                format!("demo: {} simulated agents on 127.0.0.1, mDNS on lo only", d.agents().len()),
+                format!(
+                    "demo: {} simulated agents on 127.0.0.1, added by address (they advertise on lo only)",
+                    d.agents().len()
+                ),
             );
             // A fresh demo has seconds of history: show them at a readable scale.
             state.chart_window = ChartWindow::OneMinute;
@@ -191,6 +199,12 @@ impl App {
         let n = notifier.clone();
         let engine =
             FleetEngine::start(config.engine.clone(), move || n.notify()).context("cannot start the fleet engine")?;
+        if let Some(d) = &demo {
+            for a in d.agents() {
+                let add = edgefleet_fleet::Command::AddManual { addr: a.addr.to_string(), token: Some(a.token.clone()) };
+                engine.send(add).context("the fleet engine stopped at once")?;
+            }
+        }
         let basemap = match crate::map::Basemap::embedded() {
             Ok(b) => Some(b),
             Err(e) => {

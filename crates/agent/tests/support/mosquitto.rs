@@ -40,6 +40,16 @@ impl Mosquitto {
 
     /// A broker on `port` (also to restart one where it was).
     pub fn start_on(port: u16) -> Option<Mosquitto> {
+        Self::launch(port, "allow_anonymous true\n")
+    }
+
+    /// A broker on a free port with these config lines (logins, ACLs)
+    /// instead of `allow_anonymous true`.
+    pub fn start_with(config: &str) -> Option<Mosquitto> {
+        Self::launch(free_port(), config)
+    }
+
+    fn launch(port: u16, config: &str) -> Option<Mosquitto> {
         let Some(bin) = binary() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -50,9 +60,7 @@ impl Mosquitto {
         };
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("mosquitto.conf");
-        let text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n"
-        );
+        let text = format!("listener {port} 127.0.0.1\n{config}persistence false\nlog_dest stderr\nlog_type error\n");
         std::fs::write(&conf, text).unwrap();
         let child = Command::new(bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let mut broker = Mosquitto { child, port, dir };
