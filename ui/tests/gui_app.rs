@@ -185,3 +185,32 @@ fn importing_a_bad_path_reports_it_and_changes_nothing() {
     assert!(h.state().state.log.contains("is not a usable ONNX model"));
     assert_eq!(h.state().state.library.cards.len(), before, "a bad import adds no card");
 }
+
+#[test]
+fn distill_for_this_device_shows_progress_and_cancel_stops_it_adding_nothing() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let (_, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
+    drag_card_to_row(&mut h, "mlp_digits", &cam_name);
+    assert!(h.state().state.fit.is_some(), "the fit panel opens");
+    // The panel says which runtime its figures are for.
+    let runtime = h.state().state.fit.as_ref().and_then(|f| f.device.runtime.clone()).unwrap_or("tract".into());
+    h.get_by_label(&format!("· runs {runtime}"));
+    let cards_before = h.state().state.library.cards.len();
+
+    h.get_by_label("🎓 Distill for this device").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(60), "the distillation to start training", |app| {
+        app.state.jobs.list.iter().any(|j| {
+            j.title.starts_with("Distill") && j.state == JobState::Running && j.message.contains("training")
+        })
+    });
+    h.get_by_label("Cancel distillation").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(60), "the cancelled job to end", |app| {
+        app.state.jobs.list.iter().any(|j| j.title.starts_with("Distill") && j.state != JobState::Running)
+    });
+    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Distill")).cloned().expect("job");
+    assert_eq!(job.state, JobState::Failed("cancelled: nothing written".into()));
+    assert_eq!(h.state().state.library.cards.len(), cards_before, "no student was added");
+}

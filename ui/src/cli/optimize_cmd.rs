@@ -22,7 +22,8 @@ use std::sync::Arc;
 pub struct OptimizeArgs {
     /// The ONNX model to optimize.
     pub model: PathBuf,
-    /// Comma-separated steps: int8, int8-dynamic, fp16, prune:R, prune-structured:R, fix-shapes[:B].
+    /// Comma-separated steps: int8, int8-dynamic, int8-static (calibrated on
+    /// the first rows of --eval), fp16, prune:R, prune-structured:R, fix-shapes[:B].
     #[arg(long, conflicts_with = "search", required_unless_present = "search")]
     pub recipe: Option<String>,
     /// Try recipe combinations and keep the best that fits --device.
