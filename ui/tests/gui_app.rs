@@ -201,9 +201,11 @@ fn distill_for_this_device_shows_progress_and_cancel_stops_it_adding_nothing() {
     h.get_by_label("🎓 Distill for this device").click();
     h.run_steps(2);
     wait_until(&mut h, Duration::from_secs(60), "the distillation to start training", |app| {
-        app.state.jobs.list.iter().any(|j| {
-            j.title.starts_with("Distill") && j.state == JobState::Running && j.message.contains("training")
-        })
+        app.state
+            .jobs
+            .list
+            .iter()
+            .any(|j| j.title.starts_with("Distill") && j.state == JobState::Running && j.message.contains("training"))
     });
     h.get_by_label("Cancel distillation").click();
     h.run_steps(2);

@@ -1,11 +1,11 @@
 //! The state every handler of one agent shares.
 
-use crate::token_gate::TokenGate;
 use crate::bounded_server::ServeLimits;
 use crate::model_store::ModelStore;
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
+use crate::token_gate::TokenGate;
 use crate::upstream::Upstream;
 use edgefleet_core::fit::thread_share;
 use edgefleet_core::wire::{Metrics, RuntimeInfo};

@@ -2,10 +2,10 @@
 //! its files, how it is reached and advertised.
 
 use crate::advertise::MdnsDaemon;
-use crate::token_gate::MAX_FAILURES_PER_WINDOW;
 use crate::bounded_server::ServeLimits;
 use crate::model_store::{DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL};
 use crate::mqtt_link::BrokerConfig;
+use crate::token_gate::MAX_FAILURES_PER_WINDOW;
 use edgefleet_core::Device;
 use edgefleet_optimize::runtime::Selected;
 use std::path::PathBuf;

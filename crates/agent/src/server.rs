@@ -5,7 +5,6 @@
 use crate::advertise::{Advertisement, MdnsDaemon};
 use crate::app_state::{AppState, Probe};
 use crate::auth::{require_token, rotate};
-use crate::token_gate::TokenGate;
 use crate::bounded_server::serve_bounded;
 use crate::config::AgentConfig;
 use crate::error::AgentError;
@@ -17,6 +16,7 @@ use crate::mqtt_link::{BrokerConfig, BrokerLink};
 use crate::serving::Serving;
 use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
+use crate::token_gate::TokenGate;
 use crate::upstream::Upstream;
 use crate::{bench_routes, info_routes, model_routes, predict_routes};
 use axum::Router;

@@ -5,8 +5,8 @@
 
 pub mod client;
 pub mod directory;
-pub mod distill;
 pub mod discovery;
+pub mod distill;
 pub mod engine;
 pub mod error;
 pub mod liveness;

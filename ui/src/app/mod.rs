@@ -201,7 +201,8 @@ impl App {
             FleetEngine::start(config.engine.clone(), move || n.notify()).context("cannot start the fleet engine")?;
         if let Some(d) = &demo {
             for a in d.agents() {
-                let add = edgefleet_fleet::Command::AddManual { addr: a.addr.to_string(), token: Some(a.token.clone()) };
+                let add =
+                    edgefleet_fleet::Command::AddManual { addr: a.addr.to_string(), token: Some(a.token.clone()) };
                 engine.send(add).context("the fleet engine stopped at once")?;
             }
         }

@@ -189,7 +189,12 @@ mod tests {
         assert!(matches!(store.state("nope"), Err(ModelStoreError::UnknownModel(_))));
         std::fs::create_dir_all(dir.path().join("models/m")).unwrap();
         assert_eq!(store.state("m").unwrap(), ModelState::default());
-        let s = ModelState { active: Some("2".into()), previous: Some("1".into()), confidence_threshold: Some(0.5), offload_sla_ms: None };
+        let s = ModelState {
+            active: Some("2".into()),
+            previous: Some("1".into()),
+            confidence_threshold: Some(0.5),
+            offload_sla_ms: None,
+        };
         store.write_state("m", &s).unwrap();
         assert_eq!(store.state("m").unwrap(), s);
         assert!(!dir.path().join("models/m/state.json.tmp").exists());
