@@ -304,7 +304,15 @@ fn on_command(
     let (state, client, topics) = (state.clone(), client.clone(), topics.clone());
     tokio::spawn(async move {
         let _permit = permit;
-        let reply = execute(state, msg).await;
+        // Progress reports: QoS 0 and dropped when the queue is full (the
+        // next one, or the final reply, says more).
+        let (c, t, id) = (client.clone(), topics.reply.clone(), msg.id.clone());
+        let progress = move |received: u64, total: u64| {
+            if let Ok(bytes) = mqtt_wire::encode(&ReplyMessage::in_progress(&id, received, total)) {
+                let _ = c.try_publish(t.clone(), QoS::AtMostOnce, false, bytes);
+            }
+        };
+        let reply = execute(state, msg, progress).await;
         publish_json(&client, &topics.reply, QoS::AtLeastOnce, false, &reply).await;
     });
 }
@@ -315,7 +323,11 @@ fn reply_later(client: &AsyncClient, topics: &Arc<Topics>, reply: ReplyMessage) 
 }
 
 /// Run an authenticated command through the HTTP route's handler.
-async fn execute(state: Arc<AppState>, msg: CommandMessage) -> ReplyMessage {
+async fn execute(
+    state: Arc<AppState>,
+    msg: CommandMessage,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> ReplyMessage {
     let id = msg.id.clone();
     let outcome = match msg.command {
         BrokerCommand::Activate { model, request } => {
@@ -332,7 +344,7 @@ async fn execute(state: Arc<AppState>, msg: CommandMessage) -> ReplyMessage {
         }
         BrokerCommand::Deploy { model, request } => {
             tracing::info!("broker: command {id}: deploy {model} {} from {}", request.version, request.url);
-            crate::pull_deploy::pull(state, model, request).await
+            crate::pull_deploy::pull(state, model, request, progress).await
         }
     };
     match outcome {

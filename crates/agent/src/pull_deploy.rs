@@ -4,7 +4,8 @@
 //! store already holds (after a dropped connection or a restart), and feeds
 //! the bytes to the same upload handler an HTTP upload goes through (same
 //! checks, quota, SHA-256 verification and install); then activates it
-//! through the activate handler when asked.
+//! through the activate handler when asked. Progress goes to a callback
+//! (the broker link publishes it as intermediate replies).
 
 use crate::api_error::ApiError;
 use crate::app_state::AppState;
@@ -17,9 +18,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use edgefleet_core::check_segment;
 use edgefleet_core::mqtt_wire::PullRequest;
 use edgefleet_core::wire::{ActivateRequest, CONTENT_SHA256_HEADER};
+use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Download attempts (each resumes where the last one stopped).
 const MAX_ATTEMPTS: u32 = 5;
@@ -28,6 +30,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Wait between attempts.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Download progress is reported on the reply topic at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 fn bad(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request(detail)
@@ -47,7 +51,13 @@ fn check(model: &str, req: &PullRequest) -> Result<(), ApiError> {
 
 /// Pull `model`/`req.version` from `req.url` into the store, then activate
 /// it when asked. The answer holds the upload's and the activation's.
-pub(crate) async fn pull(state: Arc<AppState>, model: String, req: PullRequest) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn pull(
+    state: Arc<AppState>,
+    model: String,
+    req: PullRequest,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> Result<serde_json::Value, ApiError> {
+    let progress: Arc<dyn Fn(u64, u64) + Send + Sync> = Arc::new(progress);
     check(&model, &req)?;
     let http = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -76,7 +86,7 @@ pub(crate) async fn pull(state: Arc<AppState>, model: String, req: PullRequest) 
         attempts += 1;
         let start = status.received_bytes.min(req.size_bytes);
         resumed_from.push(start);
-        match fetch_into_store(&state, &http, &model, &req, start).await {
+        match fetch_into_store(&state, &http, &model, &req, start, progress.clone()).await {
             Ok(()) => {}
             // The store refused the bytes (wrong SHA-256, too large, quota): final.
             Err(Fetch::Refused(e)) => return Err(e),
@@ -112,6 +122,7 @@ async fn fetch_into_store(
     model: &str,
     req: &PullRequest,
     start: u64,
+    progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
 ) -> Result<(), Fetch> {
     let mut get = http.get(&req.url);
     if start > 0 {
@@ -131,7 +142,20 @@ async fn fetch_into_store(
     headers.insert(CONTENT_SHA256_HEADER, header(req.sha256.clone())?);
     headers.insert(CONTENT_RANGE, header(format!("bytes {start}-{}/{total}", total - 1))?);
     headers.insert(CONTENT_LENGTH, header((total - start).to_string())?);
-    let body = Body::from_stream(resp.bytes_stream());
+    // Count the bytes as they pass; report the first chunk, then at most
+    // once per PROGRESS_EVERY.
+    let mut received = start;
+    let mut last_report: Option<Instant> = None;
+    let counted = resp.bytes_stream().inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            received += c.len() as u64;
+            if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                last_report = Some(Instant::now());
+                progress(received, total);
+            }
+        }
+    });
+    let body = Body::from_stream(counted);
     let path = Path((model.to_owned(), req.version.clone()));
     match model_routes::upload(State(state.clone()), path, headers, body).await {
         Ok(_) => Ok(()),

@@ -12,7 +12,7 @@ mod mosquitto;
 
 use common::{assets_dir, sha256_hex, start};
 use edgefleet_agent::BrokerConfig;
-use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, PullRequest, ReplyMessage};
+use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, Progress, PullRequest, ReplyMessage};
 use edgefleet_core::wire::ModelsResponse;
 use mosquitto::Mosquitto;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -65,13 +65,15 @@ async fn flaky_file_server(bytes: Vec<u8>) -> (String, Arc<Mutex<Vec<Option<Stri
 }
 
 /// Send one command and wait for its reply.
-async fn command(port: u16, device: &str, msg: CommandMessage) -> ReplyMessage {
+/// Send one command; its final reply and the progress reports before it.
+async fn command(port: u16, device: &str, msg: CommandMessage) -> (ReplyMessage, Vec<Progress>) {
     let (client, mut events) = AsyncClient::new(MqttOptions::new(format!("t-{}", msg.id), "127.0.0.1", port), 16);
     let reply_topic = mqtt_wire::topic(FLEET, device, Channel::Reply).unwrap();
     let cmd_topic = mqtt_wire::topic(FLEET, device, Channel::Cmd).unwrap();
     let state_topic = mqtt_wire::topic(FLEET, device, Channel::State).unwrap();
     let exchange = async {
         let mut sent = false;
+        let mut progress = Vec::new();
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -88,8 +90,11 @@ async fn command(port: u16, device: &str, msg: CommandMessage) -> ReplyMessage {
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) if p.topic == reply_topic => {
                     let r: ReplyMessage = mqtt_wire::decode(&p.payload).unwrap();
+                    if r.id == msg.id && r.is_final() {
+                        return (r, progress);
+                    }
                     if r.id == msg.id {
-                        return r;
+                        progress.push(r.progress.unwrap());
                     }
                 }
                 Ok(_) => {}
@@ -129,14 +134,16 @@ async fn a_deploy_command_pulls_resumes_with_range_verifies_and_activates() {
 
     // A wrong SHA-256: refused by the store, nothing installed.
     let (url, _) = flaky_file_server(bytes.clone()).await;
-    let r = command(broker.port, "pull-dev", deploy("bad-sha", &url, &bytes, &"0".repeat(64))).await;
+    let (r, _) = command(broker.port, "pull-dev", deploy("bad-sha", &url, &bytes, &"0".repeat(64))).await;
     assert!(!r.ok, "{r:?}");
     let models: ModelsResponse = agent.get("/v1/models").send().await.unwrap().json().await.unwrap();
     assert!(models.models.is_empty(), "{models:?}");
 
     let (url, seen) = flaky_file_server(bytes.clone()).await;
-    let r = command(broker.port, "pull-dev", deploy("pull-1", &url, &bytes, &sha)).await;
+    let (r, progress) = command(broker.port, "pull-dev", deploy("pull-1", &url, &bytes, &sha)).await;
     assert!(r.ok, "{r:?}");
+    // Progress came first (on the reply topic every console of the fleet reads).
+    assert!(!progress.is_empty() && progress.iter().all(|p| p.total_bytes == bytes.len() as u64), "{progress:?}");
     let result = r.result.unwrap();
     assert_eq!(result["activated"]["active_version"], "v1", "{result}");
     // The second request resumed where the store's part ended (half the file).

@@ -224,7 +224,9 @@ pub struct CommandMessage {
 }
 
 /// A message on `.../reply`: `ok` with the HTTP route's answer as
-/// `result`, or not `ok` with the route's [`ErrorBody`].
+/// `result`, or not `ok` with the route's [`ErrorBody`]. A long command
+/// (deploy) first sends replies with `progress` and no result: every
+/// console subscribed to the fleet sees them; the last reply has none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplyMessage {
     /// The command's id; empty when the command was too broken to have one.
@@ -234,16 +236,36 @@ pub struct ReplyMessage {
     pub result: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// How far a deploy's download is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub received_bytes: u64,
+    pub total_bytes: u64,
 }
 
 impl ReplyMessage {
     pub fn success(id: &str, result: serde_json::Value) -> Self {
-        ReplyMessage { id: id.to_owned(), ok: true, result: Some(result), error: None }
+        ReplyMessage { id: id.to_owned(), ok: true, result: Some(result), error: None, progress: None }
     }
 
     pub fn failure(id: &str, error: &str, detail: impl Into<String>) -> Self {
         let error = ErrorBody { error: error.to_owned(), detail: detail.into() };
-        ReplyMessage { id: id.to_owned(), ok: false, result: None, error: Some(error) }
+        ReplyMessage { id: id.to_owned(), ok: false, result: None, error: Some(error), progress: None }
+    }
+
+    /// An intermediate reply: the command is still running.
+    pub fn in_progress(id: &str, received_bytes: u64, total_bytes: u64) -> Self {
+        let progress = Some(Progress { received_bytes, total_bytes });
+        ReplyMessage { id: id.to_owned(), ok: true, result: None, error: None, progress }
+    }
+
+    /// True for the reply that ends a command (not a progress report).
+    pub fn is_final(&self) -> bool {
+        self.progress.is_none()
     }
 }
 

@@ -260,7 +260,7 @@ pub async fn scan_broker(
 }
 
 /// Send one command to `device_id` through the broker and wait up to
-/// `timeout` for its reply.
+/// `timeout` for its final reply (progress reports are skipped).
 pub async fn send_command(
     spec: &BrokerSpec,
     device_id: &str,
@@ -290,7 +290,7 @@ pub async fn send_command(
                     .map_err(|e| spec.error(e.to_string()))?,
                 Event::Incoming(Packet::Publish(p)) if p.topic == reply_topic => {
                     match mqtt_wire::decode::<ReplyMessage>(&p.payload) {
-                        Ok(r) if r.id == id => return Ok(r),
+                        Ok(r) if r.id == id && r.is_final() => return Ok(r),
                         Ok(_) => {}
                         Err(e) => tracing::warn!("broker: dropped a reply: {e}"),
                     }

@@ -71,6 +71,14 @@ impl Engine {
                 }
             }
             BrokerEvent::Reply { device_id, reply } => {
+                if let Some(p) = reply.progress {
+                    let pct = p.received_bytes as f64 * 100.0 / p.total_bytes.max(1) as f64;
+                    let line = format!(
+                        "{device_id}: broker command {}: {} of {} bytes ({pct:.0}%)",
+                        reply.id, p.received_bytes, p.total_bytes
+                    );
+                    return self.sink.log(LogLevel::Info, line);
+                }
                 let (level, outcome) = match (&reply.ok, &reply.error) {
                     (true, _) => (LogLevel::Info, "done".to_owned()),
                     (false, Some(e)) => (LogLevel::Warn, format!("{}: {}", e.error, e.detail)),
