@@ -167,11 +167,16 @@ fn two_consoles_see_the_same_fleet_and_both_recover_from_a_broker_restart() {
     let dir = tempfile::tempdir().unwrap();
     let agent = rt.block_on(agent_on(&broker, "cam-r", &dir));
     let spec = BrokerSpec::new(&broker.url(), FLEET).unwrap();
+    // One console given the broker at start (EngineConfig, as `edgefleet
+    // --broker` does), the other told later (Command::SetBroker).
     let consoles: Vec<FleetEngine> = (0..2)
-        .map(|_| {
-            let config = EngineConfig { mdns: false, poll_interval_ms: 250, ..EngineConfig::default() };
+        .map(|i| {
+            let broker = (i == 0).then(|| spec.clone());
+            let config = EngineConfig { mdns: false, poll_interval_ms: 250, broker, ..EngineConfig::default() };
             let engine = FleetEngine::start(config, || {}).unwrap();
-            engine.send(Command::SetBroker { broker: Some(spec.clone()) }).unwrap();
+            if i == 1 {
+                engine.send(Command::SetBroker { broker: Some(spec.clone()) }).unwrap();
+            }
             engine
         })
         .collect();

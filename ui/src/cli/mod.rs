@@ -80,6 +80,9 @@ pub struct Cli {
     /// mDNS interface for the app to browse (repeat; default: all).
     #[arg(long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
+    /// The app also finds devices through this MQTT broker (--broker URL --fleet NAME).
+    #[command(flatten)]
+    pub broker: broker_cmd::BrokerFlags,
     /// Tab to open on: map, charts or deployments (for screenshots).
     #[arg(long, hide = true)]
     pub start_tab: Option<String>,
@@ -185,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let engine = edgefleet_fleet::EngineConfig {
                         interfaces: cli.interfaces,
                         default_token: global.token,
+                        broker: cli.broker.spec()?,
                         ..Default::default()
                     };
                     crate::app::AppConfig::new(engine, Some(db))

@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub store: Option<Arc<Mutex<Store>>>,
     /// Telemetry is downsampled to one stored row per device per bucket.
     pub telemetry_bucket_ms: u64,
+    /// An MQTT broker to watch from the start ([`Command::SetBroker`] later).
+    pub broker: Option<crate::discovery::mqtt::BrokerSpec>,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +71,7 @@ impl Default for EngineConfig {
             default_token: None,
             store: None,
             telemetry_bucket_ms: 10_000,
+            broker: None,
         }
     }
 }
@@ -225,6 +228,9 @@ impl Engine {
         engine.load_store();
         if engine.config.mdns {
             engine.browse = engine.start_browse();
+        }
+        if let Some(spec) = engine.config.broker.clone() {
+            engine.set_broker(Some(spec));
         }
         loop {
             tokio::select! {
