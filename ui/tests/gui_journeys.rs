@@ -191,6 +191,14 @@ fn pairing_an_unpaired_device_with_its_token() {
     wait_until(&mut h, Duration::from_secs(20), "the device paired, with metrics", |app| {
         app.state.fleet.get(&name).is_some_and(|e| e.paired && e.metrics.is_some())
     });
+
+    // Unpair: the token is forgotten and the device shows as unpaired again.
+    h.get_by_label("Unpair").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(20), "the device unpaired", |app| {
+        app.state.fleet.get(&name).is_some_and(|e| !e.paired)
+    });
+    h.get_by_label("Not paired: the console has no valid token for it");
 }
 
 #[test]

@@ -237,6 +237,15 @@ impl Store {
         Ok(())
     }
 
+    /// Forget a device's token (unpair). Unknown devices are an error.
+    pub fn clear_token(&self, device_id: &str) -> Result<(), StoreError> {
+        let changed = self.conn.execute("UPDATE devices SET token = NULL WHERE device_id = ?1", [device_id])?;
+        if changed == 0 {
+            return Err(StoreError::not_found("device", device_id));
+        }
+        Ok(())
+    }
+
     /// The pairing token of a device; `None` if unpaired or unknown.
     pub fn token(&self, device_id: &str) -> Result<Option<String>, StoreError> {
         let token: Option<Option<String>> = self
@@ -261,6 +270,17 @@ mod tests {
             first_seen_ms: seen_ms,
             last_seen_ms: seen_ms,
         }
+    }
+
+    #[test]
+    fn unpairing_forgets_the_token_and_keeps_the_device() {
+        let s = Store::open_in_memory().unwrap();
+        s.upsert_device(&record("cam-1", 1_000)).unwrap();
+        s.set_token("cam-1", "secret").unwrap();
+        s.clear_token("cam-1").unwrap();
+        assert_eq!(s.token("cam-1").unwrap(), None);
+        assert!(s.get_device("cam-1").unwrap().is_some(), "the device stays registered");
+        assert!(matches!(s.clear_token("ghost"), Err(StoreError::NotFound { .. })));
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub enum UiCommand {
         device_ids: Vec<String>,
         token: String,
     },
+    /// Forget a device's token (it shows as unpaired until paired again).
+    Unpair {
+        device_id: String,
+    },
     /// Compare a model's variants side by side.
     OpenCompare {
         card_id: i64,

@@ -110,6 +110,14 @@ pub fn device_detail_ui(
     if !e.models.is_empty() {
         ui.weak("Offload threshold: not reported by the agent (set on activation).");
     }
+    if e.paired
+        && ui
+            .small_button("Unpair")
+            .on_hover_text("Forget this device's token: the console stops sending it until it is paired again")
+            .clicked()
+    {
+        commands.push(UiCommand::Unpair { device_id: e.id().to_owned() });
+    }
     // The spec and live numbers below the actions.
     ui.add_space(4.0);
     egui::Grid::new("device-detail").num_columns(2).spacing([12.0, 3.0]).show(ui, |ui| {

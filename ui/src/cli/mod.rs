@@ -113,6 +113,8 @@ pub enum Command {
     BrokerCmd(broker_cmd::BrokerCmdArgs),
     /// Store the token of a device so the console can talk to it.
     Pair(pair_cmd::PairArgs),
+    /// Forget a device's token: it shows as unpaired until paired again.
+    Unpair(pair_cmd::UnpairArgs),
     /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
     Inspect(inspect_cmd::InspectArgs),
     /// Add an ONNX model to the library (profiled; versioned by its SHA-256).
@@ -160,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Add(a)) => add_cmd::run(&global, a),
         Some(Command::BrokerCmd(a)) => broker_cmd::run(&global, a),
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
+        Some(Command::Unpair(a)) => pair_cmd::unpair(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Import(a)) => import_cmd::run(&global, a),
         Some(Command::Models(a)) => models_cmd::run(&global, a),

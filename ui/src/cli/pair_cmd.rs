@@ -1,4 +1,5 @@
-//! `edgefleet pair DEVICE_ID --token T`: remember a device's token.
+//! `edgefleet pair DEVICE_ID --token T`: remember a device's token;
+//! `edgefleet unpair DEVICE_ID`: forget it.
 
 use super::GlobalArgs;
 use super::store_args::open_store;
@@ -23,5 +24,23 @@ pub fn run(global: &GlobalArgs, args: PairArgs) -> anyhow::Result<()> {
     store.set_token(&args.device_id, token)?;
     store.audit(edgefleet_fleet::now_ms(), "device.paired", &args.device_id, "token stored")?;
     println!("paired {}", args.device_id);
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnpairArgs {
+    /// The device id (as `edgefleet devices` prints it).
+    pub device_id: String,
+}
+
+/// Forget the token kept for a device; the device stays registered.
+pub fn unpair(global: &GlobalArgs, args: UnpairArgs) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    if store.get_device(&args.device_id)?.is_none() {
+        bad_input!("no device `{}` in the registry (see `edgefleet devices`)", args.device_id);
+    }
+    store.clear_token(&args.device_id)?;
+    store.audit(edgefleet_fleet::now_ms(), "device.unpaired", &args.device_id, "token forgotten")?;
+    println!("unpaired {}", args.device_id);
     Ok(())
 }

@@ -344,6 +344,20 @@ impl Engine {
                     self.spawn_confirm(addr, Some(device), source);
                 }
             }
+            Command::Unpair { device_id } => {
+                self.tokens.remove(&device_id);
+                if let Some(w) = &self.writer {
+                    let id = device_id.clone();
+                    w.submit(move |s| s.clear_token(&id));
+                }
+                self.sink.log(LogLevel::Info, format!("{device_id}: unpaired (its token is forgotten)"));
+                if let Some(t) = self.devices.get_mut(&device_id) {
+                    t.token = None;
+                    self.directory.insert(&device_id, t.snapshot.addr, None);
+                    let (addr, source, device) = (t.snapshot.addr, t.snapshot.source, t.snapshot.device.clone());
+                    self.spawn_confirm(addr, Some(device), source);
+                }
+            }
             Command::SetPollInterval { ms } => {
                 self.config.poll_interval_ms = ms.max(MIN_POLL_INTERVAL_MS);
                 self.tick = poll_ticker(self.config.poll_interval_ms);

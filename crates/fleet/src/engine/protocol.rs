@@ -24,6 +24,11 @@ pub enum Command {
         device_id: String,
         token: String,
     },
+    /// Forget a device's token: it shows as unpaired and gets no token
+    /// until it is paired again.
+    Unpair {
+        device_id: String,
+    },
     /// Poll every device this often from now on (at least every 100 ms).
     SetPollInterval {
         ms: u64,
