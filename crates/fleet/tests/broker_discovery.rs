@@ -4,7 +4,8 @@
 //! registry), their telemetry arrives from the broker (not from polls), and
 //! an agent that dies is marked Offline by its last will; `scan_broker`
 //! lists them, and commands sent through the broker need the token; two
-//! consoles see the same device and both recover when the broker restarts.
+//! consoles see the same device and both recover when the broker restarts;
+//! a deploy by pull's progress reaches a console that only watches.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed setup step should panic
 
@@ -12,9 +13,10 @@
 mod mosquitto;
 
 use edgefleet_agent::{AgentConfig, AgentHandle, BrokerConfig, spawn};
-use edgefleet_core::mqtt_wire::BrokerCommand;
+use edgefleet_core::mqtt_wire::{BrokerCommand, PullRequest};
 use edgefleet_core::{Device, DeviceStatus, DeviceType};
 use edgefleet_fleet::discovery::mqtt::{BrokerSpec, scan_broker, send_command};
+use edgefleet_fleet::model_server::serve_model_file;
 use edgefleet_fleet::{Command, EngineConfig, Event, FleetEngine, FleetError, Source};
 use edgefleet_store::Store;
 use mosquitto::Mosquitto;
@@ -204,4 +206,55 @@ fn two_consoles_see_the_same_fleet_and_both_recover_from_a_broker_restart() {
     }
     rt.block_on(agent.shutdown());
     drop(restarted);
+}
+
+#[test]
+fn a_deploy_by_pull_reports_progress_to_every_console_watching() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = rt.block_on(agent_on(&broker, "cam-p", &dir));
+    let spec = BrokerSpec::new(&broker.url(), FLEET).unwrap();
+    let config = EngineConfig { mdns: false, broker: Some(spec.clone()), ..EngineConfig::default() };
+    let watcher = FleetEngine::start(config, || {}).unwrap();
+    wait_for(
+        &watcher,
+        Duration::from_secs(10),
+        "cam-p",
+        |e| matches!(e, Event::Device(s) if s.device.device_id == "cam-p"),
+    );
+
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/models/mlp_digits.onnx");
+    let bytes = std::fs::read(&model).unwrap();
+    let sha256 = edgefleet_core::sha256_hex(&bytes);
+    let reply = rt.block_on(async {
+        let server = serve_model_file(model.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let request = PullRequest {
+            version: "p1".into(),
+            url: server.url.clone(),
+            size_bytes: bytes.len() as u64,
+            sha256,
+            activate: true,
+            confidence_threshold: None,
+        };
+        let command = BrokerCommand::Deploy { model: "digits".into(), request };
+        let reply = send_command(&spec, "cam-p", TOKEN, command, Duration::from_secs(30)).await.unwrap();
+        server.stop().await;
+        reply
+    });
+    assert!(reply.ok && reply.is_final(), "{reply:?}");
+    assert_eq!(reply.result.as_ref().unwrap()["activated"]["active_version"], "p1");
+    // The console that only watches saw the progress and the end in its log.
+    let (mut progress, mut done) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(progress && done) && Instant::now() < deadline {
+        if let Some(Event::Log(entry)) = watcher.recv_timeout(Duration::from_millis(50)) {
+            let about_it = entry.message.starts_with("cam-p: broker command") && entry.message.contains(&reply.id);
+            progress |= about_it && entry.message.contains(&format!("of {} bytes", bytes.len()));
+            done |= about_it && entry.message.ends_with("done");
+        }
+    }
+    assert!(progress && done, "progress {progress}, done {done}");
+    watcher.shutdown();
+    rt.block_on(agent.shutdown());
 }
