@@ -71,3 +71,46 @@ fn import_adds_once_refuses_bad_files_and_models_lists_it() {
     assert!(table.status.success(), "{}", text(&table));
     assert!(String::from_utf8_lossy(&table.stdout).contains(&sha[..12]), "{}", text(&table));
 }
+
+#[test]
+fn remove_model_takes_it_out_of_the_library_but_refuses_a_parent_and_keeps_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("registry.db");
+    let model = asset("mlp_digits.onnx");
+    let out = edgefleet(&db).arg("import").arg(&model).arg("--json").output().expect("import");
+    assert!(out.status.success(), "{}", text(&out));
+    let parent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let parent_id = parent["id"].as_i64().expect("id");
+    // A variant row under it (as optimize or distill would add).
+    let variant_id = {
+        let store = edgefleet_store::Store::open(&db).expect("open");
+        let rec = store.get_model(parent_id).expect("get").expect("the import");
+        store
+            .add_model(&edgefleet_store::NewModel {
+                version: "v2".into(),
+                sha256: "0".repeat(64),
+                parent_id: Some(parent_id),
+                recipe: Some("int8".into()),
+                name: rec.name,
+                path: rec.path,
+                size_bytes: rec.size_bytes,
+                profile: rec.profile,
+                metrics: None,
+                created_ms: 1,
+            })
+            .expect("add variant")
+    };
+    let refused = edgefleet(&db).args(["remove-model", &parent_id.to_string()]).output().expect("remove");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("remove them first"), "{}", text(&refused));
+    assert_eq!(models(&db).len(), 1, "nothing removed");
+
+    for id in [variant_id, parent_id] {
+        let out = edgefleet(&db).args(["remove-model", &id.to_string(), "--json"]).output().expect("remove");
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    assert!(models(&db).is_empty());
+    assert!(model.is_file(), "the file stays on disk");
+    let gone = edgefleet(&db).args(["remove-model", &parent_id.to_string()]).output().expect("remove");
+    assert_eq!(gone.status.code(), Some(2), "{}", text(&gone));
+}

@@ -216,3 +216,19 @@ fn distill_for_this_device_shows_progress_and_cancel_stops_it_adding_nothing() {
     assert_eq!(job.state, JobState::Failed("cancelled: nothing written".into()));
     assert_eq!(h.state().state.library.cards.len(), cards_before, "no student was added");
 }
+
+#[test]
+fn removing_a_model_from_the_library_drops_its_card_and_keeps_its_file() {
+    let mut h = harness(App::new_for_test(AppConfig::demo(1)).expect("app"));
+    wait_until(&mut h, Duration::from_secs(30), "the demo models in the library", |app| {
+        app.state.library.cards.iter().any(|c| c.name == "cnn_digits")
+    });
+    let card = h.state().state.library.cards.iter().find(|c| c.name == "cnn_digits").cloned().expect("card");
+    // One 🗑 per stored card, in the library's order.
+    let nth = h.state().state.library.ordered().iter().filter(|(_, c)| c.id >= 0).position(|(_, c)| c.id == card.id);
+    h.get_all_by_label("🗑").nth(nth.expect("listed")).expect("its remove button").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(10), "the card to go", |app| app.state.library.get(card.id).is_none());
+    assert!(card.path.as_ref().is_some_and(|p| p.is_file()), "the file stays on disk");
+    assert!(h.state().state.log.contains("removed cnn_digits"), "{:?}", h.state().state.log.lines);
+}

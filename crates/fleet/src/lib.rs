@@ -44,5 +44,5 @@ pub mod operating_point;
 pub mod placement_plan;
 pub use library::{
     LibraryError, LineageNode, ModelFile, OptimizeChoice, VariantRequest, add_model, import_model, lineage, lock_store,
-    measured_accuracy, optimize_for_device,
+    measured_accuracy, optimize_for_device, remove_model,
 };

@@ -137,6 +137,12 @@ pub fn add_model(store: &Store, file: ModelFile) -> Result<ModelRecord, LibraryE
     store.get_model(id)?.ok_or(LibraryError::Vanished { name: new.name, version: new.version })
 }
 
+/// Remove model `id` from the library (its file stays on disk); a model
+/// with variants is refused. The CLI's `remove-model` and the app's Remove.
+pub fn remove_model(store: &Mutex<Store>, id: i64) -> Result<ModelRecord, LibraryError> {
+    Ok(lock_store(store)?.remove_model(id)?)
+}
+
 /// Read, profile and add an ONNX file to a shared registry (the registry is
 /// locked only to add it).
 pub fn import_model(store: &Mutex<Store>, path: &Path) -> Result<ModelRecord, LibraryError> {

@@ -163,6 +163,22 @@ impl Store {
         raw.map(RawModel::into_record).transpose()
     }
 
+    /// Remove a model from the library (its file stays on disk). A model
+    /// with variants is refused: they would lose their lineage.
+    pub fn remove_model(&self, id: i64) -> Result<ModelRecord, StoreError> {
+        let model = self.get_model(id)?.ok_or_else(|| StoreError::not_found("model", id))?;
+        let variants: i64 =
+            self.conn.query_row("SELECT COUNT(*) FROM models WHERE parent_id = ?1", [id], |r| r.get(0))?;
+        if variants > 0 {
+            return Err(StoreError::invalid(
+                "model",
+                format!("{} v{} has {variants} variant(s); remove them first", model.name, model.version),
+            ));
+        }
+        self.conn.execute("DELETE FROM models WHERE id = ?1", [id])?;
+        Ok(model)
+    }
+
     /// Every model, in the order they were added.
     pub fn list_models(&self) -> Result<Vec<ModelRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {MODEL_COLUMNS} FROM models ORDER BY id"))?;
@@ -230,6 +246,19 @@ mod tests {
         assert!(s.get_model(999).unwrap().is_none());
         let ids: Vec<_> = s.list_models().unwrap().iter().map(|m| m.id).collect();
         assert_eq!(ids, [base_id, variant_id]);
+    }
+
+    #[test]
+    fn removing_refuses_a_parent_and_keeps_the_rest() {
+        let s = Store::open_in_memory().unwrap();
+        let base = s.add_model(&new_model("mlp", "1")).unwrap();
+        let variant = s.add_model(&NewModel { parent_id: Some(base), ..new_model("mlp", "2") }).unwrap();
+        let e = s.remove_model(base).unwrap_err().to_string();
+        assert!(e.contains("has 1 variant"), "{e}");
+        assert_eq!(s.remove_model(variant).unwrap().version, "2");
+        assert_eq!(s.remove_model(base).unwrap().version, "1");
+        assert!(s.list_models().unwrap().is_empty());
+        assert!(matches!(s.remove_model(base), Err(StoreError::NotFound { .. })));
     }
 
     #[test]

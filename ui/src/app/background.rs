@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 pub enum BgEvent {
     Library(Result<Vec<ModelRecord>, LibraryError>),
     ModelAdded(Result<Box<ModelRecord>, LibraryError>),
+    ModelRemoved(Result<Box<ModelRecord>, LibraryError>),
     Deployments(Vec<DeploymentRecord>),
     Log(LogLevel, String),
     /// The open fit panel's estimate, calibrated from the kept benchmarks.

@@ -103,6 +103,10 @@ pub enum UiCommand {
     Unpair {
         device_id: String,
     },
+    /// Remove a model from the library (its file stays on disk).
+    RemoveModel {
+        card_id: i64,
+    },
     /// Compare a model's variants side by side.
     OpenCompare {
         card_id: i64,

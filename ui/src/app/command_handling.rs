@@ -38,6 +38,12 @@ impl App {
             UiCommand::Deploy { card_id, device_id } => self.start_deploy(card_id, &device_id),
             UiCommand::Distill { card_id, device_id } => self.start_distill(card_id, &device_id),
             UiCommand::CancelJob(id) => self.cancel_job(id),
+            UiCommand::RemoveModel { card_id } => {
+                let store = self.store.clone();
+                self.spawn_bg("remove model", move || {
+                    BgEvent::ModelRemoved(edgefleet_fleet::remove_model(&store, card_id).map(Box::new))
+                });
+            }
             UiCommand::SetPollInterval { ms } => {
                 self.config.engine.poll_interval_ms = ms;
                 self.send(Command::SetPollInterval { ms });

@@ -69,6 +69,18 @@ pub fn library_ui(ui: &mut Ui, library: &Library, import_path: &mut String, busy
                 {
                     ui.ctx().copy_text(path.display().to_string());
                 }
+                // Profile-only cards live in memory; only stored models are removed.
+                if card.id >= 0
+                    && ui
+                        .small_button("🗑")
+                        .on_hover_text(format!(
+                            "Remove {} v{} from the library (the file stays on disk; a model with variants is kept)",
+                            card.name, card.version
+                        ))
+                        .clicked()
+                {
+                    commands.push(UiCommand::RemoveModel { card_id: card.id });
+                }
             });
             ui.add_space(4.0);
         }

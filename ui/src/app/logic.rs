@@ -124,6 +124,17 @@ impl App {
                     self.state.library.upsert(ModelCard::from_record(*r));
                 }
                 BgEvent::ModelAdded(Err(e)) => self.state.report(LogLevel::Error, e.to_string()),
+                BgEvent::ModelRemoved(Ok(r)) => {
+                    self.state.report(
+                        LogLevel::Info,
+                        format!("removed {} v{} from the library; its file stays at {}", r.name, r.version, r.path),
+                    );
+                    self.state.library.cards.retain(|c| c.id != r.id);
+                    if self.state.fit.as_ref().is_some_and(|f| f.card_id == r.id) {
+                        self.state.fit = None;
+                    }
+                }
+                BgEvent::ModelRemoved(Err(e)) => self.state.report(LogLevel::Warn, e.to_string()),
                 BgEvent::Deployments(list) => self.state.history = list,
                 BgEvent::Log(level, msg) => self.state.report(level, msg),
                 BgEvent::CalibratedFit(c) => self.apply_calibrated_fit(*c),

@@ -21,6 +21,7 @@ mod models_cmd;
 mod optimize_cmd;
 mod pair_cmd;
 mod place_cmd;
+mod remove_model_cmd;
 mod rollback_cmd;
 mod rotate_token_cmd;
 mod scan_cmd;
@@ -115,6 +116,8 @@ pub enum Command {
     Pair(pair_cmd::PairArgs),
     /// Forget a device's token: it shows as unpaired until paired again.
     Unpair(pair_cmd::UnpairArgs),
+    /// Remove a model from the library (its file stays on disk).
+    RemoveModel(remove_model_cmd::RemoveModelArgs),
     /// Profile an ONNX model: parameters, FLOPs, peak activations, ops.
     Inspect(inspect_cmd::InspectArgs),
     /// Add an ONNX model to the library (profiled; versioned by its SHA-256).
@@ -163,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::BrokerCmd(a)) => broker_cmd::run(&global, a),
         Some(Command::Pair(a)) => pair_cmd::run(&global, a),
         Some(Command::Unpair(a)) => pair_cmd::unpair(&global, a),
+        Some(Command::RemoveModel(a)) => remove_model_cmd::run(&global, a),
         Some(Command::Inspect(a)) => inspect_cmd::run(&global, a),
         Some(Command::Import(a)) => import_cmd::run(&global, a),
         Some(Command::Models(a)) => models_cmd::run(&global, a),
