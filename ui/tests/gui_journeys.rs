@@ -154,6 +154,13 @@ fn a_sweep_of_a_port_range_finds_the_agents() {
         assert!(h.state().state.fleet.get(&a.device_id).is_some_and(|e| e.addr == Some(a.addr) && e.paired));
     }
     h.get_by_label_contains("3 new device(s) so far");
+    // The sweep's progress: all 20 addresses probed, 3 answered.
+    wait_until(&mut h, Duration::from_secs(20), "the sweep to report its end", |app| {
+        app.state.find.progress.is_some_and(|(_, finished)| finished)
+    });
+    let (p, _) = h.state().state.find.progress.expect("progress");
+    assert_eq!((p.probed, p.total, p.answered), (20, 20, 3));
+    h.get_by_label_contains("swept 20 address(es): 3 agent(s) answered");
     // A bad spec is refused with the reason, nothing sent.
     h.state_mut().push_command(UiCommand::Sweep { spec: "10.0.0.0/8:1-65535".into() });
     h.run_steps(2);

@@ -26,7 +26,7 @@ pub use engine::{
 pub use error::{FleetError, Result};
 pub use liveness::{LivenessPolicy, now_ms};
 pub use scan::{Found, ScanOptions, Source, scan};
-pub use sweep::SweepSpec;
+pub use sweep::{SweepProgress, SweepSpec};
 pub mod rollout;
 pub use rollout::{
     RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, StepState, resume_rollout, rollout_job, run_rollout,

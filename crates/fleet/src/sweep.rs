@@ -66,17 +66,42 @@ impl SweepSpec {
 
 /// Probe every target; returns the addresses that answered as agents.
 pub async fn sweep(http: &reqwest::Client, spec: &SweepSpec, timeout: Duration, concurrency: usize) -> Vec<SocketAddr> {
+    sweep_with_progress(http, spec, timeout, concurrency, &|_| {}).await
+}
+
+/// How far a sweep has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepProgress {
+    pub probed: usize,
+    pub total: usize,
+    /// Addresses that answered as an agent so far.
+    pub answered: usize,
+}
+
+/// [`sweep`], calling `progress` after every probe.
+pub async fn sweep_with_progress(
+    http: &reqwest::Client,
+    spec: &SweepSpec,
+    timeout: Duration,
+    concurrency: usize,
+    progress: &(dyn Fn(SweepProgress) + Sync),
+) -> Vec<SocketAddr> {
     let targets: Vec<SocketAddr> =
         spec.hosts().flat_map(|ip| spec.ports.clone().map(move |p| SocketAddr::new(IpAddr::V4(ip), p))).collect();
-    futures_util::stream::iter(targets)
+    let total = targets.len();
+    let mut probes = futures_util::stream::iter(targets)
         .map(|addr| {
             let client = AgentClient::new(http.clone(), addr, None).timeout(timeout);
             async move { client.health().await.ok().map(|_| addr) }
         })
-        .buffer_unordered(concurrency.max(1))
-        .filter_map(|found| async move { found })
-        .collect()
-        .await
+        .buffer_unordered(concurrency.max(1));
+    let (mut found, mut probed) = (Vec::new(), 0);
+    while let Some(answer) = probes.next().await {
+        probed += 1;
+        found.extend(answer);
+        progress(SweepProgress { probed, total, answered: found.len() });
+    }
+    found
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The Find devices dialog's model: the sweep spec and address being typed,
 //! the last sweep's error, and how many devices the fleet had when the
-//! sweep started (the dialog lists what arrived since).
+//! sweep started (the dialog lists what arrived since), and its progress.
 
 /// The Find devices dialog.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,8 @@ pub struct FindDevices {
     pub last_error: Option<String>,
     /// Fleet size when the last sweep started.
     pub fleet_before: Option<usize>,
+    /// The running (or last) sweep's progress, and whether it has ended.
+    pub progress: Option<(edgefleet_fleet::SweepProgress, bool)>,
 }
 
 impl Default for FindDevices {
@@ -25,6 +27,7 @@ impl Default for FindDevices {
             sweeps_started: 0,
             last_error: None,
             fleet_before: None,
+            progress: None,
         }
     }
 }

@@ -26,9 +26,18 @@ pub fn find_devices_ui(ui: &mut Ui, find: &mut FindDevices, fleet: &FleetModel, 
     if let Some(e) = &find.last_error {
         ui.label(RichText::new(e).color(MISFIT_COLOR));
     }
+    if let Some((p, finished)) = find.progress {
+        let fraction = p.probed as f32 / p.total.max(1) as f32;
+        let text = if finished {
+            format!("swept {} address(es): {} agent(s) answered", p.total, p.answered)
+        } else {
+            format!("{} of {} probed · {} answered", p.probed, p.total, p.answered)
+        };
+        ui.add(egui::ProgressBar::new(fraction).text(text));
+    }
     if let Some(before) = find.fleet_before {
         let found = fleet.len().saturating_sub(before);
-        ui.label(format!("Sweep started: {found} new device(s) so far (answers keep arriving for a few seconds)."));
+        ui.label(format!("{found} new device(s) so far (answers keep arriving for a few seconds)."));
         // Entries are kept in arrival order: the new ones are at the end.
         for e in fleet.entries().iter().skip(before).take(FOUND_SHOWN) {
             let addr = e.addr.map(|a| a.to_string()).unwrap_or_default();

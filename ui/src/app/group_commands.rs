@@ -65,6 +65,7 @@ impl App {
             Ok(parsed) => {
                 let probes = parsed.probe_count();
                 self.state.find.sweeps_started += 1;
+                self.state.find.progress = None;
                 self.state.find.last_error = None;
                 self.state.find.fleet_before = Some(self.state.fleet.len());
                 self.state.report(LogLevel::Info, format!("sweep {}: {probes} probe(s)", spec.trim()));

@@ -70,6 +70,7 @@ impl App {
                     self.state.fleet.set_metrics(&device_id, metrics, now);
                 }
                 Event::Models { device_id, models } => self.state.fleet.set_models(&device_id, models),
+                Event::Sweep { progress, finished } => self.state.find.progress = Some((progress, finished)),
                 Event::Log(entry) => {
                     let first = entry.message.split([':', ' ']).next().unwrap_or_default();
                     if self.foreign.contains(first)

@@ -2,10 +2,13 @@
 //! `host:port` without blocking, sweep a range, confirm each candidate over
 //! HTTP with the right token, and hand what answered back to the loop.
 
-use super::events::{EventSink, LogLevel};
+use super::events::{Event, EventSink, LogLevel};
 use crate::error::{FleetError, Result};
 use crate::scan::{Found, Source, confirm, confirm_all};
-use crate::sweep::{SweepSpec, sweep};
+use crate::sweep::{SweepProgress, SweepSpec, sweep_with_progress};
+
+/// How often a sweep reports its progress.
+const SWEEP_PROGRESS_EVERY: Duration = Duration::from_millis(100);
 use edgefleet_core::Device;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -74,7 +77,24 @@ impl Confirmer {
 
     /// Probe every address of `spec`, then confirm those that answered.
     pub async fn sweep(&self, spec: &SweepSpec) {
-        let addrs = sweep(&self.http, spec, SWEEP_PROBE_TIMEOUT, SWEEP_CONCURRENCY).await;
+        // Throttled: a /24 × 100 ports is 25,400 probes.
+        let last = std::sync::Mutex::new(std::time::Instant::now());
+        let report = |progress: SweepProgress| {
+            let due = last.lock().map(|mut t| {
+                let due = t.elapsed() >= SWEEP_PROGRESS_EVERY || progress.probed == progress.total;
+                if due {
+                    *t = std::time::Instant::now();
+                }
+                due
+            });
+            if due.unwrap_or(true) {
+                self.sink.send(Event::Sweep { progress, finished: false });
+            }
+        };
+        let addrs = sweep_with_progress(&self.http, spec, SWEEP_PROBE_TIMEOUT, SWEEP_CONCURRENCY, &report).await;
+        let total = usize::try_from(spec.probe_count()).unwrap_or(usize::MAX);
+        let progress = SweepProgress { probed: total, total, answered: addrs.len() };
+        self.sink.send(Event::Sweep { progress, finished: true });
         self.sink.log(LogLevel::Info, format!("sweep found {} agent(s)", addrs.len()));
         let candidates = addrs.into_iter().map(|addr| (addr, None, Source::Sweep));
         for (addr, result) in confirm_all(&self.http, candidates, &|id| self.token_for(id)).await {

@@ -84,6 +84,11 @@ pub enum Event {
     },
     Log(LogEntry),
     Job(JobUpdate),
+    /// A sweep's progress (sent at most every 100 ms, and at its end).
+    Sweep {
+        progress: crate::sweep::SweepProgress,
+        finished: bool,
+    },
 }
 
 /// The sending half of the event channel: sends, then wakes the receiver
