@@ -232,3 +232,20 @@ fn removing_a_model_from_the_library_drops_its_card_and_keeps_its_file() {
     assert!(card.path.as_ref().is_some_and(|p| p.is_file()), "the file stays on disk");
     assert!(h.state().state.log.contains("removed cnn_digits"), "{:?}", h.state().state.log.lines);
 }
+
+#[test]
+fn the_charts_draw_the_selected_devices_against_the_fleet() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let ids: Vec<String> = h.state().state.fleet.entries().iter().take(3).map(|e| e.id().to_owned()).collect();
+    h.state_mut().push_command(UiCommand::SelectMany(ids.clone()));
+    h.state_mut().push_command(UiCommand::SetTab(edgefleet_ui::app::Tab::Charts));
+    h.run_steps(3);
+    h.get_by_label("3 selected devices vs fleet average");
+    // One device: its name against the fleet.
+    h.state_mut().push_command(UiCommand::SelectMany(ids[..1].to_vec()));
+    h.state_mut().state.selected = Some(ids[0].clone());
+    h.run_steps(3);
+    let name = h.state().state.fleet.get(&ids[0]).map(|e| e.device.display_name().to_owned()).expect("device");
+    h.get_by_label(&format!("{name} vs fleet average"));
+}

@@ -1,5 +1,6 @@
 //! The Charts tab: live CPU, memory, inference latency and qps for the
-//! selected device and for the whole fleet, drawn from the ring buffers in
+//! selected devices (the shared selection, the focused one first, at most
+//! [`MAX_DEVICE_LINES`] lines) and for the whole fleet, drawn from the ring buffers in
 //! [`FleetModel`] by borrowing their slices (no copy per frame), over a
 //! chosen time window.
 
@@ -11,16 +12,39 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 /// (plot id, title, which series, fixed top of the y axis).
 type ChartSpec = (&'static str, &'static str, fn(&DeviceHistory) -> &SeriesBuffer, Option<f64>);
 
-const DEVICE_COLOR: Color32 = Color32::from_rgb(90, 170, 240);
+/// Device lines drawn at most; more would be unreadable (the fleet line
+/// stands for the rest).
+pub const MAX_DEVICE_LINES: usize = 6;
+const DEVICE_COLORS: [Color32; MAX_DEVICE_LINES] = [
+    Color32::from_rgb(90, 170, 240),
+    Color32::from_rgb(120, 210, 130),
+    Color32::from_rgb(220, 110, 200),
+    Color32::from_rgb(240, 90, 90),
+    Color32::from_rgb(160, 140, 250),
+    Color32::from_rgb(90, 220, 220),
+];
 const FLEET_COLOR: Color32 = Color32::from_rgb(240, 170, 60);
 
-pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, window: &mut ChartWindow, now_s: f64) {
-    let device = selected.and_then(|id| fleet.get(id));
+/// `shown`: the devices to draw (the focused one first); `selected`: how
+/// many the selection holds in all.
+pub fn charts_tab_ui(
+    ui: &mut Ui,
+    fleet: &FleetModel,
+    shown: &[&str],
+    selected: usize,
+    window: &mut ChartWindow,
+    now_s: f64,
+) {
+    let devices: Vec<_> = shown.iter().filter_map(|id| fleet.get(id)).take(MAX_DEVICE_LINES).collect();
     ui.horizontal(|ui| {
         ui.heading("Load");
-        match device {
-            Some(d) => ui.label(format!("{} vs fleet average", d.device.display_name())),
-            None => ui.weak("fleet (select a device to compare it)"),
+        match devices.as_slice() {
+            [] => ui.weak("fleet (select devices to compare them)"),
+            [d] => ui.label(format!("{} vs fleet average", d.device.display_name())),
+            many if selected > many.len() => {
+                ui.label(format!("{} of {selected} selected devices vs fleet average", many.len()))
+            }
+            many => ui.label(format!("{} selected devices vs fleet average", many.len())),
         };
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             for w in ChartWindow::ALL.into_iter().rev() {
@@ -30,8 +54,6 @@ pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, wi
         });
     });
     let since = now_s - window.seconds();
-    let dev_hist = device.map(|d| &d.history);
-    let name = device.map(|d| d.device.display_name().to_owned()).unwrap_or_default();
     let avail = ui.available_size();
     let h = ((avail.y - 24.0) / 2.0).max(120.0);
     let w = ((avail.x - 12.0) / 2.0).max(160.0);
@@ -52,7 +74,6 @@ pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, wi
                     }
                 });
                 let fleet_pts = series(&fleet.fleet).since(since);
-                let dev_pts = dev_hist.map(|h| series(h).since(since));
                 let mut plot = Plot::new(id)
                     .height(h - 20.0)
                     .width(w)
@@ -69,8 +90,9 @@ pub fn charts_tab_ui(ui: &mut Ui, fleet: &FleetModel, selected: Option<&str>, wi
                 }
                 plot.show(ui, |p| {
                     p.line(Line::new("fleet", PlotPoints::Borrowed(fleet_pts)).color(FLEET_COLOR));
-                    if let Some(pts) = dev_pts {
-                        p.line(Line::new(name.clone(), PlotPoints::Borrowed(pts)).color(DEVICE_COLOR).width(2.0));
+                    for (d, color) in devices.iter().zip(DEVICE_COLORS) {
+                        let pts = PlotPoints::Borrowed(series(&d.history).since(since));
+                        p.line(Line::new(d.device.display_name(), pts).color(color).width(2.0));
                     }
                 });
             });

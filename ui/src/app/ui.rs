@@ -5,7 +5,7 @@
 
 use crate::app::App;
 use crate::app::app_state::{AppState, Tab};
-use crate::app::charts_tab::charts_tab_ui;
+use crate::app::charts_tab::{MAX_DEVICE_LINES, charts_tab_ui};
 use crate::app::command::UiCommand;
 use crate::app::deployments_tab::deployments_tab_ui;
 use crate::app::device_detail_panel::{DetailContext, device_detail_ui};
@@ -73,7 +73,13 @@ impl App {
             Tab::Map => map_tab_ui(ui, &mut self.state, basemap, &mut commands),
             Tab::Charts => {
                 let state = &mut self.state;
-                charts_tab_ui(ui, &state.fleet, state.selected.as_deref(), &mut state.chart_window, now_s)
+                // The focused device first, then the rest of the selection.
+                let mut shown: Vec<&str> = state.selected.as_deref().into_iter().collect();
+                let mut rest: Vec<&str> = state.selection.iter().filter(|id| !shown.contains(id)).collect();
+                rest.sort_unstable();
+                shown.extend(rest.into_iter().take(MAX_DEVICE_LINES));
+                let selected = state.selection.len().max(usize::from(state.selected.is_some()));
+                charts_tab_ui(ui, &state.fleet, &shown, selected, &mut state.chart_window, now_s)
             }
             Tab::Deployments => {
                 deployments_tab_ui(ui, &self.rollouts, &self.state.jobs, &self.state.history, &mut commands)
