@@ -10,7 +10,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/edg
 if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked
 fi
-cargo build --release --locked -p edgefleet --bin edgefleet -p edgefleet-agent --bin edgefleet-agent
+# Two builds: built together, cargo would unify features and link the
+# console's training library (candle) into the agent too.
+cargo build --release --locked -p edgefleet-agent --bin edgefleet-agent
+cargo build --release --locked -p edgefleet --bin edgefleet
 rel="$CARGO_TARGET_DIR/release"
 # cargo-deb maps asset paths under target/release/ to $CARGO_TARGET_DIR/release/.
 gen="$rel/deb-assets"

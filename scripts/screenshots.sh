@@ -33,7 +33,7 @@ shot() { # shot <name> <args…>
 
 shot screenshot-map --start-tab map
 WAIT_S=$((WAIT_S + 12)) shot screenshot-charts --start-tab charts --demo-fit --demo-deploy
-shot screenshot-fit --start-tab map --demo-fit
+WAIT_S=$((WAIT_S + 10)) shot screenshot-fit --start-tab map --demo-measure
 WAIT_S=$((WAIT_S + 4)) shot screenshot-deployments --start-tab deployments --demo-deploy
 
 # The fleet-wide views, driven like a user would (coordinates are for the
