@@ -7,6 +7,7 @@ use crate::app::command::UiCommand;
 use crate::app::jobs::Jobs;
 use crate::app::rollouts::{Phase, RolloutView, Rollouts, readable_detail};
 use crate::app::style::{MISFIT_COLOR, OK_COLOR, job_progress_ui};
+use edgefleet_core::human_bytes;
 use edgefleet_fleet::StepState;
 use edgefleet_store::DeploymentRecord;
 use egui::{RichText, Ui};
@@ -130,7 +131,7 @@ fn steps_ui(ui: &mut Ui, r: &RolloutView) {
                     let bytes = step
                         .as_ref()
                         .filter(|s| s.total_bytes > 0)
-                        .map(|s| format!("{} / {} KB", s.bytes_sent / 1024, s.total_bytes.div_ceil(1024)))
+                        .map(|s| format!("{} / {}", human_bytes(s.bytes_sent), human_bytes(s.total_bytes)))
                         .unwrap_or_default();
                     cell_ui(ui, 110.0, &bytes, ui.visuals().weak_text_color(), None);
                     let note = step.as_ref().and_then(|s| s.detail.as_deref()).map(readable_detail).unwrap_or_default();
