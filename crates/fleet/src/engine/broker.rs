@@ -11,7 +11,6 @@ use super::tracker::Cause;
 use super::{Engine, Internal};
 use crate::discovery::mqtt::{BrokerEvent, BrokerSpec, BrokerWatch, found_from_state};
 use crate::liveness::now_ms;
-use edgefleet_store::TelemetrySample;
 
 impl Engine {
     /// Watch `spec`'s fleet from now on (`None`: stop watching).
@@ -54,13 +53,7 @@ impl Engine {
                     return;
                 }
                 if let Some(w) = &self.writer {
-                    let sample = TelemetrySample {
-                        at_ms: now_ms(),
-                        cpu_load: metrics.cpu_load,
-                        memory_used_mb: metrics.memory_used_mb as f64,
-                        p99_ms: metrics.models.iter().map(|m| m.p99_ms).reduce(f64::max),
-                        qps: metrics.models.iter().map(|m| m.qps).sum(),
-                    };
+                    let sample = super::telemetry_sample(&metrics);
                     let (id, bucket) = (device_id.clone(), self.config.telemetry_bucket_ms);
                     w.submit(move |s| s.record_telemetry(&id, &sample, bucket));
                 }

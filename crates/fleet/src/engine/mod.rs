@@ -473,13 +473,7 @@ impl Engine {
         match result {
             Ok(metrics) => {
                 if let Some(w) = &self.writer {
-                    let sample = TelemetrySample {
-                        at_ms: now_ms(),
-                        cpu_load: metrics.cpu_load,
-                        memory_used_mb: metrics.memory_used_mb as f64,
-                        p99_ms: metrics.models.iter().map(|m| m.p99_ms).reduce(f64::max),
-                        qps: metrics.models.iter().map(|m| m.qps).sum(),
-                    };
+                    let sample = telemetry_sample(&metrics);
                     let (id, bucket) = (device_id.clone(), self.config.telemetry_bucket_ms);
                     w.submit(move |s| {
                         s.record_telemetry(&id, &sample, bucket)?;
@@ -582,4 +576,16 @@ fn stored_fleet(store: &Mutex<Store>) -> Result<Vec<(DeviceRecord, Option<String
         out.push((rec, token));
     }
     Ok(out)
+}
+
+/// The row kept in the telemetry table for one metrics answer (polled over
+/// HTTP or received through a broker).
+fn telemetry_sample(metrics: &Metrics) -> TelemetrySample {
+    TelemetrySample {
+        at_ms: now_ms(),
+        cpu_load: metrics.cpu_load,
+        memory_used_mb: metrics.memory_used_mb as f64,
+        p99_ms: metrics.models.iter().map(|m| m.p99_ms).reduce(f64::max),
+        qps: metrics.models.iter().map(|m| m.qps).sum(),
+    }
 }
