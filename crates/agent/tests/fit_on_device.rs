@@ -182,4 +182,10 @@ async fn the_offload_threshold_set_at_activation_decides_which_rows_go_upstream(
     let m: Metrics = edge.get("/v1/metrics").send().await.unwrap().json().await.unwrap();
     let s = &m.models[0];
     assert_eq!((s.sent_upstream, s.answered_locally), (4, 8), "{s:?}");
+
+    // The model list says what was set, for the console's device detail.
+    let listed: edgefleet_core::wire::ModelsResponse =
+        edge.get("/v1/models").send().await.unwrap().json().await.unwrap();
+    let active = listed.models.iter().find(|m| m.active).expect("the active version");
+    assert_eq!((active.offload_threshold, active.offload_sla_ms), (Some(0.9), Some(0.001)), "{active:?}");
 }

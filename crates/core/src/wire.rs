@@ -142,6 +142,13 @@ pub struct ModelEntry {
     /// The version rollback would return to.
     #[serde(default)]
     pub previous: bool,
+    /// The offload confidence threshold set at activation (on the active
+    /// version; `None`: the agent's default). Older agents send neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload_threshold: Option<f64>,
+    /// The latency SLA set at activation, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload_sla_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

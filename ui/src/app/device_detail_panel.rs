@@ -107,8 +107,10 @@ pub fn device_detail_ui(
             }
         });
     }
-    if !e.models.is_empty() {
-        ui.weak("Offload threshold: not reported by the agent (set on activation).");
+    for m in e.models.iter().filter(|m| m.active) {
+        let threshold = m.offload_threshold.map_or_else(|| "the agent's default".to_owned(), |t| format!("{t:.2}"));
+        let sla = m.offload_sla_ms.map(|ms| format!(", latency SLA {ms} ms")).unwrap_or_default();
+        ui.weak(format!("{}: rows below confidence {threshold} go upstream{sla}", m.name));
     }
     if e.paired
         && ui

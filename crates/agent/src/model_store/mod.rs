@@ -132,8 +132,11 @@ impl ModelStore {
             versions.sort();
             for version in versions {
                 if let Some((sha256, size_bytes)) = self.installed(&name, &version)? {
+                    let active = state.active.as_deref() == Some(version.as_str());
                     out.push(ModelEntry {
-                        active: state.active.as_deref() == Some(version.as_str()),
+                        offload_threshold: state.confidence_threshold.filter(|_| active),
+                        offload_sla_ms: state.offload_sla_ms.filter(|_| active),
+                        active,
                         previous: state.previous.as_deref() == Some(version.as_str()),
                         name: name.clone(),
                         version,

@@ -516,6 +516,8 @@ mod tests {
             size_bytes: 1,
             active,
             previous: false,
+            offload_threshold: None,
+            offload_sla_ms: None,
         };
         assert_eq!(prior_of(&[], "m", "2"), Prior::Absent);
         assert_eq!(prior_of(&[entry("1", true), entry("2", false)], "m", "2"), Prior::Version("1".into()));
