@@ -4,7 +4,7 @@
 //! next to its teacher's variants and add it to the library as the
 //! teacher's child with its recipe and report.
 
-use crate::library::{LibraryError, ModelFile, add_model, add_variant};
+use crate::library::{LibraryError, ModelFile, add_model, add_variant, model_name, write_atomically};
 use edgefleet_core::{Device, default_version, now_ms, sha256_hex};
 use edgefleet_optimize::distill::{
     Arch, Dataset, DistillConfig, DistillError, DistillReport, Distilled, Goal, Progress, SearchOutcome, Teacher,
@@ -33,12 +33,6 @@ pub enum DistillJobError {
     /// every candidate and why it fell short.
     #[error("no student meets the limits (min agreement {:.2}%{}); nothing written", .min_agreement * 100.0, .device.as_deref().map(|d| format!(", fits {d}")).unwrap_or_default())]
     NoStudent { min_agreement: f64, device: Option<String>, outcome: Box<SearchOutcome> },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Library(#[from] LibraryError),
 }
@@ -106,17 +100,6 @@ pub fn run_distill(
         }
     };
     Ok(DistillOutcome { distilled, search, teacher_bytes })
-}
-
-/// Write `bytes` next to `path` and rename, so a failure never leaves half
-/// a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DistillJobError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "student.onnx".into());
-    let tmp = dir.join(format!(".{file}.partial"));
-    let write = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&tmp, bytes));
-    write.map_err(|source| DistillJobError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| DistillJobError::Write { path: path.to_owned(), source })
 }
 
 /// Add the student to the library as a child of its teacher (adding the
@@ -196,15 +179,12 @@ pub fn distill_for_device(
     let outcome = run_distill(&req, cancel, progress)?;
     let bytes = encode_model(&outcome.distilled.model);
     let out = out_dir.join(format!("{}-student-{}.onnx", model_name(teacher_path), &sha256_hex(&bytes)[..8]));
+    std::fs::create_dir_all(out_dir)
+        .map_err(|source| LibraryError::CannotWrite { path: out_dir.to_owned(), source })?;
     write_atomically(&out, &bytes)?;
     let guard = crate::library::lock_store(store)?;
     let record = add_student(&guard, teacher_path, &out, &bytes, &outcome.distilled.report)?;
     Ok((record, outcome.distilled.report))
-}
-
-/// The library's name for a model file: its stem made safe.
-pub fn model_name(path: &Path) -> String {
-    edgefleet_core::model_name_from_stem(&path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default())
 }
 
 fn absolute(path: &Path) -> String {

@@ -95,7 +95,7 @@ impl ModelFile {
         }
         let bytes =
             std::fs::read(path).map_err(|source| LibraryError::Unreadable { path: path.to_path_buf(), source })?;
-        let name = model_name_from_stem(&path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default());
+        let name = model_name(path);
         let profile = edgefleet_optimize::inspect_bytes(&bytes, &name)
             .map_err(|source| LibraryError::NotAModel { path: path.to_path_buf(), source })?;
         let sha256 = sha256_hex(&bytes);
@@ -108,6 +108,21 @@ impl ModelFile {
             profile,
         })
     }
+}
+
+/// The library's name for a model file: its stem made safe.
+pub fn model_name(path: &Path) -> String {
+    model_name_from_stem(&path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default())
+}
+
+/// Write next to `path` and rename, so a failure never leaves half a file
+/// where the model should be.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LibraryError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
+    let tmp = dir.join(format!(".{file}.partial"));
+    std::fs::write(&tmp, bytes).map_err(|source| LibraryError::CannotWrite { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, path).map_err(|source| LibraryError::CannotWrite { path: path.to_owned(), source })
 }
 
 /// Add a model read by [`ModelFile::read`]; the same bytes twice is an error

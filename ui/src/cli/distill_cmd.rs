@@ -20,9 +20,8 @@ use super::store_args::open_store;
 use super::{BadInput, GlobalArgs, Interrupted};
 use crate::bad_input;
 use edgefleet_core::Device;
-use edgefleet_fleet::distill::{
-    DistillJobError, DistillOutcome, DistillRequest, add_student, run_distill, write_atomically,
-};
+use edgefleet_fleet::distill::{DistillJobError, DistillOutcome, DistillRequest, add_student, run_distill};
+use edgefleet_fleet::library::write_atomically;
 use edgefleet_optimize::distill::{
     Arch, DistillConfig, DistillError, DistillReport, Goal, Progress, SearchOutcome, Stage,
 };
@@ -183,7 +182,7 @@ pub fn run(global: &GlobalArgs, args: DistillArgs) -> anyhow::Result<()> {
         }
     };
     let bytes = encode_model(&distilled.model);
-    write_atomically(&args.output, &bytes).map_err(classify_job)?;
+    write_atomically(&args.output, &bytes).map_err(|e| classify_job(e.into()))?;
     let record = if args.no_library {
         None
     } else {

@@ -12,10 +12,11 @@ use super::GlobalArgs;
 use super::inspect_cmd::classify;
 use crate::bad_input;
 use edgefleet_core::{Device, parse_recipe};
+use edgefleet_fleet::library::write_atomically;
 use edgefleet_optimize::runtime::{self, Runtime, RuntimeChoice, TractRuntime};
 use edgefleet_optimize::search::{Objective, SearchLimits, SearchTarget, search_on};
 use edgefleet_optimize::{EvalConfig, EvalData, OptimizeReport, Runner, encode_model, optimize_model_on};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -214,17 +215,6 @@ fn run_search(
             anyhow::bail!("no candidate meets the limits and fits {}; nothing written", target.device.display_name())
         }
     }
-}
-
-/// Write next to the target and rename, so a failure never leaves half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
-    let tmp = dir.join(format!(".{file}.partial"));
-    std::fs::write(&tmp, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| anyhow::anyhow!("cannot move {} to {}: {e}", tmp.display(), path.display()))?;
-    Ok(())
 }
 
 /// The runtime `--runtime` asks for (`None` when the flag is absent). A
