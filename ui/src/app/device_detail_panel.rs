@@ -108,9 +108,11 @@ pub fn device_detail_ui(
         });
     }
     for m in e.models.iter().filter(|m| m.active) {
-        let threshold = m.offload_threshold.map_or_else(|| "the agent's default".to_owned(), |t| format!("{t:.2}"));
+        let threshold = m
+            .offload_threshold
+            .map_or_else(|| "the agent's default confidence".to_owned(), |t| format!("confidence {t:.2}"));
         let sla = m.offload_sla_ms.map(|ms| format!(", latency SLA {ms} ms")).unwrap_or_default();
-        ui.weak(format!("{}: rows below confidence {threshold} go upstream{sla}", m.name));
+        ui.weak(format!("{}: rows below {threshold} go upstream{sla}", m.name));
     }
     if e.paired
         && ui
