@@ -43,6 +43,26 @@ impl Engine {
         }
     }
 
+    /// Pin this console's model-signing key on a device just paired (with
+    /// `token`, over its pinned key); the outcome goes to the log.
+    pub(super) fn spawn_trust(&self, device_id: &str, token: &str) {
+        let Some(client) = self.directory.client(device_id) else { return };
+        if self.config.signer.is_none() {
+            return;
+        }
+        let client = client.with_token(Some(token.to_owned()));
+        let (sink, id) = (self.sink.clone(), device_id.to_owned());
+        tokio::spawn(async move {
+            match client.trust(false).await {
+                Ok(r) if r.require_signed => {
+                    sink.log(LogLevel::Info, format!("{id}: pinned this console's key; it now runs only models signed by it"))
+                }
+                Ok(_) => sink.log(LogLevel::Info, format!("{id}: pinned this console's key (it allows unsigned models)")),
+                Err(e) => sink.log(LogLevel::Warn, format!("{id}: cannot pin this console's model-signing key: {e}")),
+            }
+        });
+    }
+
     /// The pins kept in the store.
     pub(super) fn load_pins(&mut self) {
         let Some(store) = self.config.store.clone() else { return };
