@@ -113,6 +113,7 @@ impl From<crate::model_store::ModelStoreError> for ApiError {
                 (StatusCode::CONFLICT, "conflict")
             }
             E::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "upload_quota"),
+            E::NoSpace { .. } => (StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             E::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             E::Worker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

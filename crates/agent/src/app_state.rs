@@ -7,7 +7,7 @@ use crate::synthetic::SyntheticLoad;
 use crate::system_probe::SystemProbe;
 use crate::token_gate::TokenGate;
 use crate::upstream::Upstream;
-use edgefleet_core::fit::thread_share;
+use edgefleet_core::fit::{BYTES_PER_GB, thread_share};
 use edgefleet_core::wire::{Metrics, RuntimeInfo};
 use edgefleet_core::{Device, now_ms};
 use edgefleet_optimize::Runtime;
@@ -65,6 +65,10 @@ impl AppState {
             Probe::Synthetic(load) => load.sample(&self.device, self.started.elapsed().as_secs_f64(), now_ms()),
         };
         m.models = self.serving.stats();
+        // A storage budget leaves less than the disk may have free.
+        if let Some(free) = self.store.storage_free_bytes() {
+            m.storage_free_gb = m.storage_free_gb.min(free as f64 / BYTES_PER_GB);
+        }
         m
     }
 }

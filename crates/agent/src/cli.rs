@@ -85,6 +85,12 @@ pub struct AgentArgs {
     /// previous one; older ones are deleted after each install.
     #[arg(long, default_value_t = DEFAULT_KEEP_VERSIONS, value_parser = clap::value_parser!(usize))]
     pub keep_versions: usize,
+    /// Storage the model store may use in all, in MB (installed versions
+    /// and partial uploads): uploads beyond are refused (507, "needs X, Y
+    /// free") and the free storage reported is capped by it. Default: the
+    /// disk's own free space.
+    #[arg(long, value_name = "MB")]
+    pub storage_mb: Option<u64>,
     /// Do not advertise on mDNS.
     #[arg(long)]
     pub no_advertise: bool,
@@ -259,6 +265,7 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     config.max_parts_bytes = args.max_parts_mb.saturating_mul(1024 * 1024);
     config.keep_versions = args.keep_versions.max(1);
+    config.storage_budget_bytes = args.storage_mb.map(|mb| mb.saturating_mul(1024 * 1024));
     config.broker = args.broker.config()?;
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await

@@ -43,6 +43,10 @@ pub struct AgentConfig {
     pub part_ttl: Duration,
     /// Installed versions of a model kept besides the active and previous one.
     pub keep_versions: usize,
+    /// Bytes the model store may hold on disk in all (`--storage-mb`);
+    /// uploads beyond are refused and the free storage reported is capped
+    /// by it. `None`: the disk's own free space.
+    pub storage_budget_bytes: Option<u64>,
     /// Seed of the synthetic load (simulated agents).
     pub seed: u64,
     /// Offload threshold for models activated without their own.
@@ -82,6 +86,7 @@ impl AgentConfig {
             max_parts_bytes: DEFAULT_MAX_PARTS_BYTES,
             part_ttl: DEFAULT_PART_TTL,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            storage_budget_bytes: None,
             seed: 0,
             confidence_threshold: DEFAULT_CONFIDENCE_THRESHOLD,
             benchmark_duration: Duration::from_millis(60),

@@ -138,6 +138,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         max_parts_bytes: config.max_parts_bytes.max(config.max_upload_bytes),
         part_ttl: config.part_ttl,
         keep_versions: config.keep_versions,
+        storage_budget_bytes: config.storage_budget_bytes,
     };
     let store = ModelStore::open_with(&dir, limits).map_err(|e| AgentError::Config(e.to_string()))?;
     // Parts left by uploads interrupted before this start.

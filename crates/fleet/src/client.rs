@@ -214,8 +214,10 @@ impl AgentClient {
                 sha256: sha256.to_owned(),
             });
         }
-        // A partial upload larger than the file belongs to another file: start over.
-        let start = if status.received_bytes <= total { status.received_bytes } else { 0 };
+        // A partial upload larger than the file belongs to another file, and
+        // one as large as the file was cut off after its last byte, before
+        // the agent checked it (no range can resume it): start over.
+        let start = if status.received_bytes < total { status.received_bytes } else { 0 };
         progress(start, total);
         let mut file = tokio::fs::File::open(path).await.map_err(io_err)?;
         file.seek(std::io::SeekFrom::Start(start)).await.map_err(io_err)?;

@@ -1,7 +1,7 @@
 //! Why a model store operation was refused or failed. Each variant maps to
 //! one HTTP status and code in `api_error`.
 
-use edgefleet_core::NameError;
+use edgefleet_core::{NameError, human_bytes};
 
 /// Why a model store operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,13 @@ pub enum ModelStoreError {
         "partial uploads would hold {would_hold} bytes; this agent keeps at most {quota} bytes of them (finish or wait for stalled uploads to expire)"
     )]
     QuotaExceeded { would_hold: u64, quota: u64 },
+    #[error(
+        "not enough storage: the upload needs {}, {} free of this agent's {} storage budget",
+        human_bytes(*.needs_bytes),
+        human_bytes(*.free_bytes),
+        human_bytes(*.budget_bytes)
+    )]
+    NoSpace { needs_bytes: u64, free_bytes: u64, budget_bytes: u64 },
     #[error("`{name}` version `{version}` is active; activate another version before deleting it")]
     ActiveVersion { name: String, version: String },
     #[error("model `{0}` has no previous version to roll back to")]

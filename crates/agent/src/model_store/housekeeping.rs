@@ -25,6 +25,9 @@ pub struct StoreLimits {
     pub part_ttl: Duration,
     /// Installed versions kept besides the active and the previous one (at least 1).
     pub keep_versions: usize,
+    /// Bytes the whole store may hold on disk (`--storage-mb`); `None`: as
+    /// much as the disk has.
+    pub storage_budget_bytes: Option<u64>,
 }
 
 /// Default of [`StoreLimits::max_parts_bytes`].
@@ -42,6 +45,7 @@ impl StoreLimits {
             max_parts_bytes: DEFAULT_MAX_PARTS_BYTES.max(max_upload_bytes),
             part_ttl: DEFAULT_PART_TTL,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            storage_budget_bytes: None,
         }
     }
 }

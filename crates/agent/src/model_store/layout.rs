@@ -37,6 +37,11 @@ impl Layout {
         &self.models_dir
     }
 
+    /// The directory holding one subdirectory of upload parts per model.
+    pub(crate) fn uploads_dir(&self) -> &Path {
+        &self.uploads_dir
+    }
+
     /// Installed versions and `state.json` of one model.
     pub(crate) fn model_dir(&self, name: &str) -> PathBuf {
         self.models_dir.join(name)

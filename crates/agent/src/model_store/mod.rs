@@ -2,7 +2,8 @@
 //! version of each model.
 //!
 //! Files: `layout` (where things live on disk), `upload` (receiving and
-//! installing a file), `error` (why an operation failed). The layout in
+//! installing a file), `storage_budget` (the bytes the store may hold in
+//! all), `error` (why an operation failed). The layout in
 //! short: `models/<name>/<version>.onnx` plus its `.sha256` sidecar,
 //! `models/<name>/state.json` (active and previous version), and
 //! `uploads/<name>/<version>.<sha256>.part` for uploads in progress, renamed
@@ -15,6 +16,7 @@
 mod error;
 mod housekeeping;
 mod layout;
+mod storage_budget;
 mod upload;
 
 pub use error::ModelStoreError;
@@ -116,8 +118,10 @@ impl ModelStore {
     pub fn list(&self) -> Result<Vec<ModelEntry>> {
         let mut out = Vec::new();
         let entries = std::fs::read_dir(self.layout.models_dir()).map_err(io_err("cannot list models"))?;
+        // A model is a folder; a stray file there is not one (nor an error).
         let mut names: Vec<String> = entries
             .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| edgefleet_core::check_segment("name", n).is_ok())
             .collect();
@@ -184,6 +188,17 @@ impl ModelStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stray_file_among_the_models_is_not_listed_and_breaks_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), 1024).unwrap();
+        std::fs::write(dir.path().join("models/notes.txt"), "not a model").unwrap();
+        std::fs::create_dir_all(dir.path().join("models/m")).unwrap();
+        std::fs::write(dir.path().join("models/m/1.onnx"), b"onnx").unwrap();
+        let listed: Vec<(String, String)> = store.list().unwrap().into_iter().map(|e| (e.name, e.version)).collect();
+        assert_eq!(listed, [("m".to_owned(), "1".to_owned())]);
+    }
 
     #[test]
     fn state_round_trips_and_unknown_model_is_reported() {

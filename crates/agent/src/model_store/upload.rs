@@ -169,6 +169,17 @@ fn install(layout: &Layout, name: &str, version: &str, sha: &str, part: &Path) -
 }
 
 impl ModelStore {
+    /// What is left of the storage budget, counted on the blocking pool.
+    async fn storage_free_bytes_blocking(&self) -> Result<u64> {
+        let (layout, budget) = (self.layout.clone(), self.storage_budget_bytes().unwrap_or(u64::MAX));
+        blocking(move || Ok(budget.saturating_sub(super::storage_budget::used_bytes(&layout)))).await
+    }
+
+    fn no_space(&self, needs_bytes: u64, free_bytes: u64) -> ModelStoreError {
+        let budget_bytes = self.storage_budget_bytes().unwrap_or(u64::MAX);
+        ModelStoreError::NoSpace { needs_bytes, free_bytes, budget_bytes }
+    }
+
     /// Receive (part of) an upload. `content_length` is the body length when
     /// the client announced it. Returns the new status; `complete` once the
     /// file is verified and installed.
@@ -216,6 +227,12 @@ impl ModelStore {
         let key = (name.to_owned(), version.to_owned());
         let layout = self.layout.clone();
         let on_disk = blocking(move || Ok(layout.all_parts())).await?;
+        // What the storage budget leaves (the held part of a resumed upload
+        // is already counted as used).
+        let free_for_this = match self.storage_budget_bytes() {
+            Some(_) => Some(self.storage_free_bytes_blocking().await?),
+            None => None,
+        };
         // What this upload will hold when done (as far as it says), counted
         // against the parts quota together with everyone else's.
         let this_needs = total.unwrap_or(start).max(start);
@@ -228,6 +245,15 @@ impl ModelStore {
                 return Err(ModelStoreError::Busy { name: name.into(), version: version.into() });
             }
             let others = self.held_by_others(&on_disk, &busy, &key);
+            if let Some(free) = free_for_this {
+                // Other uploads in progress may still grow by what they declared.
+                let reserved: u64 = busy.iter().filter(|(k, _)| **k != key).map(|(_, b)| *b).sum();
+                let free = free.saturating_sub(reserved);
+                let needs = this_needs.saturating_sub(start);
+                if needs > free {
+                    return Err(self.no_space(needs, free));
+                }
+            }
             if others + this_needs > self.limits.max_parts_bytes {
                 return Err(ModelStoreError::QuotaExceeded {
                     would_hold: others + this_needs,
@@ -266,6 +292,11 @@ impl ModelStore {
                     size: start + received + len,
                     limit: self.limits.max_upload_bytes,
                 });
+            }
+            if free_for_this.is_some_and(|free| received + len > free) {
+                // Undeclared sizes meet the storage budget as the bytes come.
+                blocking(move || writer.truncate(start)).await?;
+                return Err(self.no_space(received + len, free_for_this.unwrap_or(0)));
             }
             if others + start + received + len > self.limits.max_parts_bytes {
                 // Undeclared sizes are checked as the bytes come.
