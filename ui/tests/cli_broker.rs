@@ -101,3 +101,98 @@ async fn scan_devices_and_broker_cmd_work_through_the_broker_only() {
     assert_eq!((active.version.as_str(), active.sha256.as_str()), ("cnn-1", cnn_sha.as_str()));
     agent.shutdown().await;
 }
+
+/// A broker whose only login is `user`/`password` (anonymous clients refused).
+fn broker_with_login(dir: &Path, user: &str, password: &str) -> Option<Mosquitto> {
+    let passwd = dir.join("passwd");
+    match Command::new("mosquitto_passwd").arg("-c").arg("-b").arg(&passwd).args([user, password]).status() {
+        Ok(s) => assert!(s.success(), "mosquitto_passwd failed"),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but mosquitto_passwd is missing: {e}");
+            eprintln!("skipped: no mosquitto_passwd ({e})");
+            return None;
+        }
+    }
+    Mosquitto::start_with(&format!("allow_anonymous false\npassword_file {}\n", passwd.display()))
+}
+
+/// `edgefleet deploy --broker`: a staged rollout (canary 1 of 3) to agents
+/// the console reaches only through the broker, recorded in the registry;
+/// `rollback --broker` puts them back. A login the broker refuses is said
+/// plainly by `scan` and `deploy`, and the registry keeps its devices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_with_a_canary_and_rollback_go_through_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = broker_with_login(dir.path(), "console", "right-pw") else { return };
+    std::fs::write(dir.path().join("pw"), "right-pw\n").unwrap();
+    std::fs::write(dir.path().join("bad-pw"), "wrong\n").unwrap();
+    let mut agents = Vec::new();
+    for i in 0..3 {
+        let device = Device::new(format!("site-cam-{i}"), DeviceType::SmartCamera, 4, 2048, 16.0);
+        let mut config = AgentConfig::new(device, dir.path().join(format!("agent-{i}")));
+        config.token = Some(TOKEN.into());
+        let mut link = BrokerConfig::new(broker.url().parse().unwrap(), FLEET);
+        link.username = Some("console".into());
+        link.password = Some("right-pw".into());
+        config.broker = Some(link);
+        agents.push(spawn(config).await.unwrap());
+    }
+    let db = dir.path().join("console.db");
+    let url = broker.url();
+    let pw = dir.path().join("pw").display().to_string();
+    let login = ["--broker", url.as_str(), "--fleet", FLEET, "--broker-user", "console", "--broker-password-file", &pw];
+    let out = edgefleet(&db, TOKEN)
+        .args(["scan", "--no-mdns", "--expect", "3", "--timeout-ms", "10000", "--json"])
+        .args(login)
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&out).as_array().unwrap().len(), 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connected; 3 device(s) online"));
+
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/mlp_digits.onnx");
+    let targets = "site-cam-0,site-cam-1,site-cam-2";
+    for version in ["1", "2"] {
+        let out = edgefleet(&db, TOKEN)
+            .arg("deploy")
+            .arg(&model)
+            .args(["--name", "digits", "--version", version, "--to", targets, "--canary", "1", "--parallel", "2"])
+            .args(["--json", "--wait-for-device-s", "20"])
+            .args(login)
+            .output()
+            .unwrap();
+        let outcome = json_of(&out);
+        assert_eq!(outcome["state"], "done", "{outcome}");
+        assert_eq!(outcome["done"].as_array().unwrap().len(), 3);
+    }
+    let deployments = json_of(&edgefleet(&db, TOKEN).args(["deployments", "--json"]).output().unwrap());
+    let size = std::fs::metadata(&model).unwrap().len();
+    let steps = deployments[0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{deployments}");
+    assert!(steps.iter().all(|s| s["state"] == "done" && s["bytes_sent"] == size), "{deployments}");
+
+    let back =
+        edgefleet(&db, TOKEN).args(["rollback", "digits", "--to", targets, "--json"]).args(login).output().unwrap();
+    let rows = json_of(&back);
+    assert!(rows.as_array().unwrap().iter().all(|r| r["active_version"] == "1"), "{rows}");
+    for a in &agents {
+        let client = AgentClient::new(http_client().unwrap(), a.addr, Some(TOKEN.into()));
+        let models = client.models().await.unwrap().models;
+        assert_eq!(models.iter().find(|m| m.active).map(|m| m.version.as_str()), Some("1"));
+    }
+
+    // A wrong password: a clear status, and nothing lost from the registry.
+    let bad = dir.path().join("bad-pw").display().to_string();
+    let refused =
+        ["--broker", url.as_str(), "--fleet", FLEET, "--broker-user", "console", "--broker-password-file", &bad];
+    for cmd in [vec!["scan", "--no-mdns", "--timeout-ms", "5000"], vec!["rollback", "digits", "--to", "site-cam-0"]] {
+        let out = edgefleet(&db, TOKEN).args(&cmd).args(refused).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("refused: bad credentials"), "{cmd:?}: {err}");
+    }
+    let listed = json_of(&edgefleet(&db, TOKEN).args(["devices", "--json"]).output().unwrap());
+    assert_eq!(listed.as_array().unwrap().len(), 3, "the registry kept its devices: {listed}");
+    for a in agents {
+        a.shutdown().await;
+    }
+}

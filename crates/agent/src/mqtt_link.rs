@@ -290,16 +290,24 @@ fn on_command(
     if gate.blocked(BROKER_PEER) {
         let detail =
             format!("more than {} commands with a wrong token this minute; wait and retry", gate.max_failures());
-        return reply_later(client, topics, ReplyMessage::failure(&msg.id, "too_many_attempts", detail));
+        return reply_later(
+            client,
+            topics,
+            ReplyMessage::failure(&msg.id, "too_many_attempts", detail).with_status(429),
+        );
     }
     if !gate.matches(msg.token.trim()) {
         gate.record_failure(BROKER_PEER);
         tracing::warn!("broker: command {} refused: wrong token", msg.id);
-        return reply_later(client, topics, ReplyMessage::failure(&msg.id, "unauthorized", "wrong token"));
+        return reply_later(
+            client,
+            topics,
+            ReplyMessage::failure(&msg.id, "unauthorized", "wrong token").with_status(401),
+        );
     }
     let Ok(permit) = permits.clone().try_acquire_owned() else {
         let detail = format!("{MAX_COMMANDS_IN_FLIGHT} commands are running; retry later");
-        return reply_later(client, topics, ReplyMessage::failure(&msg.id, "busy", detail));
+        return reply_later(client, topics, ReplyMessage::failure(&msg.id, "busy", detail).with_status(503));
     };
     let (state, client, topics) = (state.clone(), client.clone(), topics.clone());
     tokio::spawn(async move {
@@ -342,6 +350,7 @@ async fn execute(
             tracing::info!("broker: command {id}: benchmark {model}");
             to_value(bench_routes::benchmark(State(state), Path(model), Ok(Json(request))).await)
         }
+        BrokerCommand::Models => to_value(model_routes::list(State(state)).await),
         BrokerCommand::Deploy { model, request } => {
             tracing::info!("broker: command {id}: deploy {model} {} from {}", request.version, request.url);
             crate::pull_deploy::pull(state, model, request, progress).await
@@ -349,7 +358,7 @@ async fn execute(
     };
     match outcome {
         Ok(value) => ReplyMessage::success(&id, value),
-        Err(e) => ReplyMessage::failure(&id, e.code, e.detail),
+        Err(e) => ReplyMessage::failure(&id, e.code, e.detail).with_status(e.status.as_u16()),
     }
 }
 

@@ -189,6 +189,9 @@ pub enum BrokerCommand {
     Rollback { model: String },
     /// `POST /v1/benchmark/{model}`.
     Benchmark { model: String, request: BenchmarkRequest },
+    /// `GET /v1/models`: what the device holds (a rollout verifies an
+    /// install and reads the version it replaces with it).
+    Models,
     /// Fetch a model version from a URL (resuming with `Range` where a
     /// part is held), verify it and install it through the same store as
     /// an upload; then activate it when asked.
@@ -236,6 +239,10 @@ pub struct ReplyMessage {
     pub result: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// The HTTP status the same request would have been answered with
+    /// (failures only), so a console treats both transports alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
 }
@@ -249,18 +256,24 @@ pub struct Progress {
 
 impl ReplyMessage {
     pub fn success(id: &str, result: serde_json::Value) -> Self {
-        ReplyMessage { id: id.to_owned(), ok: true, result: Some(result), error: None, progress: None }
+        ReplyMessage { id: id.to_owned(), ok: true, result: Some(result), error: None, status: None, progress: None }
     }
 
     pub fn failure(id: &str, error: &str, detail: impl Into<String>) -> Self {
         let error = ErrorBody { error: error.to_owned(), detail: detail.into() };
-        ReplyMessage { id: id.to_owned(), ok: false, result: None, error: Some(error), progress: None }
+        ReplyMessage { id: id.to_owned(), ok: false, result: None, error: Some(error), status: None, progress: None }
+    }
+
+    /// This failure with the HTTP status its route would have answered.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// An intermediate reply: the command is still running.
     pub fn in_progress(id: &str, received_bytes: u64, total_bytes: u64) -> Self {
         let progress = Some(Progress { received_bytes, total_bytes });
-        ReplyMessage { id: id.to_owned(), ok: true, result: None, error: None, progress }
+        ReplyMessage { id: id.to_owned(), ok: true, result: None, error: None, status: None, progress }
     }
 
     /// True for the reply that ends a command (not a progress report).

@@ -1,27 +1,43 @@
 //! Where each device is and how to talk to it: a shared, cheaply cloned map
-//! from device id to address and token. The engine keeps one current and
-//! hands it to jobs; the CLI and the gateway build one from the store
+//! from device id to address, token and route (its HTTP API, or commands
+//! through the MQTT broker it was found on). The engine keeps one current
+//! and hands it to jobs; the CLI and the gateway build one from the store
 //! without any engine.
 
+use crate::broker_link::BrokerLink;
 use crate::client::AgentClient;
+use crate::device_link::DeviceLink;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-/// A device's address and the token to use with it.
-type Endpoint = (SocketAddr, Option<String>);
+/// How the console reaches a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// Its HTTP API, at its address.
+    #[default]
+    Http,
+    /// Commands on its topics through the broker (it was found there; the
+    /// console may have no route to its address).
+    Broker,
+}
+
+/// A device's address, the token to use with it, and the route.
+type Endpoint = (SocketAddr, Option<String>, Route);
 
 /// Where each device is and how to talk to it; clones share one map.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     inner: Arc<RwLock<HashMap<String, Endpoint>>>,
     http: Option<reqwest::Client>,
+    /// The broker connection devices on [`Route::Broker`] are reached through.
+    broker: Arc<RwLock<Option<BrokerLink>>>,
 }
 
 impl Directory {
     /// An empty directory whose clients use `http`.
     pub fn new(http: reqwest::Client) -> Self {
-        Directory { inner: Arc::default(), http: Some(http) }
+        Directory { inner: Arc::default(), http: Some(http), broker: Arc::default() }
     }
 
     /// A directory of known endpoints, for callers without an engine (the
@@ -30,24 +46,61 @@ impl Directory {
         http: reqwest::Client,
         entries: impl IntoIterator<Item = (String, SocketAddr, Option<String>)>,
     ) -> Self {
-        let map = entries.into_iter().map(|(id, addr, token)| (id, (addr, token))).collect();
-        Directory { inner: Arc::new(RwLock::new(map)), http: Some(http) }
+        let map = entries.into_iter().map(|(id, addr, token)| (id, (addr, token, Route::Http))).collect();
+        Directory { inner: Arc::new(RwLock::new(map)), http: Some(http), broker: Arc::default() }
     }
 
-    /// Add or replace one device's endpoint.
+    /// Add or replace one device's endpoint, keeping its route.
     pub fn insert(&self, device_id: &str, addr: SocketAddr, token: Option<String>) {
         // A poisoned lock means a writer panicked mid-insert; the map itself
         // is still whole, so keep serving it rather than losing the fleet.
         let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(device_id.to_owned(), (addr, token));
+        let route = map.get(device_id).map(|e| e.2).unwrap_or_default();
+        map.insert(device_id.to_owned(), (addr, token, route));
     }
 
-    /// A client for a known device.
+    /// Add or replace one device's endpoint and route.
+    pub fn insert_route(&self, device_id: &str, addr: SocketAddr, token: Option<String>, route: Route) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(device_id.to_owned(), (addr, token, route));
+    }
+
+    /// The broker connection [`Route::Broker`] devices are reached through
+    /// (`None`: none; those devices are then tried over HTTP).
+    pub fn set_broker_link(&self, link: Option<BrokerLink>) {
+        *self.broker.write().unwrap_or_else(|e| e.into_inner()) = link;
+    }
+
+    /// The broker connection, when one is set.
+    pub fn broker_link(&self) -> Option<BrokerLink> {
+        self.broker.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How `device_id` is reached, when it is known.
+    pub fn route(&self, device_id: &str) -> Option<Route> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).get(device_id).map(|e| e.2)
+    }
+
+    /// A client for a known device's HTTP API.
     pub fn client(&self, device_id: &str) -> Option<AgentClient> {
         let http = self.http.clone()?;
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let (addr, token) = map.get(device_id)?;
+        let (addr, token, _) = map.get(device_id)?;
         Some(AgentClient::new(http, *addr, token.clone()))
+    }
+
+    /// How to talk to a known device: through the broker when it was found
+    /// there and a broker connection is set, else over HTTP.
+    pub fn link(&self, device_id: &str) -> Option<DeviceLink> {
+        let (route, token) = {
+            let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            let (_, token, route) = map.get(device_id)?;
+            (*route, token.clone())
+        };
+        match (route, self.broker_link()) {
+            (Route::Broker, Some(link)) => Some(DeviceLink::broker(link, device_id, token)),
+            _ => self.client(device_id).map(DeviceLink::Http),
+        }
     }
 
     /// Ids of every known device.

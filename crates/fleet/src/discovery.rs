@@ -8,6 +8,7 @@
 //! keys; the caller confirms it over HTTP. A record with bad TXT is skipped
 //! with a warning — one bad device never stops the browse.
 
+pub mod broker_spec;
 pub mod mqtt;
 pub mod one_shot;
 

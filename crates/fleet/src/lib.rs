@@ -3,7 +3,9 @@
 //! telemetry, and runs long jobs — on a tokio runtime of its own, so the GUI
 //! thread never waits on the network.
 
+pub mod broker_link;
 pub mod client;
+pub mod device_link;
 pub mod directory;
 pub mod discovery;
 pub mod distill;

@@ -45,18 +45,23 @@ struct Served {
     name: String,
 }
 
-/// Serve `path` on `bind` (port 0 = any). The URL names the bound address,
-/// so bind the address agents reach (not 0.0.0.0).
+/// Serve `path` on `bind` (port 0 = any) under its own file name. The URL
+/// names the bound address, so bind the address agents reach (not 0.0.0.0).
 pub async fn serve_model_file(path: PathBuf, bind: SocketAddr) -> Result<ModelFileServer> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    serve_model_file_as(path, &name, bind).await
+}
+
+/// Serve `path` on `bind` as `http://ADDR/{name}` (a rollout serves each
+/// model version under `NAME-VERSION.onnx`, whatever the file is called).
+pub async fn serve_model_file_as(path: PathBuf, name: &str, bind: SocketAddr) -> Result<ModelFileServer> {
     if bind.ip().is_unspecified() {
         return Err(FleetError::BadInput(format!("{bind}: serve on an address the agents reach, not {}", bind.ip())));
     }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
-        .ok_or_else(|| FleetError::BadInput(format!("{}: use a file name of A–Z a–z 0–9 . _ -", path.display())))?
-        .to_owned();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(FleetError::BadInput(format!("{}: use a file name of A–Z a–z 0–9 . _ -", path.display())));
+    }
+    let name = name.to_owned();
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|source| FleetError::Io { path: bind.to_string(), source })?;

@@ -111,6 +111,8 @@ pub struct AppState {
     /// Evaluation data (a CSV path) per model name, for Optimize: the data a
     /// variant's accuracy is checked on.
     pub eval_data: BTreeMap<String, String>,
+    /// The MQTT broker the app also finds devices through (Settings).
+    pub broker: crate::app::broker_settings::BrokerSettings,
 
     /// The devices as the engine reports them.
     #[serde(skip)]
@@ -166,6 +168,13 @@ pub struct AppState {
     /// The open "Plan placement" window.
     #[serde(skip)]
     pub placement: Option<PlacementView>,
+    /// The broker connection as the engine last reported it (`None`: no
+    /// broker set).
+    #[serde(skip)]
+    pub broker_status: Option<edgefleet_fleet::broker_link::BrokerStatus>,
+    /// The broker fields while the user edits them (applied with Apply).
+    #[serde(skip)]
+    pub broker_edit: Option<crate::app::broker_settings::BrokerSettings>,
 }
 
 impl Default for AppState {
@@ -185,6 +194,7 @@ impl Default for AppState {
             import_path: String::new(),
             add_device_addr: String::new(),
             eval_data: BTreeMap::new(),
+            broker: Default::default(),
             fleet: FleetModel::default(),
             library: Library::default(),
             jobs: Jobs::default(),
@@ -204,6 +214,8 @@ impl Default for AppState {
             toasts: Toasts::default(),
             focus_filter: false,
             placement: None,
+            broker_status: None,
+            broker_edit: None,
         }
     }
 }
@@ -241,7 +253,7 @@ mod tests {
         s.report(LogLevel::Warn, "something happened");
         s.eval_data.insert("mlp".into(), "/data/eval.csv".into());
         let text = serde_json::to_string(&s).unwrap();
-        assert!(!text.contains("something happened") && !text.contains("fleet"), "{text}");
+        assert!(!text.contains("something happened") && !text.contains("\"fleet\""), "{text}");
         let back: AppState = serde_json::from_str(&text).unwrap();
         assert!(back.log.lines.is_empty() && back.status_line.is_none());
         assert_eq!(back.eval_data.get("mlp").map(String::as_str), Some("/data/eval.csv"));

@@ -48,6 +48,8 @@ pub enum UiCommand {
         interfaces: Vec<String>,
     },
     SetTheme(Theme),
+    /// Use this broker from now on (an empty URL: none); saved when applied.
+    SetBroker(crate::app::broker_settings::BrokerSettings),
     /// Register a device by `host:port`.
     AddDevice {
         addr: String,

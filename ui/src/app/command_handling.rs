@@ -50,6 +50,7 @@ impl App {
             }
             UiCommand::SetInterfaces { interfaces } => self.set_interfaces(interfaces),
             UiCommand::SetTheme(theme) => self.state.theme = theme,
+            UiCommand::SetBroker(settings) => self.set_broker(settings),
             UiCommand::AddDevice { addr } => self.send(Command::AddManual { addr, token: None }),
             UiCommand::ClearLog => self.state.log.lines.clear(),
             // Measure, request rate, placement: fit_commands.rs.
@@ -67,6 +68,24 @@ impl App {
     pub(super) fn send(&mut self, command: Command) {
         if let Err(e) = self.engine.send(command) {
             self.state.report(LogLevel::Error, format!("the fleet engine stopped: {e}"));
+        }
+    }
+
+    /// Find devices through this broker from now on: the engine drops its
+    /// broker link and starts a new one. Bad settings are reported and
+    /// change nothing.
+    fn set_broker(&mut self, settings: crate::app::broker_settings::BrokerSettings) {
+        if self.demo.is_some() {
+            return self.state.report(LogLevel::Warn, "a demo stays on loopback: it uses no broker");
+        }
+        match settings.spec() {
+            Ok(spec) => {
+                self.state.broker = settings;
+                self.state.broker_edit = None;
+                self.config.engine.broker = spec.clone();
+                self.send(Command::SetBroker { broker: spec });
+            }
+            Err(e) => self.state.report(LogLevel::Error, format!("broker settings not applied: {e}")),
         }
     }
 

@@ -71,6 +71,7 @@ impl App {
                 }
                 Event::Models { device_id, models } => self.state.fleet.set_models(&device_id, models),
                 Event::Sweep { progress, finished } => self.state.find.progress = Some((progress, finished)),
+                Event::Broker(status) => self.state.broker_status = status,
                 Event::Log(entry) => {
                     let first = entry.message.split([':', ' ']).next().unwrap_or_default();
                     if self.foreign.contains(first)

@@ -18,6 +18,8 @@
 
 mod app_state;
 mod background;
+mod broker_settings;
+mod broker_settings_panel;
 mod charts_tab;
 mod command;
 mod command_handling;
@@ -168,6 +170,13 @@ impl App {
             config.engine.poll_interval_ms = state.poll_interval_ms;
             if config.engine.interfaces.is_empty() {
                 config.engine.interfaces = state.interfaces.clone();
+            }
+            // The saved broker, unless --broker named one for this run.
+            if config.engine.broker.is_none() && config.demo.is_none() {
+                match state.broker.spec() {
+                    Ok(spec) => config.engine.broker = spec,
+                    Err(e) => state.report(LogLevel::Warn, format!("the saved broker settings are not used: {e}")),
+                }
             }
         }
         if let Some(d) = &demo {

@@ -1,6 +1,6 @@
-//! Settings (a window from the top bar): theme, telemetry poll interval and
-//! mDNS interfaces — both applied to the running engine at once — and
-//! adding a device by address.
+//! Settings (a window from the top bar): theme, telemetry poll interval,
+//! mDNS interfaces and the MQTT broker — applied to the running engine at
+//! once — and adding a device by address.
 
 use crate::app::app_state::{AppState, Theme};
 use crate::app::command::UiCommand;
@@ -47,6 +47,8 @@ pub fn settings_ui(
             ui.weak(format!("Browsing now: {now}."));
         });
         ui.end_row();
+
+        crate::app::broker_settings_panel::broker_settings_ui(ui, state, demo, commands);
 
         ui.label("Add device");
         ui.horizontal(|ui| {

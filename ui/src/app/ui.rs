@@ -122,6 +122,7 @@ impl App {
                 if ui.button("📐 Plan placement").clicked() {
                     commands.push(UiCommand::OpenPlacement);
                 }
+                crate::app::broker_settings_panel::broker_status_ui(ui, self.state.broker_status.as_ref());
                 let running = self.state.jobs.running();
                 if running > 0 {
                     ui.spinner();

@@ -9,7 +9,7 @@ use crate::bad_input;
 use anyhow::Context;
 use edgefleet_core::mqtt_wire::{BrokerCommand, PullRequest};
 use edgefleet_core::wire::{ActivateRequest, BenchmarkRequest};
-use edgefleet_fleet::discovery::mqtt::{BrokerSpec, send_command};
+use edgefleet_fleet::discovery::mqtt::{BrokerSpec, BrokerWatch, send_command};
 use edgefleet_fleet::model_server::serve_model_file;
 use edgefleet_fleet::now_ms;
 use std::path::PathBuf;
@@ -30,6 +30,10 @@ pub struct BrokerFlags {
     /// File holding the broker password (its first line).
     #[arg(long, value_name = "PATH", requires = "broker_user")]
     pub broker_password_file: Option<PathBuf>,
+    /// Where model files are served for devices on the broker to pull
+    /// during a deploy: an address they reach (port 0 = any free port).
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
+    pub serve_models_on: std::net::SocketAddr,
 }
 
 impl BrokerFlags {
@@ -42,6 +46,7 @@ impl BrokerFlags {
             Err(e) => bad_input!("{e}"),
         };
         spec.username = self.broker_user.clone();
+        spec.serve_models_on = self.serve_models_on;
         if let Some(path) = &self.broker_password_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
@@ -49,6 +54,37 @@ impl BrokerFlags {
         }
         Ok(Some(spec))
     }
+}
+
+/// How long a command waits for the broker connection before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connect to `spec`'s broker and wait until subscribed to its fleet; a
+/// broker that is down or refuses us fails with its status in words
+/// ("refused: bad credentials …"). Call inside the tokio runtime.
+pub(super) async fn connect(spec: &BrokerSpec) -> anyhow::Result<BrokerWatch> {
+    let watch = BrokerWatch::start(spec, |_| {});
+    let mut status = watch.link().subscribe_status();
+    let up = tokio::time::timeout(CONNECT_TIMEOUT, status.wait_for(|s| s.is_connected())).await;
+    if !matches!(up, Ok(Ok(_))) {
+        let now = watch.link().status();
+        watch.stop();
+        anyhow::bail!("broker {}: {} (fleet {})", spec.addr, now.summary(), spec.fleet);
+    }
+    Ok(watch)
+}
+
+/// With `--broker`: connect, and reach the directory's broker devices
+/// through it. Keep the watch for as long as the directory is used.
+pub(super) fn attach(
+    rt: &tokio::runtime::Runtime,
+    flags: &BrokerFlags,
+    directory: &edgefleet_fleet::Directory,
+) -> anyhow::Result<Option<BrokerWatch>> {
+    let Some(spec) = flags.spec()? else { return Ok(None) };
+    let watch = rt.block_on(connect(&spec))?;
+    directory.set_broker_link(Some(watch.link()));
+    Ok(Some(watch))
 }
 
 #[derive(Debug, clap::Args)]

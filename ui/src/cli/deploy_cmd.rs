@@ -6,10 +6,11 @@ use super::GlobalArgs;
 use super::store_args::open_store;
 use crate::bad_input;
 use anyhow::Context;
+use edgefleet_fleet::engine::Route;
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
-    Directory, FleetError, RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, http_client, resume_rollout,
-    run_rollout,
+    Directory, FleetError, RolloutOutcome, RolloutPlan, RolloutRequest, Source, StepProgress, http_client,
+    resume_rollout, run_rollout,
 };
 use edgefleet_store::Store;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -61,21 +62,28 @@ pub struct DeployArgs {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Devices found through this broker (`edgefleet scan --broker`) are
+    /// deployed through it: each pulls the file from a server started here.
+    #[command(flatten)]
+    pub broker: super::broker_cmd::BrokerFlags,
 }
 
 /// Devices of the registry with an address, with their stored token (or the
-/// default one).
+/// default one). Those last found through a broker are on [`Route::Broker`]
+/// (reached through it once a broker link is set, else over HTTP).
 pub(super) fn directory_from_store(store: &Store, global: &GlobalArgs) -> anyhow::Result<(Directory, Vec<String>)> {
-    let mut entries = Vec::new();
+    let directory = Directory::new(http_client()?);
+    let mut ids = Vec::new();
     for rec in store.list_devices()? {
         let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else { continue };
         let Ok(ip) = address.parse::<IpAddr>() else { continue };
         let id = rec.device.device_id.clone();
         let token = store.token(&id)?.or_else(|| global.token.clone());
-        entries.push((id, SocketAddr::new(ip, port), token));
+        let route = if rec.source == Source::Mqtt.as_str() { Route::Broker } else { Route::Http };
+        directory.insert_route(&id, SocketAddr::new(ip, port), token, route);
+        ids.push(id);
     }
-    let ids = entries.iter().map(|e| e.0.clone()).collect();
-    Ok((Directory::from_entries(http_client()?, entries), ids))
+    Ok((directory, ids))
 }
 
 /// Turn the library's bad-input errors into exit code 2.
@@ -162,6 +170,8 @@ pub fn run(global: &GlobalArgs, args: DeployArgs) -> anyhow::Result<()> {
     let store = Arc::new(Mutex::new(store));
     let progress = progress_bars();
     let rt = super::runtime()?;
+    // Kept for the whole rollout: its connection carries the commands.
+    let _watch = super::broker_cmd::attach(&rt, &args.broker, &directory)?;
     let outcome = match (args.resume, args.model) {
         (Some(id), _) => rt.block_on(resume_rollout(store, directory, id, progress)).map_err(classify)?,
         (None, Some(model)) => {

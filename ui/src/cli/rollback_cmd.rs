@@ -18,6 +18,9 @@ pub struct RollbackArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Devices found through this broker are rolled back through it.
+    #[command(flatten)]
+    pub broker: super::broker_cmd::BrokerFlags,
 }
 
 #[derive(Serialize)]
@@ -33,9 +36,10 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Result<()> {
     }
     let store = open_store(global)?;
     let (directory, _) = directory_from_store(&store, global)?;
-    let results = super::runtime()?
-        .block_on(edgefleet_fleet::rollout::rollback_devices(&directory, &args.name, &args.to))
-        .map_err(classify)?;
+    let rt = super::runtime()?;
+    let _watch = super::broker_cmd::attach(&rt, &args.broker, &directory)?;
+    let results =
+        rt.block_on(edgefleet_fleet::rollout::rollback_devices(&directory, &args.name, &args.to)).map_err(classify)?;
     let mut rows = Vec::new();
     for (device_id, r) in results {
         match r {

@@ -105,7 +105,9 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
         if let Some(spec) = &broker {
             let paired = |id: &str| opts.token_for(id).is_some();
             // A device found on the LAN too keeps its LAN record (confirmed over HTTP).
-            for f in scan_broker(spec, opts.timeout, args.expect, &paired).await? {
+            let on_broker = scan_broker(spec, opts.timeout, args.expect, &paired).await?;
+            eprintln!("broker {}: connected; {} device(s) online in fleet {}", spec.addr, on_broker.len(), spec.fleet);
+            for f in on_broker {
                 if !found.iter().any(|g| g.device.device_id == f.device.device_id) {
                     found.push(f);
                 }

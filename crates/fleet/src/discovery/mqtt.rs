@@ -9,14 +9,14 @@
 //! breaks them (bad topic, oversized or malformed payload, a state whose
 //! device id is not its topic's) is dropped and logged, never fatal.
 
+pub use super::broker_spec::BrokerSpec;
+use crate::broker_link::{BrokerLink, BrokerStatus};
 use crate::error::{FleetError, Result};
 use crate::scan::{Found, Source};
-use edgefleet_core::mqtt_wire::{
-    self, BrokerAddr, BrokerCommand, Channel, CommandMessage, MAX_PAYLOAD_BYTES, ReplyMessage, StatePayload,
-};
+use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, ReplyMessage, StatePayload};
 use edgefleet_core::wire::Metrics;
 use edgefleet_core::{DeviceStatus, now_ms};
-use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Packet, QoS, SubscribeFilter};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -27,47 +27,15 @@ const MIN_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Requests queued between the client handle and its event loop.
 const CLIENT_QUEUE: usize = 256;
-const KEEP_ALIVE: Duration = Duration::from_secs(10);
-
-/// Which broker and fleet to watch, and how to log in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerSpec {
-    pub addr: BrokerAddr,
-    pub fleet: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl BrokerSpec {
-    /// `url` is `mqtt://HOST[:PORT]`; the fleet name is checked here.
-    pub fn new(url: &str, fleet: &str) -> Result<BrokerSpec> {
-        let addr: BrokerAddr =
-            url.parse().map_err(|e: mqtt_wire::MqttWireError| FleetError::BadInput(e.to_string()))?;
-        mqtt_wire::check_fleet(fleet).map_err(|e| FleetError::BadInput(e.to_string()))?;
-        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None })
-    }
-
-    fn options(&self, role: &str) -> MqttOptions {
-        let id = format!("edgefleet-{role}-{:016x}", fastrand::u64(..));
-        let mut opts = MqttOptions::new(id, &self.addr.host, self.addr.port);
-        opts.set_keep_alive(KEEP_ALIVE);
-        opts.set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, MAX_PAYLOAD_BYTES + 1024);
-        if let Some(user) = &self.username {
-            opts.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
-        }
-        opts
-    }
-
-    fn error(&self, reason: impl Into<String>) -> FleetError {
-        FleetError::Broker { broker: self.addr.to_string(), reason: reason.into() }
-    }
-}
 
 /// What a broker watch hears.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrokerEvent {
     /// Connected (again) and subscribed to the fleet.
     Connected,
+    /// The connection's status changed (every failed attempt says when
+    /// the next one is).
+    Status(BrokerStatus),
     /// The connection failed or dropped; it is retried with backoff.
     Down(String),
     /// A device's retained state: its description, or offline (last will).
@@ -131,20 +99,40 @@ fn event_of(fleet: &str, topic: &str, payload: &[u8]) -> Option<BrokerEvent> {
 /// A running subscription to a fleet's state, telemetry and replies.
 pub struct BrokerWatch {
     spec: BrokerSpec,
-    client: AsyncClient,
+    link: BrokerLink,
     task: JoinHandle<()>,
+}
+
+/// The status a failed connection attempt leaves, retried in `retry`.
+fn down_status(e: &ConnectionError, retry: Duration) -> BrokerStatus {
+    let retry_in_ms = retry.as_millis() as u64;
+    match e {
+        ConnectionError::ConnectionRefused(
+            code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
+        ) => {
+            let reason = match code {
+                ConnectReturnCode::BadUserNamePassword => "bad credentials (user name or password)",
+                _ => "bad credentials or not authorised",
+            };
+            BrokerStatus::Refused { reason: reason.into(), retry_in_ms }
+        }
+        other => BrokerStatus::Down { reason: describe(other), retry_in_ms },
+    }
 }
 
 impl BrokerWatch {
     /// Connect in the background and hand every event to `forward`;
-    /// reconnects with backoff until stopped.
+    /// reconnects with backoff until stopped. Replies to commands sent
+    /// through [`BrokerWatch::link`] go to their sender, not to `forward`.
     pub fn start(spec: &BrokerSpec, forward: impl Fn(BrokerEvent) + Send + 'static) -> BrokerWatch {
         let (client, mut events) = AsyncClient::new(spec.options("console"), CLIENT_QUEUE);
-        let filters: Vec<String> = [Channel::State, Channel::Telemetry, Channel::Reply]
+        let filters: Vec<SubscribeFilter> = [Channel::State, Channel::Telemetry, Channel::Reply]
             .into_iter()
             .filter_map(|c| mqtt_wire::fleet_filter(&spec.fleet, c).ok())
+            .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce))
             .collect();
-        let (c, fleet) = (client.clone(), spec.fleet.clone());
+        let link = BrokerLink::new(spec.clone(), client.clone());
+        let (c, fleet, l) = (client, spec.fleet.clone(), link.clone());
         let task = tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;
             let mut reported_down = false;
@@ -152,21 +140,36 @@ impl BrokerWatch {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         backoff = MIN_BACKOFF;
-                        reported_down = false;
-                        for f in &filters {
-                            if let Err(e) = c.subscribe(f.clone(), QoS::AtLeastOnce).await {
-                                tracing::warn!("broker: cannot subscribe to {f}: {e}");
-                            }
+                        if let Err(e) = c.subscribe_many(filters.clone()).await {
+                            tracing::warn!("broker: cannot subscribe to the fleet: {e}");
                         }
+                    }
+                    // Subscribed: commands may go out now, their replies will be heard.
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        reported_down = false;
+                        l.set_connected();
+                        forward(BrokerEvent::Status(BrokerStatus::Connected));
                         forward(BrokerEvent::Connected);
                     }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if let Some(ev) = event_of(&fleet, &p.topic, &p.payload) {
-                            forward(ev);
+                    Ok(Event::Incoming(Packet::Publish(p))) => match event_of(&fleet, &p.topic, &p.payload) {
+                        Some(BrokerEvent::Reply { device_id, reply }) => {
+                            if let Some(reply) = l.dispatch(reply) {
+                                forward(BrokerEvent::Reply { device_id, reply });
+                            }
                         }
-                    }
+                        Some(ev) => {
+                            if let BrokerEvent::State { device_id, state } = &ev {
+                                l.set_online(device_id, state.online);
+                            }
+                            forward(ev)
+                        }
+                        None => {}
+                    },
                     Ok(_) => {}
                     Err(e) => {
+                        let status = down_status(&e, backoff);
+                        l.set_down(status.clone());
+                        forward(BrokerEvent::Status(status));
                         if !reported_down {
                             reported_down = true;
                             forward(BrokerEvent::Down(describe(&e)));
@@ -177,20 +180,16 @@ impl BrokerWatch {
                 }
             }
         });
-        BrokerWatch { spec: spec.clone(), client, task }
+        BrokerWatch { spec: spec.clone(), link, task }
+    }
+
+    /// Request and reply to devices over this watch's connection.
+    pub fn link(&self) -> BrokerLink {
+        self.link.clone()
     }
 
     pub fn spec(&self) -> &BrokerSpec {
         &self.spec
-    }
-
-    /// Publish a command on `device_id`'s `cmd` topic (the reply arrives
-    /// as [`BrokerEvent::Reply`]).
-    pub async fn send(&self, device_id: &str, msg: &CommandMessage) -> Result<()> {
-        let topic = mqtt_wire::topic(&self.spec.fleet, device_id, Channel::Cmd)
-            .map_err(|e| FleetError::BadInput(e.to_string()))?;
-        let bytes = mqtt_wire::encode(msg).map_err(|e| FleetError::BadInput(e.to_string()))?;
-        self.client.publish(topic, QoS::AtLeastOnce, false, bytes).await.map_err(|e| self.spec.error(e.to_string()))
     }
 
     /// Stop watching (the connection closes).
@@ -239,7 +238,13 @@ pub async fn scan_broker(
         let Ok(Some(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await else { break };
         match ev {
             BrokerEvent::Connected => connected = true,
-            BrokerEvent::Down(why) => down = Some(why),
+            BrokerEvent::Down(_) => {}
+            // A refused login stays refused: no use waiting out the timeout.
+            BrokerEvent::Status(s @ BrokerStatus::Refused { .. }) => {
+                down = Some(s.summary());
+                break;
+            }
+            BrokerEvent::Status(s) if !s.is_connected() => down = Some(s.summary()),
             BrokerEvent::State { device_id, state } => match found_from_state(&state, paired(&device_id)) {
                 Some(mut f) => {
                     f.found_after_ms = Some(started.elapsed().as_millis() as u64);
@@ -249,7 +254,7 @@ pub async fn scan_broker(
                     by_id.remove(&device_id);
                 }
             },
-            BrokerEvent::Telemetry { .. } | BrokerEvent::Reply { .. } => {}
+            BrokerEvent::Telemetry { .. } | BrokerEvent::Reply { .. } | BrokerEvent::Status(_) => {}
         }
     }
     watch.stop();
@@ -309,6 +314,7 @@ pub async fn send_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgefleet_core::mqtt_wire::MAX_PAYLOAD_BYTES;
     use edgefleet_core::wire::{API_VERSION, InfoResponse};
     use edgefleet_core::{Device, DeviceType};
 

@@ -18,13 +18,17 @@ impl Engine {
         if let Some(old) = self.broker.take() {
             old.stop();
         }
+        self.directory.set_broker_link(None);
         let Some(spec) = spec else {
+            self.sink.send(Event::Broker(None));
             return self.sink.log(LogLevel::Info, "broker discovery off");
         };
         let to_loop = self.int_tx.clone();
         // The loop gone means the engine is stopping: nothing to forward to.
         let watch = BrokerWatch::start(&spec, move |ev| drop(to_loop.send(Internal::Broker(ev))));
         self.sink.log(LogLevel::Info, format!("watching fleet {} on broker {}", spec.fleet, spec.addr));
+        self.sink.send(Event::Broker(Some(crate::broker_link::BrokerStatus::Connecting)));
+        self.directory.set_broker_link(Some(watch.link()));
         self.broker = Some(watch);
     }
 
@@ -32,6 +36,7 @@ impl Engine {
         let broker = self.broker.as_ref().map(|b| b.spec().addr.to_string()).unwrap_or_default();
         match event {
             BrokerEvent::Connected => self.sink.log(LogLevel::Info, format!("broker {broker}: connected")),
+            BrokerEvent::Status(status) => self.sink.send(Event::Broker(Some(status))),
             BrokerEvent::Down(why) => self.sink.log(
                 LogLevel::Error,
                 format!("broker {broker}: {why}; retrying with backoff (known devices are kept)"),

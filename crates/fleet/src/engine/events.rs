@@ -89,6 +89,8 @@ pub enum Event {
         progress: crate::sweep::SweepProgress,
         finished: bool,
     },
+    /// The broker connection's status (`None`: no broker is set).
+    Broker(Option<crate::broker_link::BrokerStatus>),
 }
 
 /// The sending half of the event channel: sends, then wakes the receiver

@@ -16,7 +16,7 @@ mod jobs;
 mod protocol;
 mod tracker;
 
-pub use crate::directory::Directory;
+pub use crate::directory::{Directory, Route};
 pub use confirm::{lookup_addr, resolve_addr};
 pub use protocol::{Command, DeviceSnapshot, Event, JobContext, JobFn, JobId, JobState, JobUpdate, LogEntry, LogLevel};
 
@@ -406,7 +406,10 @@ impl Engine {
 
     fn track(&mut self, snapshot: DeviceSnapshot, token: Option<String>, last_ok_ms: Option<u64>) {
         let id = snapshot.device.device_id.clone();
-        self.directory.insert(&id, snapshot.addr, token.clone());
+        // Found through the broker: commands go through it too (the console
+        // may have no route to the address the device reports).
+        let route = if snapshot.source == Source::Mqtt { Route::Broker } else { Route::Http };
+        self.directory.insert_route(&id, snapshot.addr, token.clone(), route);
         self.liveness.track(&id, snapshot.device.status, last_ok_ms);
         self.sink.send(Event::Device(Box::new(snapshot.clone())));
         self.devices.insert(id, Tracked { snapshot, token, polling: false });

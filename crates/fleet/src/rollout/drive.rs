@@ -35,7 +35,7 @@ fn check_targets(directory: &Directory, targets: &[String]) -> Result<()> {
             return Err(FleetError::BadInput(format!("device `{t}` is listed twice")));
         }
     }
-    let unknown: Vec<&str> = targets.iter().filter(|t| directory.client(t).is_none()).map(String::as_str).collect();
+    let unknown: Vec<&str> = targets.iter().filter(|t| directory.link(t).is_none()).map(String::as_str).collect();
     if !unknown.is_empty() {
         return Err(FleetError::BadInput(format!(
             "unknown device{}: {} (known: {})",
@@ -158,6 +158,7 @@ fn step_ctx(
         plan,
         features: file.features,
         answered: Arc::new(Mutex::new(HashSet::new())),
+        served: tokio::sync::OnceCell::new(),
     }
 }
 
@@ -171,10 +172,10 @@ fn preflight(ctx: &Arc<StepCtx>, devices: Vec<String>) -> tokio::task::JoinHandl
     let ctx = ctx.clone();
     tokio::spawn(async move {
         let probes = devices.into_iter().filter_map(|dev| {
-            let client = ctx.directory.client(&dev)?.timeout(PREFLIGHT_TIMEOUT);
+            let client = ctx.directory.link(&dev)?.with_timeout(PREFLIGHT_TIMEOUT);
             let ctx = ctx.clone();
             Some(async move {
-                if client.health().await.is_ok() {
+                if client.answers().await {
                     ctx.mark_answered(&dev);
                 }
             })
@@ -332,7 +333,7 @@ async fn drive_work(ctx: &Arc<StepCtx>, record: &DeploymentRecord, w: &mut Work)
 }
 
 async fn roll_back(ctx: &StepCtx, dev: &str, prior: &Prior, reason: &str) -> Result<()> {
-    match ctx.directory.client(dev) {
+    match ctx.directory.link(dev) {
         Some(client) => ctx.roll_back(&client, dev, prior, reason).await,
         None => {
             let d = prior.note(&format!("{reason}; cannot roll back: {dev} is not in the device directory"));
@@ -369,7 +370,7 @@ pub(super) async fn rollback_devices(
     let mut set = JoinSet::new();
     for dev in devices {
         let (dev, name) = (dev.clone(), name.to_owned());
-        let client = directory.client(&dev);
+        let client = directory.link(&dev);
         set.spawn(async move {
             let r = match client {
                 Some(c) => c.rollback(&name).await.map(|r| r.active_version),

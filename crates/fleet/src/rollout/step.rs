@@ -7,9 +7,10 @@
 use super::RolloutPlan;
 use super::StepState;
 use super::record::{Prior, Recorder, UNREACHABLE_PREFIX};
-use crate::client::AgentClient;
+use crate::device_link::{DeviceLink, InstallRequest};
 use crate::engine::Directory;
 use crate::error::{FleetError, Result};
+use crate::model_server::{ModelFileServer, serve_model_file_as};
 use edgefleet_core::wire::{BenchmarkRequest, ModelEntry};
 use std::collections::HashSet;
 use std::future::Future;
@@ -43,6 +44,9 @@ pub(crate) struct StepCtx {
     /// for when they stop answering (a device down from the start fails
     /// after the ordinary retries).
     pub answered: Arc<Mutex<HashSet<String>>>,
+    /// The model file served over HTTP for devices on the broker to pull;
+    /// started by the first such step, stopped with the rollout.
+    pub served: tokio::sync::OnceCell<ModelFileServer>,
 }
 
 /// Where a step is while it calls its device: what a wait is recorded as.
@@ -199,11 +203,24 @@ impl StepCtx {
         }
     }
 
+    /// The URL devices on the broker pull this rollout's file from (the
+    /// file server starts on the first call, on the broker's
+    /// `serve_models_on` address).
+    async fn model_url(&self, client: &DeviceLink) -> Result<String> {
+        let DeviceLink::Broker(b) = client else {
+            return Err(FleetError::BadInput("only devices on the broker pull the model".into()));
+        };
+        let bind = b.serve_models_on();
+        let file_name = format!("{}-{}.onnx", self.name, self.version);
+        let server = self.served.get_or_try_init(|| serve_model_file_as(self.path.clone(), &file_name, bind)).await?;
+        Ok(server.url.clone())
+    }
+
     /// Run `device_id`'s step from `from` to its end. `Err` only when the
     /// store cannot record progress (the rollout must then stop: it could
     /// no longer be resumed faithfully).
     pub async fn run(&self, device_id: &str, from: Resume) -> Result<StepEnd> {
-        let Some(client) = self.directory.client(device_id) else {
+        let Some(client) = self.directory.link(device_id) else {
             let reason = format!("{UNREACHABLE_PREFIX}{device_id} is not in the device directory");
             self.rec.step(device_id, StepState::Failed, 0, Some(reason.clone())).await?;
             return Ok(StepEnd::Unreachable(reason));
@@ -246,10 +263,22 @@ impl StepCtx {
     /// the version that was active before, or how the step ended.
     async fn upload_and_verify(
         &self,
-        client: &AgentClient,
+        client: &DeviceLink,
         device_id: &str,
     ) -> Result<std::result::Result<Prior, StepEnd>> {
         self.rec.step(device_id, StepState::Uploading, 0, None).await?;
+        let url = match client {
+            DeviceLink::Broker(_) => Some(self.model_url(client).await?),
+            DeviceLink::Http(_) => None,
+        };
+        let install = InstallRequest {
+            name: &self.name,
+            version: &self.version,
+            path: &self.path,
+            sha256: &self.sha256,
+            size_bytes: self.rec.total_bytes,
+            url: url.as_deref(),
+        };
         let held = Arc::new(AtomicU64::new(0));
         let at = At { state: StepState::Uploading, bytes: &held, prior: None, keep: "" };
         let upload = self.call(device_id, at, || {
@@ -258,7 +287,7 @@ impl StepCtx {
             let held = held.clone();
             let answered = self.answered.clone();
             let first = AtomicBool::new(true);
-            client.upload_model(&self.name, &self.version, &self.path, &self.sha256, move |bytes, total| {
+            client.install(&install, move |bytes, total| {
                 held.store(bytes, Ordering::Relaxed);
                 // The first call tells where the upload starts — and that
                 // the agent answered, so it is waited for if it goes away.
@@ -297,7 +326,7 @@ impl StepCtx {
         };
         if !uploaded.complete || uploaded.sha256 != self.sha256 {
             let e = FleetError::Protocol {
-                addr: client.base().to_owned(),
+                addr: client.addr(),
                 reason: format!(
                     "upload ended incomplete ({} of {} bytes, sha256 {})",
                     uploaded.received_bytes, self.rec.total_bytes, uploaded.sha256
@@ -334,7 +363,7 @@ impl StepCtx {
 
     async fn activate(
         &self,
-        client: &AgentClient,
+        client: &DeviceLink,
         device_id: &str,
         prior: &Prior,
     ) -> Result<std::result::Result<(), StepEnd>> {
@@ -357,14 +386,16 @@ impl StepCtx {
     /// sample size is unknown), served by the new version.
     async fn health_check(
         &self,
-        client: &AgentClient,
+        client: &DeviceLink,
         device_id: &str,
         prior: &Prior,
     ) -> std::result::Result<(), String> {
         let total = AtomicU64::new(self.rec.total_bytes);
         let at = At { state: StepState::HealthCheck, bytes: &total, prior: Some(prior), keep: "" };
-        let served_version = match self.features {
-            Some(n) => {
+        // Over the broker there is no predict command: a one-run benchmark
+        // is the inference there.
+        let served_version = match (self.features, client) {
+            (Some(n), DeviceLink::Http(client)) => {
                 let resp = self
                     .call(device_id, at, || client.predict(&self.name, vec![vec![0.0; n]]))
                     .await
@@ -377,7 +408,7 @@ impl StepCtx {
                 }
                 resp.model_version
             }
-            None => {
+            _ => {
                 let req = BenchmarkRequest { batch_sizes: vec![1], iterations: 1, version: None };
                 self.call(device_id, at, || client.benchmark(&self.name, &req))
                     .await
@@ -394,7 +425,7 @@ impl StepCtx {
     /// Put `device_id` back on the version it ran before the rollout. The
     /// intent is recorded first, and the agent's state is checked before
     /// acting, so this is safe to repeat after a restart.
-    pub async fn roll_back(&self, client: &AgentClient, device_id: &str, prior: &Prior, reason: &str) -> Result<()> {
+    pub async fn roll_back(&self, client: &DeviceLink, device_id: &str, prior: &Prior, reason: &str) -> Result<()> {
         let total = self.rec.total_bytes;
         let version = match prior {
             Prior::Same => {
@@ -424,7 +455,7 @@ impl StepCtx {
     }
 
     /// Make `version` active again if our version is the active one.
-    async fn restore(&self, client: &AgentClient, version: &str) -> Result<()> {
+    async fn restore(&self, client: &DeviceLink, version: &str) -> Result<()> {
         let models = client.models().await?.models;
         let active = models.iter().find(|m| m.name == self.name && m.active).map(|m| m.version.as_str());
         match active {
@@ -435,13 +466,13 @@ impl StepCtx {
                     Ok(())
                 } else {
                     Err(FleetError::Protocol {
-                        addr: client.base().to_owned(),
+                        addr: client.addr(),
                         reason: format!("rollback made {} active, expected {version}", r.active_version),
                     })
                 }
             }
             other => Err(FleetError::Protocol {
-                addr: client.base().to_owned(),
+                addr: client.addr(),
                 reason: format!(
                     "{} is active there, neither the rolled-out {} nor the earlier {version}",
                     other.unwrap_or("no version"),

@@ -1,0 +1,50 @@
+//! Which broker and fleet the console watches, how it logs in, and where
+//! it serves model files for the devices there to pull: one value the
+//! watch ([`super::mqtt::BrokerWatch`]), the command link
+//! ([`crate::broker_link`]) and the CLI share.
+
+use crate::error::{FleetError, Result};
+use edgefleet_core::mqtt_wire::{self, BrokerAddr, MAX_PAYLOAD_BYTES};
+use rumqttc::MqttOptions;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Which broker and fleet to watch, and how to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSpec {
+    pub addr: BrokerAddr,
+    pub fleet: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Where the console serves model files for devices on the broker to
+    /// pull during a rollout: an address they reach (port 0 = any free one).
+    pub serve_models_on: SocketAddr,
+}
+
+impl BrokerSpec {
+    /// `url` is `mqtt://HOST[:PORT]`; the fleet name is checked here.
+    pub fn new(url: &str, fleet: &str) -> Result<BrokerSpec> {
+        let addr: BrokerAddr =
+            url.parse().map_err(|e: mqtt_wire::MqttWireError| FleetError::BadInput(e.to_string()))?;
+        mqtt_wire::check_fleet(fleet).map_err(|e| FleetError::BadInput(e.to_string()))?;
+        let serve_models_on = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None, serve_models_on })
+    }
+
+    pub(crate) fn options(&self, role: &str) -> MqttOptions {
+        let id = format!("edgefleet-{role}-{:016x}", fastrand::u64(..));
+        let mut opts = MqttOptions::new(id, &self.addr.host, self.addr.port);
+        opts.set_keep_alive(KEEP_ALIVE);
+        opts.set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, MAX_PAYLOAD_BYTES + 1024);
+        if let Some(user) = &self.username {
+            opts.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
+        }
+        opts
+    }
+
+    pub(crate) fn error(&self, reason: impl Into<String>) -> FleetError {
+        FleetError::Broker { broker: self.addr.to_string(), reason: reason.into() }
+    }
+}
