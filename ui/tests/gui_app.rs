@@ -1,38 +1,19 @@
 //! GUI tests of the whole app with egui_kittest (no display, no GPU),
 //! against real simulated agents on 127.0.0.1 with mDNS on `lo` only.
 
+mod support;
+
 use edgefleet_core::DeviceType;
 use edgefleet_fleet::{AgentClient, JobState, http_client};
 use edgefleet_ui::app::{App, AppConfig, UiCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{drag_and_drop, harness, wait_until};
 
 /// Six agents: one of each device type.
 fn demo_app() -> App {
     App::new_for_test(AppConfig::demo(6)).expect("the app starts")
-}
-
-fn harness(app: App) -> Harness<'static, App> {
-    Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
-}
-
-/// Run frames until `cond` holds; fail with `what` after `timeout`.
-fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !cond(h.state()) {
-        if start.elapsed() > timeout {
-            let app = h.state();
-            let log: Vec<&str> = app.state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
-            panic!(
-                "timed out after {timeout:?} waiting for {what}; jobs: {:?}; recent log: {log:#?}",
-                app.state.jobs.list
-            );
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
 }
 
 /// The whole demo fleet listed, with metrics, and the two demo models in the library.
@@ -54,14 +35,7 @@ fn device_name(app: &App, t: DeviceType) -> (String, String) {
 fn drag_card_to_row(h: &mut Harness<'_, App>, card_label: &str, row_label: &str) {
     let from = h.get_by_label_contains(card_label).rect().center();
     let to = h.get_by_label(row_label).rect().center();
-    h.drag_at(from);
-    h.run_steps(2);
-    h.hover_at(from + egui::vec2(-30.0, 0.0));
-    h.run_steps(2);
-    h.hover_at(to);
-    h.run_steps(2);
-    h.drop_at(to);
-    h.run_steps(3);
+    drag_and_drop(h, from, to);
 }
 
 #[test]

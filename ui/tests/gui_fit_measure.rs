@@ -5,39 +5,21 @@
 //! "synthetic" (never "measured"), says where the calibration came from,
 //! and shows the total latency and, for a battery device only, battery life.
 
+mod support;
+
 use edgefleet_core::DeviceType;
 use edgefleet_fleet::JobState;
 use edgefleet_ui::app::{App, AppConfig, UiCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::wait_until;
 
 /// The demo fleets of two tests would share device ids on `lo`: one at a time.
 static ONE_DEMO_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn harness() -> Harness<'static, App> {
-    let app = App::new_for_test(AppConfig::demo(6)).expect("the app starts");
-    Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
-}
-
-fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !cond(h.state()) {
-        if start.elapsed() > timeout {
-            let app = h.state();
-            let log: Vec<&str> = app.state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
-            let fleet: Vec<(&str, bool)> =
-                app.state.fleet.entries().iter().map(|e| (e.id(), e.metrics.is_some())).collect();
-            let cards: Vec<(&str, bool)> =
-                app.state.library.cards.iter().map(|c| (c.name.as_str(), c.path.is_some())).collect();
-            panic!(
-                "timed out after {timeout:?} waiting for {what}; fleet {fleet:?}; library {cards:?}; recent log: {log:#?}"
-            );
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_steps(3);
+    support::harness(App::new_for_test(AppConfig::demo(6)).expect("the app starts"))
 }
 
 /// Open the fit panel of the demo MLP on the first device of type `t`.

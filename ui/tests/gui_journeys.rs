@@ -2,140 +2,21 @@
 //! (no display) against real agents served on 127.0.0.1 by this process,
 //! mDNS off: sweep a port range and the agents appear; pair an unpaired
 //! device with its token; select 10 devices and roll out with a canary of 2
-//! where one device refuses the upload (its storage limit is below the
-//! model's size) — that row shows the reason, the other 9 finish; roll one
+//! where one device has too little storage left by the time of the upload
+//! (its storage budget filled up after the fit) — that row shows the
+//! reason, the other 9 finish; roll one
 //! device back from its detail view; compare three variants; change the
 //! poll interval and see the engine poll at the new pace.
 
-use edgefleet_agent::{AgentConfig, AgentHandle, spawn_on};
-use edgefleet_core::{Device, DeviceType, Location, ModelProfile};
-use edgefleet_fleet::{AgentClient, EngineConfig, JobState, StepState, http_client};
-use edgefleet_ui::app::{App, AppConfig, ModelCard, Phase, Tab, UiCommand};
+mod support;
+
+use edgefleet_core::{Device, DeviceType};
+use edgefleet_fleet::{EngineConfig, JobState, StepState};
+use edgefleet_ui::app::{App, AppConfig, Phase, Tab, UiCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "journey-token-0123456789abcdef0123456789";
-
-/// Agents served on a runtime of their own, on consecutive ports.
-struct Agents {
-    rt: tokio::runtime::Runtime,
-    handles: Vec<AgentHandle>,
-    base_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-/// A run of `n` free consecutive ports on 127.0.0.1.
-fn free_ports(n: u16) -> u16 {
-    // Tests run in parallel: each call starts from a block of its own.
-    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let seed = 20_000 + (std::process::id() % 2_000) as u16 * 10 + call * 211;
-    for attempt in 0..200u16 {
-        let base = seed.wrapping_add(attempt * 37) % 40_000 + 20_000;
-        let all_free = (0..n).all(|i| TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, base + i))).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports on 127.0.0.1");
-}
-
-/// Start `n` agents named `board-00`…; `tweak` adjusts one agent's config.
-fn start_agents(n: usize, tweak: impl Fn(usize, &mut AgentConfig)) -> Agents {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let dir = tempfile::tempdir().expect("tmp");
-    let base_port = free_ports(n as u16);
-    let handles = (0..n)
-        .map(|i| {
-            let mut device = Device::new(format!("board-{i:02}"), DeviceType::EdgeServer, 8, 16_384, 64.0);
-            device.simulated = true;
-            // On the map (not in its tray), so the list row is the one widget with its name.
-            device.location = Some(Location { latitude: 48.85 + i as f64 * 0.01, longitude: 2.35 });
-            let mut config = AgentConfig::new(device, dir.path().join(format!("agent-{i}")));
-            config.token = Some(TOKEN.into());
-            tweak(i, &mut config);
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, base_port + i as u16));
-            rt.block_on(spawn_on(addr, config)).expect("the agent starts")
-        })
-        .collect();
-    Agents { rt, handles, base_port, _dir: dir }
-}
-
-impl Agents {
-    fn client(&self, i: usize) -> AgentClient {
-        AgentClient::new(http_client().expect("http"), self.handles[i].addr, Some(TOKEN.into()))
-    }
-
-    fn active_version(&self, i: usize, name: &str) -> Option<String> {
-        let models = self.rt.block_on(self.client(i).models()).expect("GET /v1/models");
-        models.models.into_iter().find(|m| m.active && m.name == name).map(|m| m.version)
-    }
-}
-
-/// The app over the user's own fleet (no demo), mDNS off, fast polling.
-fn app(token: Option<&str>) -> App {
-    let engine = EngineConfig {
-        mdns: false,
-        poll_interval_ms: 250,
-        default_token: token.map(str::to_owned),
-        ..EngineConfig::default()
-    };
-    App::new_for_test(AppConfig { seed_library: false, ..AppConfig::new(engine, None) }).expect("the app starts")
-}
-
-fn harness(app: App) -> Harness<'static, App> {
-    Harness::builder().with_size([1440.0, 900.0]).build_ui_state(|ui, app: &mut App| app.frame_ui(ui), app)
-}
-
-fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !cond(h.state()) {
-        if start.elapsed() > timeout {
-            let app = h.state();
-            let log: Vec<&str> = app.state.log.lines.iter().rev().take(12).map(|l| l.message.as_str()).collect();
-            panic!("timed out after {timeout:?} waiting for {what}; jobs: {:?}; log: {log:#?}", app.state.jobs.list);
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
-}
-
-fn asset(path: &str) -> PathBuf {
-    std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets").join(path)).expect("asset")
-}
-
-/// A library card for the model file `file` under `name` and `version`.
-fn card(id: i64, name: &str, version: &str, file: &str, parent: Option<i64>) -> ModelCard {
-    let profile_file = if file.starts_with("cnn") { "profiles/cnn_digits.json" } else { "profiles/mlp_digits.json" };
-    let text = std::fs::read_to_string(asset(profile_file))
-        .or_else(|_| std::fs::read_to_string(asset("profiles/mlp_digits.json")));
-    let profile: ModelProfile = serde_json::from_str(&text.expect("profile")).expect("a profile");
-    let path = asset(&format!("models/{file}"));
-    let size_bytes = std::fs::metadata(&path).expect("model file").len();
-    ModelCard {
-        id,
-        name: name.into(),
-        version: version.into(),
-        path: Some(path),
-        size_bytes,
-        parent_id: parent,
-        ..ModelCard::profile_only(id, profile)
-    }
-}
-
-fn add_all(h: &mut Harness<'_, App>, agents: &Agents) {
-    for a in &agents.handles {
-        h.state_mut().push_command(UiCommand::AddDevice { addr: a.addr.to_string() });
-    }
-    let n = agents.handles.len();
-    wait_until(h, Duration::from_secs(20), "every agent listed with metrics", |app| {
-        app.state.fleet.len() == n && app.state.fleet.entries().iter().all(|e| e.metrics.is_some())
-    });
-}
+use support::{TOKEN, add_all, card, drag_and_drop, harness, own_fleet_app as app, start_agents, wait_until};
 
 #[test]
 fn a_sweep_of_a_port_range_finds_the_agents() {
@@ -208,12 +89,14 @@ fn pairing_an_unpaired_device_with_its_token() {
     h.get_by_label("Not paired: the console has no valid token for it");
 }
 
+/// board-09's storage budget: room for the 70 KB model at fit time.
+const SMALL_STORAGE_BYTES: u64 = 1_000_000;
+
 #[test]
-fn a_canary_rollout_to_ten_selected_devices_with_one_that_refuses() {
-    // board-09 accepts uploads of at most 1 KB: less than the model needs.
+fn a_canary_rollout_to_ten_selected_devices_with_one_short_of_storage() {
     let agents = start_agents(10, |i, c| {
         if i == 9 {
-            c.max_upload_bytes = 1024;
+            c.storage_budget_bytes = Some(SMALL_STORAGE_BYTES);
         }
     });
     let mut h = harness(app(Some(TOKEN)));
@@ -231,14 +114,7 @@ fn a_canary_rollout_to_ten_selected_devices_with_one_that_refuses() {
     // Drag the model onto a selected row: the group fit.
     let from = h.get_by_label_contains("mlp_digits").rect().center();
     let to = h.get_by_label("board-04").rect().center();
-    h.drag_at(from);
-    h.run_steps(2);
-    h.hover_at(from + egui::vec2(-30.0, 0.0));
-    h.run_steps(2);
-    h.hover_at(to);
-    h.run_steps(2);
-    h.drop_at(to);
-    h.run_steps(3);
+    drag_and_drop(&mut h, from, to);
     let group = h.state().state.group_fit.clone().expect("a drop on a selection opens the group fit");
     assert_eq!(group.fits.len(), 10, "misfits: {:?}", group.misfits);
     h.get_by_label("Fits 10 of 10");
@@ -250,6 +126,22 @@ fn a_canary_rollout_to_ten_selected_devices_with_one_that_refuses() {
         g.plan.max_failures = 1;
     }
     h.run_steps(1);
+    // Meanwhile another model is installed on board-09 (someone else's
+    // deploy): the agent reports the storage left, and at upload time our
+    // model no longer fits it.
+    let model_bytes = std::fs::metadata(support::asset("models/mlp_digits.onnx")).expect("model").len();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let other = support::padded_mlp(tmp.path(), (SMALL_STORAGE_BYTES - model_bytes - model_bytes / 2) as usize);
+    let sha = edgefleet_fleet::rollout::sha256_file(&other).expect("sha");
+    let put = agents.rt.block_on(agents.client(9).upload_model("other", "1", &other, &sha, |_, _| {}));
+    assert!(put.is_ok_and(|p| p.complete), "the other model fits the budget");
+    wait_until(&mut h, Duration::from_secs(10), "the console to see board-09's storage nearly full", |app| {
+        app.state
+            .fleet
+            .get("board-09")
+            .and_then(|e| e.metrics.as_ref())
+            .is_some_and(|m| m.storage_free_gb * 1e9 < model_bytes as f64)
+    });
     h.get_by_label("⬆ Roll out to 10").click();
     h.run_steps(2);
     assert_eq!(h.state().state.tab, Tab::Deployments);
@@ -260,7 +152,7 @@ fn a_canary_rollout_to_ten_selected_devices_with_one_that_refuses() {
     let bad = r.step("board-09").expect("a step for board-09");
     assert_eq!(bad.state, StepState::Failed, "{bad:?}");
     let reason = bad.detail.clone().unwrap_or_default();
-    assert!(!reason.is_empty());
+    assert!(reason.contains("not enough storage") && reason.contains("free"), "{reason}");
     for i in 0..9 {
         let s = r.step(&format!("board-{i:02}")).expect("a step");
         assert_eq!(s.state, StepState::Done, "{s:?}");

@@ -165,6 +165,9 @@ pub struct AppState {
     /// Ctrl+F: focus the filter box on the next frame.
     #[serde(skip)]
     pub focus_filter: bool,
+    /// Enter on the list: the device detail in a window of its own.
+    #[serde(skip)]
+    pub detail_window_open: bool,
     /// The open "Plan placement" window.
     #[serde(skip)]
     pub placement: Option<PlacementView>,
@@ -213,6 +216,7 @@ impl Default for AppState {
             pair_token: String::new(),
             toasts: Toasts::default(),
             focus_filter: false,
+            detail_window_open: false,
             placement: None,
             broker_status: None,
             broker_edit: None,

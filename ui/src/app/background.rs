@@ -24,6 +24,8 @@ pub enum BgEvent {
     CalibratedFit(Box<CalibratedFit>),
     /// A placement plan, or why there is none.
     Placement(Result<Box<PlacementPlan>, String>),
+    /// Something the user asked for failed: a toast as well as a log line.
+    Toast(String),
 }
 
 /// What travels on the channel: answers, and the end of each task.

@@ -109,6 +109,10 @@ pub enum UiCommand {
     RemoveModel {
         card_id: i64,
     },
+    /// Show the folder holding a model's file in the file manager.
+    RevealModel {
+        card_id: i64,
+    },
     /// Compare a model's variants side by side.
     OpenCompare {
         card_id: i64,

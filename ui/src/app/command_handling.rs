@@ -44,6 +44,7 @@ impl App {
                     BgEvent::ModelRemoved(edgefleet_fleet::remove_model(&store, card_id).map(Box::new))
                 });
             }
+            UiCommand::RevealModel { card_id } => self.reveal_model(card_id),
             UiCommand::SetPollInterval { ms } => {
                 self.config.engine.poll_interval_ms = ms;
                 self.send(Command::SetPollInterval { ms });

@@ -26,6 +26,9 @@ pub struct AppConfig {
     pub assets_dir: PathBuf,
     /// Import the demo models when the library is empty.
     pub seed_library: bool,
+    /// The program that shows a model's folder ("Reveal file") instead of
+    /// the platform's opener; `$EDGEFLEET_OPENER`, read once at start.
+    pub opener: Option<String>,
 }
 
 impl AppConfig {
@@ -42,6 +45,7 @@ impl AppConfig {
             demo_measure: false,
             assets_dir: default_assets_dir(),
             seed_library: true,
+            opener: std::env::var(crate::app::reveal::OPENER_ENV).ok().filter(|o| !o.trim().is_empty()),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Keyboard shortcuts, read once per frame before drawing: Ctrl+F focuses
 //! the filter, Ctrl+A selects every device shown, the arrows move through
-//! the list, Enter opens the detail of the device under the cursor, Esc
-//! closes the open dialog. Keys typed into a text field are left to it.
+//! the list, Enter opens the detail of the device under the cursor in a
+//! window of its own, Esc closes the open dialog. Keys typed into a text
+//! field are left to it.
 
 use crate::app::App;
 use crate::app::command::UiCommand;
@@ -29,8 +30,8 @@ impl App {
         if up || down {
             self.move_cursor(if down { 1 } else { -1 });
         }
-        if enter && let Some(id) = self.state.selected.clone() {
-            self.commands.push(UiCommand::SelectDevice(id));
+        if enter && self.state.selected.is_some() {
+            self.state.detail_window_open = true;
         }
         if esc {
             self.close_top_dialog();
@@ -54,7 +55,9 @@ impl App {
     /// Esc: the dialog opened last goes first.
     fn close_top_dialog(&mut self) {
         let s = &mut self.state;
-        if s.group_fit.is_some() {
+        if s.detail_window_open {
+            s.detail_window_open = false;
+        } else if s.group_fit.is_some() {
             s.group_fit = None;
         } else if s.fit.is_some() {
             self.commands.push(UiCommand::CloseFit);

@@ -64,10 +64,19 @@ pub fn library_ui(ui: &mut Ui, library: &Library, import_path: &mut String, busy
                 {
                     commands.push(UiCommand::OpenCompare { card_id: card.id });
                 }
-                if let Some(path) = &card.path
-                    && ui.small_button("🗁").on_hover_text(format!("Copy the file's path: {}", path.display())).clicked()
-                {
-                    ui.ctx().copy_text(path.display().to_string());
+                if let Some(path) = &card.path {
+                    let reveal =
+                        ui.small_button("🗁").on_hover_text(format!("Show in the file manager: {}", path.display()));
+                    if reveal.clicked() {
+                        commands.push(UiCommand::RevealModel { card_id: card.id });
+                    }
+                    if ui
+                        .small_button("📋")
+                        .on_hover_text(format!("Copy the file's path: {}", path.display()))
+                        .clicked()
+                    {
+                        ui.ctx().copy_text(path.display().to_string());
+                    }
                 }
                 // Profile-only cards live in memory; only stored models are removed.
                 if card.id >= 0

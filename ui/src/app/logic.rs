@@ -139,6 +139,10 @@ impl App {
                 BgEvent::ModelRemoved(Err(e)) => self.state.report(LogLevel::Warn, e.to_string()),
                 BgEvent::Deployments(list) => self.state.history = list,
                 BgEvent::Log(level, msg) => self.state.report(level, msg),
+                BgEvent::Toast(msg) => {
+                    self.state.toasts.push(&msg, self.now_s());
+                    self.state.report(LogLevel::Warn, msg);
+                }
                 BgEvent::CalibratedFit(c) => self.apply_calibrated_fit(*c),
                 BgEvent::Placement(plan) => self.set_plan(plan.map(|p| *p)),
             }

@@ -42,6 +42,7 @@ pub fn map_tab_ui(ui: &mut Ui, state: &mut AppState, basemap: Option<&Basemap>, 
         }),
     }
     let out = map_ui_highlighted(ui, map, basemap, &view.markers, selected, &view.halos);
+    view.rect = Some(out.response.rect);
     let shift = ui.input(|i| i.modifiers.shift);
     if !shift && (out.response.dragged() || (out.response.hovered() && ui.input(|i| i.smooth_scroll_delta.y != 0.0))) {
         view.user_moved = true;

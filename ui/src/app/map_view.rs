@@ -6,7 +6,7 @@
 
 use crate::app::fleet_model::FleetModel;
 use crate::map::MapMarker;
-use egui::{Color32, Pos2};
+use egui::{Color32, Pos2, Rect};
 use std::collections::HashMap;
 
 /// What the halos were built from: ("selection", generation, 0) or
@@ -25,6 +25,9 @@ pub struct MapView {
     pub user_moved: bool,
     /// Where a Shift-drag selection box started.
     pub box_start: Option<Pos2>,
+    /// Where the map was drawn last frame (to place things on it by
+    /// latitude and longitude: tests, screenshots).
+    pub rect: Option<Rect>,
     highlight_key: Option<HighlightKey>,
     /// Halo colour per device id.
     pub halos: HashMap<String, Color32>,

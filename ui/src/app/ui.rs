@@ -1,5 +1,6 @@
-//! The layout: top bar, event log, device list with the detail below it,
-//! library, the central tab, and the fit and settings windows. Each panel
+//! The layout: top bar, event log, device list with the detail below it
+//! (`detail_window.rs`), library, the central tab, and the fit and settings
+//! windows. Each panel
 //! draws from the models in `AppState` and pushes [`UiCommand`]s, executed
 //! at the end of the frame.
 
@@ -8,7 +9,6 @@ use crate::app::app_state::{AppState, Tab};
 use crate::app::charts_tab::{MAX_DEVICE_LINES, charts_tab_ui};
 use crate::app::command::UiCommand;
 use crate::app::deployments_tab::deployments_tab_ui;
-use crate::app::device_detail_panel::{DetailContext, device_detail_ui};
 use crate::app::device_list_panel::device_list_ui;
 use crate::app::event_log_panel::event_log_ui;
 use crate::app::fit_panel::fit_panel_ui;
@@ -41,24 +41,10 @@ impl App {
             egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(detail_min).show(
                 ui,
                 |ui| {
-                    egui::ScrollArea::vertical().id_salt("detail-scroll").auto_shrink([false, false]).show(ui, |ui| {
-                        let AppState { selected, fleet, log, pair_token, selection, library, .. } = &mut self.state;
-                        let entry = selected.as_deref().and_then(|id| fleet.get(id));
-                        // Only an unpaired device's detail offers Pair: only then list the others.
-                        let unpaired_selected = if selection.len() > 1 && entry.is_some_and(|e| !e.paired) {
-                            let mut ids: Vec<String> = selection
-                                .iter()
-                                .filter(|id| fleet.get(id).is_some_and(|e| !e.paired))
-                                .map(str::to_owned)
-                                .collect();
-                            ids.sort();
-                            ids
-                        } else {
-                            Vec::new()
-                        };
-                        let cx = DetailContext { log, pair_token, unpaired_selected, library };
-                        device_detail_ui(ui, entry, cx, &mut commands);
-                    });
+                    egui::ScrollArea::vertical()
+                        .id_salt("detail-scroll")
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| self.detail_panel_ui(ui, &mut commands));
                 },
             );
             device_list_ui(ui, &mut self.state, &mut commands);
@@ -89,6 +75,7 @@ impl App {
         self.settings_window_ui(ui.ctx(), &mut commands);
         self.group_windows_ui(ui.ctx(), &mut commands);
         self.placement_window_ui(ui.ctx(), &mut commands);
+        self.detail_window_ui(ui.ctx(), &mut commands);
         self.commands = commands;
         self.execute_commands();
     }
