@@ -64,6 +64,7 @@ mod toasts;
 mod ui;
 
 pub use app_state::{AppState, ChartWindow, Tab, Theme};
+pub use broker_settings::BrokerSettings;
 pub use command::UiCommand;
 pub use config::{AppConfig, default_assets_dir};
 pub use demo::{DemoFleet, DemoOptions};
