@@ -1,6 +1,8 @@
 //! How true the fit is on this machine: a real agent on 127.0.0.1
 //! benchmarks five models of different shapes at batch 1, 8, 32 and 128
-//! (`POST /v1/benchmark`, p50 of 30 calls, memory from the agent's RSS),
+//! (`POST /v1/benchmark`, p50 of 30 calls, in 7 rounds over all models,
+//! each (model, batch) keeping its fastest p50; memory from the agent's
+//! RSS in the first round),
 //! and each is estimated from the agent's `/v1/info` three ways:
 //!
 //! - uncalibrated: `estimate_fit` (the probe's one-thread GFLOP/s, the
@@ -33,6 +35,8 @@ use std::path::PathBuf;
 
 const BATCHES: [u32; 4] = [1, 8, 32, 128];
 const ITERATIONS: u32 = 30;
+/// Rounds over all the models; each (model, batch) keeps its fastest p50.
+const ROUNDS: usize = 7;
 
 fn assets() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/models")
@@ -72,7 +76,6 @@ async fn main() -> Result<()> {
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", agent.base_url());
     let models = models()?;
-    let mut runs = Vec::new();
     for (name, bytes) in &models {
         let sha = hex::encode(Sha256::digest(bytes));
         http.put(url(&format!("/v1/models/{name}/1")))
@@ -82,34 +85,61 @@ async fn main() -> Result<()> {
             .send()
             .await?
             .error_for_status()?;
-        http.post(url(&format!("/v1/models/{name}/activate")))
-            .bearer_auth(&agent.token)
-            .json(&json!({"version": "1"}))
-            .send()
-            .await?
-            .error_for_status()?;
-        let bench: BenchmarkResponse = http
-            .post(url(&format!("/v1/benchmark/{name}")))
-            .bearer_auth(&agent.token)
-            .json(&json!({"batch_sizes": BATCHES, "iterations": ITERATIONS}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let profile = inspect_bytes(bytes, name)?;
-        runs.push((profile, bench));
+    }
+    // Rounds over every model, each keeping the fastest p50 per batch: on
+    // a machine other work shares, one model's benchmark may fall in a
+    // busy second and another's in a quiet one; the estimate is for the
+    // device's state, not for whoever else ran then.
+    let mut best: Vec<Option<BenchmarkResponse>> = vec![None; models.len()];
+    for _round in 0..ROUNDS {
+        for (i, (name, _)) in models.iter().enumerate() {
+            http.post(url(&format!("/v1/models/{name}/activate")))
+                .bearer_auth(&agent.token)
+                .json(&json!({"version": "1"}))
+                .send()
+                .await?
+                .error_for_status()?;
+            let bench: BenchmarkResponse = http
+                .post(url(&format!("/v1/benchmark/{name}")))
+                .bearer_auth(&agent.token)
+                .json(&json!({"batch_sizes": BATCHES, "iterations": ITERATIONS}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            best[i] = Some(match best[i].take() {
+                None => bench,
+                Some(mut kept) => {
+                    for (k, new) in kept.results.iter_mut().zip(&bench.results) {
+                        if new.latency_ms_p50 < k.latency_ms_p50 {
+                            k.latency_ms_p50 = new.latency_ms_p50;
+                            k.latency_ms_p90 = new.latency_ms_p90;
+                        }
+                    }
+                    kept
+                }
+            });
+        }
+    }
+    let mut runs = Vec::new();
+    for ((name, bytes), bench) in models.iter().zip(best) {
+        let bench = bench.context("no benchmark")?;
+        runs.push((inspect_bytes(bytes, name)?, bench));
     }
     let info: InfoResponse =
         http.get(url("/v1/info")).bearer_auth(&agent.token).send().await?.error_for_status()?.json().await?;
     let d = &info.device;
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average (1, 5, 15 min): {}", loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     println!(
-        "device: {} cores, probe {:.1} GFLOP/s one thread, {:.1} all cores, call overhead {:.4} ms, weights read at {:.1} GB/s, load now {:.0}%",
+        "device: {} cores, probe {:.1} GFLOP/s one thread, {:.1} all cores, call overhead {:.4} ms, weights read at {:.1} GB/s, L2 {} KiB, load now {:.0}%",
         d.cpu_cores,
         d.gflops_per_thread.unwrap_or(0.0),
         d.gflops.unwrap_or(0.0),
         d.call_overhead_ms.unwrap_or(0.0),
         d.weight_read_gbps.unwrap_or(0.0),
+        d.cache_kb.unwrap_or(0),
         d.current_load * 100.0
     );
     let cfg = FitConfig::default();

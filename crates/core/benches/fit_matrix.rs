@@ -66,6 +66,7 @@ fn models(n: usize, rng: &mut Lcg) -> Vec<ModelProfile> {
                 outputs: vec![],
                 target_device_types: if rng.below(4) == 0 { vec![DeviceType::EdgeServer] } else { vec![] },
                 accuracy: None,
+                work: Default::default(),
             }
         })
         .collect()

@@ -161,6 +161,11 @@ pub struct Device {
     /// reading every weight once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_read_gbps: Option<f64>,
+    /// Cache per core, KiB (the agent reads its CPU's L2 size): weights
+    /// that fit it are read several times faster than the probe's 4 MiB
+    /// layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_kb: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_memory_mb: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +190,11 @@ pub struct Device {
     /// profile is synthetic.
     #[serde(default)]
     pub simulated: bool,
+    /// Fingerprint of the device's identity key (`XXXX-XXXX-…`, see the
+    /// agent's `device_key`); from an mDNS TXT record only its short form.
+    /// `None` for agents without a key (older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 /// Why a device description was refused.
@@ -225,6 +235,7 @@ impl Device {
             gflops_per_thread: None,
             call_overhead_ms: None,
             weight_read_gbps: None,
+            cache_kb: None,
             free_memory_mb: None,
             free_storage_gb: None,
             runtime_ops: None,
@@ -233,6 +244,7 @@ impl Device {
             last_heartbeat_ms: None,
             status: DeviceStatus::Online,
             simulated: false,
+            key_fingerprint: None,
         }
     }
 

@@ -33,7 +33,7 @@ pub use latency::{
     LatencyBreakdown, LatencyError, LatencyInputs, NetworkPath, mm1_wait_ms, total_latency, transfer_ms,
 };
 pub use matrix::{FitMatrix, FitSummary, fit_matrix};
-pub use model::{Dim, ModelProfile, OptimizationKind, ProfileError, TensorInfo, parse_recipe};
+pub use model::{Dim, LayerWork, ModelProfile, OptimizationKind, ProfileError, TensorInfo, parse_recipe};
 pub use names::{NameError, check_segment, default_version, model_name_from_stem};
 pub use offload::{Decision, OffloadDecision, OffloadError, OffloadInputs, cloud_latency_ms, decide};
 pub use ops::{DEFAULT_RUNTIME_OPS, unsupported_ops};

@@ -190,6 +190,7 @@ mod tests {
             outputs: vec![],
             target_device_types: targets,
             accuracy: None,
+            work: Default::default(),
         }
     }
 

@@ -70,6 +70,44 @@ pub struct ModelProfile {
     /// Top-1 accuracy in 0..=1 when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
+    /// How the work splits into the runtime's nodes and layers (what the
+    /// latency estimate charges besides FLOPs); all zero when unknown.
+    #[serde(default)]
+    pub work: LayerWork,
+}
+
+/// The per-layer work of one sample besides its FLOPs, counted from the
+/// graph by `edgefleet-optimize`: what makes a runtime spend more per FLOP
+/// on narrow layers, convolutions and many small nodes than on a few wide
+/// matrix products. All zero (the default) means "not counted" (profiles
+/// made before these were): the estimator then charges FLOPs only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LayerWork {
+    /// Nodes the runtime dispatches, one each per call: every node but the
+    /// elementwise ones it fuses into a matrix product (bias, activation)
+    /// and pure reshapes.
+    pub nodes: u32,
+    /// Rows of matrix products (`MatMul`, `Gemm`) per sample, summed over
+    /// the layers: a dense layer of a flat input is one row; each row is
+    /// packed and its outputs written.
+    pub matmul_rows: u64,
+    /// Convolutions: output pixels × (patch length + output channels) per
+    /// sample, summed: the patch matrix built and the outputs written.
+    pub conv_elements: u64,
+    /// Elements read and written per sample by the other dispatched nodes
+    /// (pooling, unfused elementwise ops, normalisations).
+    pub elementwise_elements: u64,
+    /// Rows of row-wise normalisations (`Softmax`, `LogSoftmax`) per
+    /// sample: each costs far more than its elements.
+    pub row_ops: u64,
+}
+
+impl LayerWork {
+    /// Whether the graph was counted (a graph has at least one node).
+    pub fn is_known(&self) -> bool {
+        self.nodes > 0
+    }
 }
 
 /// Why a profile was refused.

@@ -35,6 +35,7 @@ prop_compose! {
             outputs: vec![],
             target_device_types: targets,
             accuracy: None,
+            work: Default::default(),
         }
     }
 }

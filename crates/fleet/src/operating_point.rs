@@ -223,6 +223,7 @@ mod tests {
             }],
             target_device_types: vec![],
             accuracy: None,
+            work: Default::default(),
         }
     }
 

@@ -63,6 +63,7 @@ pub fn inspect_model(model: &pb::ModelProto, name: &str) -> Result<ModelProfile>
         outputs: g.output.iter().map(tensor_info).collect(),
         target_device_types: Vec::new(),
         accuracy: None,
+        work: crate::layer_work::layer_work(g, &shapes),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod distill;
 pub mod error;
 pub mod evaluate;
 pub mod inspect;
+pub mod layer_work;
 pub mod proto;
 pub mod report;
 pub mod runner;

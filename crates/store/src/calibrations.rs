@@ -268,6 +268,7 @@ mod tests {
             outputs: vec![],
             target_device_types: vec![],
             accuracy: None,
+            work: Default::default(),
         }
     }
 

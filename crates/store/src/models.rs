@@ -211,6 +211,7 @@ mod tests {
                 outputs: vec![],
                 target_device_types: vec![],
                 accuracy: Some(0.97),
+                work: Default::default(),
             }),
             parent_id: None,
             recipe: None,

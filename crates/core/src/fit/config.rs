@@ -49,8 +49,38 @@ pub struct FitConfig {
     /// convolutions run far below a GEMM's speed (im2col, short rows).
     pub conv_efficiency_low: f64,
     pub conv_efficiency_high: f64,
+    /// For a profile whose [`crate::LayerWork`] is counted: the share of the
+    /// probe's speed its work (FLOPs plus the per-layer terms below) runs
+    /// at, both ends, and the high end of the per-call overhead factor —
+    /// narrower than the FLOPs-only ranges above, which must also cover
+    /// what the per-layer terms would have said.
+    pub layer_efficiency_low: f64,
+    pub layer_efficiency_high: f64,
+    pub layer_overhead_high_factor: f64,
     /// Peak GFLOP/s per core assumed when the device has not measured its own.
     pub default_gflops_per_core: f64,
+    /// Each graph node beyond the first costs this × the per-call overhead
+    /// (one dispatch each); at batch 1 every node costs `batch1_node_factor`
+    /// × the overhead more (the runtime's batch-1 plan).
+    pub node_overhead_factor: f64,
+    pub batch1_node_factor: f64,
+    /// Weights read per call: the part that fits `weight_cache_fraction` of
+    /// the device's per-core cache (the rest of it holds activations,
+    /// packed panels and code) at `cached_weight_read_factor` × the probe's
+    /// read time per byte, the rest at `uncached_weight_read_factor` × it.
+    pub weight_cache_fraction: f64,
+    pub cached_weight_read_factor: f64,
+    pub uncached_weight_read_factor: f64,
+    /// Per-core cache assumed when the device did not report its own, KiB.
+    pub default_cache_kb: u32,
+    /// Work besides FLOPs, in FLOPs of the probe's GEMM each (see
+    /// [`crate::LayerWork`]): a row of a matrix product, an element of a
+    /// convolution's patch or output matrix, an element an elementwise node
+    /// reads or writes, a row of a softmax.
+    pub matmul_row_flops: f64,
+    pub conv_element_flops: f64,
+    pub elementwise_element_flops: f64,
+    pub row_op_flops: f64,
     /// Floor of the scheduler share one inference thread gets on a loaded
     /// device (see `factors::thread_share`).
     pub min_available_compute_fraction: f64,
@@ -75,7 +105,20 @@ impl Default for FitConfig {
             efficiency_high: 2.0,
             conv_efficiency_low: 0.03,
             conv_efficiency_high: 0.5,
+            layer_efficiency_low: 0.8,
+            layer_efficiency_high: 4.5,
+            layer_overhead_high_factor: 2.5,
             default_gflops_per_core: 2.0,
+            node_overhead_factor: 0.6,
+            batch1_node_factor: 0.2,
+            weight_cache_fraction: 0.5,
+            cached_weight_read_factor: 0.1,
+            uncached_weight_read_factor: 1.0,
+            default_cache_kb: 1024,
+            matmul_row_flops: 7400.0,
+            conv_element_flops: 550.0,
+            elementwise_element_flops: 20.0,
+            row_op_flops: 68_000.0,
             min_available_compute_fraction: 0.05,
             power: PowerTable::default(),
         }
@@ -121,6 +164,14 @@ impl FitConfig {
             ("overhead_high_factor", self.overhead_high_factor),
             ("weight_read_low_factor", self.weight_read_low_factor),
             ("weight_read_high_factor", self.weight_read_high_factor),
+            ("node_overhead_factor", self.node_overhead_factor),
+            ("batch1_node_factor", self.batch1_node_factor),
+            ("cached_weight_read_factor", self.cached_weight_read_factor),
+            ("uncached_weight_read_factor", self.uncached_weight_read_factor),
+            ("matmul_row_flops", self.matmul_row_flops),
+            ("conv_element_flops", self.conv_element_flops),
+            ("elementwise_element_flops", self.elementwise_element_flops),
+            ("row_op_flops", self.row_op_flops),
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(FitConfigError::Negative { field, value });
@@ -133,11 +184,33 @@ impl FitConfig {
             });
         }
         fraction("min_available_compute_fraction", self.min_available_compute_fraction)?;
+        fraction("weight_cache_fraction", self.weight_cache_fraction)?;
         fraction("conv_efficiency_low", self.conv_efficiency_low)?;
         if !(self.conv_efficiency_high.is_finite() && self.conv_efficiency_high > 0.0) {
             return Err(FitConfigError::NotPositive {
                 field: "conv_efficiency_high",
                 value: self.conv_efficiency_high,
+            });
+        }
+        for (field, value) in [
+            ("layer_efficiency_low", self.layer_efficiency_low),
+            ("layer_efficiency_high", self.layer_efficiency_high),
+            ("layer_overhead_high_factor", self.layer_overhead_high_factor),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(FitConfigError::NotPositive { field, value });
+            }
+        }
+        if self.layer_efficiency_low > self.layer_efficiency_high {
+            return Err(FitConfigError::EfficiencyOrder {
+                low: self.layer_efficiency_low,
+                high: self.layer_efficiency_high,
+            });
+        }
+        if self.overhead_low_factor > self.layer_overhead_high_factor {
+            return Err(FitConfigError::OverheadOrder {
+                low: self.overhead_low_factor,
+                high: self.layer_overhead_high_factor,
             });
         }
         if self.efficiency_low > self.efficiency_high {

@@ -4,19 +4,23 @@
 //! benchmark of model A also narrows the estimate of model B there.
 //!
 //! Latency: the uncalibrated estimator splits a call into a per-call part
-//! `O` (the device's call overhead plus reading the weights once) and
-//! compute `C(b)` (FLOPs × b at one thread's
-//! probe speed ÷ the model kind's typical efficiency, dense or
-//! convolutional, on the idle device). Every benchmarked point is fitted to
+//! `O` (the device's one-node call overhead × the model's dispatched
+//! nodes, plus reading the weights once) and compute `C(b)` (the model's
+//! work — FLOPs plus its per-layer terms, see [`crate::LayerWork`] — × b
+//! at one thread's probe speed ÷ the typical efficiency, on the idle
+//! device). Every benchmarked point is fitted to
 //! `latency = α × O + β_kind × C(b)` — least squares on the *relative*
 //! error, so a 0.05 ms call counts as much as a 5 ms one. α and β are
 //! properties of the device (how its runtime really dispatches and
 //! computes), so they carry over to any other model: α always, β to
-//! models of a kind that was benchmarked with compute a real part of the
-//! time. The spread of measured ÷ fitted over all points, widened by
-//! [`CALIBRATION_MARGIN`], is the calibrated range — widened by
-//! [`TRANSFER_MARGIN`] for a model that was not itself benchmarked. The scales absorb the
-//! load the device had while benchmarked.
+//! models of the kind (dense or convolutional) that was benchmarked with
+//! compute a real part of the time — and to the other kind when no run of
+//! that kind did, since the per-layer work already charges what makes a
+//! convolution slower per FLOP. The calibrated range is the fitted value ±
+//! the farthest any benchmarked point strayed from the fit, plus
+//! [`CALIBRATION_MARGIN`] — plus [`TRANSFER_MARGIN`] for a model that was
+//! not itself benchmarked. The scales absorb the load the device had while
+//! benchmarked.
 //!
 //! Memory: per run, the resident memory above the pre-load RSS at each
 //! batch is fitted to `weights + runtime overhead + batch × activations ×
@@ -25,11 +29,11 @@
 //! loading (the allocator reused freed memory) is left out of that.
 
 use super::config::{BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig};
-use super::factors::{DeviceFactors, ModelFactors, energy_mj, is_convolutional, throughput_per_s};
+use super::factors::{DeviceFactors, ModelFactors, call_parts, energy_mj, is_convolutional, throughput_per_s};
 use super::report::{Calibration, Fit, Range, Reason, ReasonKind};
 use super::{CalibrateError, estimate_fit};
 use crate::device::Device;
-use crate::model::ModelProfile;
+use crate::model::{LayerWork, ModelProfile};
 use crate::wire::{BatchLatency, BenchmarkMemory, BenchmarkResponse};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +55,9 @@ pub struct BenchmarkRun {
     /// The model has convolutions (calibrates convolutional models).
     #[serde(default)]
     pub convolutional: bool,
+    /// The model's per-layer work (uncounted in runs kept before it was).
+    #[serde(default)]
+    pub work: LayerWork,
 }
 
 impl BenchmarkRun {
@@ -64,6 +71,7 @@ impl BenchmarkRun {
             memory: bench.memory.clone(),
             synthetic: bench.synthetic,
             convolutional: is_convolutional(profile),
+            work: profile.work.clone(),
         }
     }
 }
@@ -123,34 +131,46 @@ fn run_profile(run: &BenchmarkRun) -> ModelProfile {
         outputs: Vec::new(),
         target_device_types: Vec::new(),
         accuracy: None,
+        work: run.work.clone(),
     }
 }
 
-/// The uncalibrated split of one call: overhead `O` and compute per sample
-/// at the kind's typical (geometric-mean) efficiency, on the idle device.
+/// The uncalibrated split of one call: overhead `O` (at batch 1 and
+/// beyond) and compute per sample at the middle of the model's efficiency
+/// range, on the idle device.
 struct Structure {
-    /// The device's per-call overhead, and reading this model's weights once.
+    /// The per-call overhead of this model's graph at batch 1 and at
+    /// larger batches, and reading its weights once.
+    call_ms_batch1: f64,
     call_ms: f64,
     weights_ms: f64,
     compute_ms_per_sample: f64,
     convolutional: bool,
-    /// ms per FLOP at the optimistic and pessimistic efficiency.
-    ms_per_flop_fast: f64,
-    ms_per_flop_slow: f64,
+    /// ms per sample at the optimistic and pessimistic efficiency.
+    ms_per_sample_fast: f64,
+    ms_per_sample_slow: f64,
+}
+
+impl Structure {
+    fn call_ms_at(&self, batch: u32) -> f64 {
+        if batch == 1 { self.call_ms_batch1 } else { self.call_ms }
+    }
 }
 
 fn structure(profile: &ModelProfile, device: &Device, cfg: &FitConfig) -> Structure {
     let idle = Device { current_load: 0.0, ..device.clone() };
     let d = DeviceFactors::new(&idle, cfg);
     let m = ModelFactors::new(profile, cfg);
-    let eff_mid = (m.eff_low * m.eff_high).sqrt();
+    let at1 = call_parts(&m, &d, 1);
+    let at2 = call_parts(&m, &d, 2);
     Structure {
-        call_ms: d.fixed_overhead_ms.max(1e-6),
-        weights_ms: m.weights_bytes * d.ms_per_weight_byte,
-        compute_ms_per_sample: m.flops * d.ms_per_flop / eff_mid,
+        call_ms_batch1: at1.call_ms.max(1e-6),
+        call_ms: at2.call_ms.max(1e-6),
+        weights_ms: at2.weights_ms,
+        compute_ms_per_sample: at2.compute_ms_per_sample,
         convolutional: m.convolutional,
-        ms_per_flop_fast: d.ms_per_flop / m.eff_high,
-        ms_per_flop_slow: d.ms_per_flop / m.eff_low,
+        ms_per_sample_fast: m.work_flops * d.ms_per_flop / m.eff_high,
+        ms_per_sample_slow: m.work_flops * d.ms_per_flop / m.eff_low,
     }
 }
 
@@ -176,7 +196,7 @@ const CONV: usize = 3;
 const MIN_LOAD_MB: f64 = 0.25;
 
 /// Extra margin either side for a model calibrated through others' runs.
-pub const TRANSFER_MARGIN: f64 = 0.25;
+pub const TRANSFER_MARGIN: f64 = 0.2;
 
 /// A part's scale counts only when that part was at least this share of
 /// some measured call (else the runs said nothing about it).
@@ -204,7 +224,7 @@ impl DeviceCalibration {
                     return Err(CalibrateError::BadLatency { index, batch: r.batch, latency_ms: r.latency_ms_p50 });
                 }
                 let compute = st.compute_ms_per_sample * f64::from(r.batch);
-                let mut parts_ms = [st.call_ms, st.weights_ms, 0.0, 0.0];
+                let mut parts_ms = [st.call_ms_at(r.batch), st.weights_ms, 0.0, 0.0];
                 parts_ms[if st.convolutional { CONV } else { DENSE }] = compute;
                 points.push(Point { parts_ms, latency_ms: r.latency_ms_p50 });
                 index += 1;
@@ -237,12 +257,20 @@ impl DeviceCalibration {
             }
         }
         let (runtime_overhead_mb, activation_factor) = fit_memory(runs);
-        let reference = ModelProfile { flops_per_sample: 1_000_000_000, ops: Vec::new(), ..run_profile(&runs[0]) };
+        // One GFLOP in one node: what the scales make of plain FLOPs.
+        let reference = ModelProfile {
+            flops_per_sample: 1_000_000_000,
+            ops: Vec::new(),
+            work: if runs[0].work.is_known() {
+                LayerWork { nodes: 1, ..LayerWork::default() }
+            } else {
+                LayerWork::default()
+            },
+            ..run_profile(&runs[0])
+        };
         let dense_st = structure(&reference, device, cfg);
-        let conv_st = structure(&ModelProfile { ops: vec!["Conv".into()], ..reference }, device, cfg);
         let gflops_per_call = match (dense, conv) {
-            (Some(b), _) => 1000.0 / (b * dense_st.compute_ms_per_sample),
-            (None, Some(b)) => 1000.0 / (b * conv_st.compute_ms_per_sample),
+            (Some(b), _) | (None, Some(b)) => 1000.0 / (b * dense_st.compute_ms_per_sample),
             (None, None) => 1000.0 / dense_st.compute_ms_per_sample,
         };
         Ok(DeviceCalibration {
@@ -266,25 +294,40 @@ impl DeviceCalibration {
     /// `device` (the device the calibration was made on).
     pub fn latency_ms(&self, profile: &ModelProfile, batch: u32, device: &Device, cfg: &FitConfig) -> Range {
         let st = structure(profile, device, cfg);
-        let overhead = self.overhead_scale * st.call_ms + self.weight_read_scale.unwrap_or(1.0) * st.weights_ms;
+        let overhead =
+            self.overhead_scale * st.call_ms_at(batch) + self.weight_read_scale.unwrap_or(1.0) * st.weights_ms;
         // A model that was not benchmarked differs from those that were in
         // ways the scales do not see (layer sizes, node count): wider.
         let margin =
             if self.models.contains(&profile.name) { CALIBRATION_MARGIN } else { CALIBRATION_MARGIN + TRANSFER_MARGIN };
-        let (lo, hi) = (self.ratio.low * (1.0 - margin), self.ratio.high * (1.0 + margin));
-        let beta = if st.convolutional { self.conv_compute_scale } else { self.dense_compute_scale };
-        let flops = profile.flops_per_sample as f64 * f64::from(batch);
-        match beta {
+        // Symmetric about the fitted value (which stays the middle): as far
+        // as the farthest measurement strayed from the fit, plus the margin.
+        let spread = (1.0 - self.ratio.low).max(self.ratio.high - 1.0).max(0.0) + margin;
+        let (lo, hi) = ((1.0 - spread).max(0.05), 1.0 + spread);
+        match self.compute_scale(st.convolutional) {
             Some(beta) => {
                 let mid = overhead + beta * st.compute_ms_per_sample * f64::from(batch);
                 Range { low: mid * lo, high: mid * hi }
             }
-            // No run of this kind: the overhead is calibrated, compute keeps
-            // its uncalibrated range.
+            // No run taught compute: the overhead is calibrated, compute
+            // keeps its uncalibrated range.
             None => Range {
-                low: overhead * lo + flops * st.ms_per_flop_fast,
-                high: overhead * hi + flops * st.ms_per_flop_slow,
+                low: overhead * lo + st.ms_per_sample_fast * f64::from(batch),
+                high: overhead * hi + st.ms_per_sample_slow * f64::from(batch),
             },
+        }
+    }
+
+    /// The compute scale for a model of this kind: its own kind's when a
+    /// run of that kind taught it; else the other kind's — the profile's
+    /// per-layer work already charges what makes convolutions slower per
+    /// FLOP, so what is left (how fast this device runs the runtime's
+    /// kernels now) is the device's, for either kind.
+    fn compute_scale(&self, convolutional: bool) -> Option<f64> {
+        if convolutional {
+            self.conv_compute_scale.or(self.dense_compute_scale)
+        } else {
+            self.dense_compute_scale.or(self.conv_compute_scale)
         }
     }
 }
@@ -458,8 +501,15 @@ fn calibration_reason(cal: &DeviceCalibration, runtime_overhead_bytes: u64, conv
         if convolutional { cal.conv_compute_scale.is_some() } else { cal.dense_compute_scale.is_some() };
     let what = if cal.synthetic { "synthetic benchmark" } else { "run" };
     let kind_word = if convolutional { "convolutional" } else { "dense" };
+    let other = if convolutional { cal.dense_compute_scale.is_some() } else { cal.conv_compute_scale.is_some() };
     let compute = if calibrated_compute {
-        format!("FLOPs at {:.1} GFLOP/s", cal.gflops_per_call)
+        format!("work at {:.1} GFLOP/s", cal.gflops_per_call)
+    } else if other {
+        format!(
+            "work at {:.1} GFLOP/s, learnt from {} models (none of this kind ran; the per-layer work counts the difference)",
+            cal.gflops_per_call,
+            if convolutional { "dense" } else { "convolutional" }
+        )
     } else {
         format!("compute of {kind_word} models not calibrated (no run of one with compute a real part of its time)")
     };

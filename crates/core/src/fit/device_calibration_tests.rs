@@ -47,6 +47,7 @@ fn run_of(p: &ModelProfile, gflops: f64, efficiency: f64, memory: Option<(f64, f
         }),
         synthetic: false,
         convolutional: false,
+        work: p.work.clone(),
     }
 }
 
@@ -150,16 +151,39 @@ fn one_batch_size_alone_still_calibrates() {
 }
 
 #[test]
-fn a_dense_run_calibrates_the_overhead_of_a_convolutional_model_but_not_its_compute() {
+fn a_dense_run_calibrates_a_convolutional_model_through_the_per_layer_work() {
     let (d, cfg) = (server(), FitConfig::default());
-    let dense = model("dense", 2_000_000, 0, 0);
-    let conv = ModelProfile { ops: vec!["Conv".into(), "Relu".into()], ..model("conv", 2_000_000, 0, 0) };
-    let cal = DeviceCalibration::from_runs(&[run_of(&dense, 40.0, 1.0, None)], &d, &cfg).unwrap();
+    // Counted work: a dense MLP and a small CNN of about the same FLOPs.
+    let dense = ModelProfile {
+        work: LayerWork { nodes: 4, matmul_rows: 3, elementwise_elements: 20, row_ops: 1, ..LayerWork::default() },
+        ..model("dense", 2_000_000, 1 << 20, 0)
+    };
+    let conv = ModelProfile {
+        ops: vec!["Conv".into(), "Relu".into()],
+        work: LayerWork { nodes: 4, matmul_rows: 2, conv_elements: 4_000, elementwise_elements: 640, row_ops: 0 },
+        ..model("conv", 2_000_000, 64 << 10, 0)
+    };
+    // This device runs everything the structure charges 1.3× slower than
+    // its probe says, dispatch 0.7× as dear: both are the device's.
+    let truth = |p: &ModelProfile, b: u32| {
+        let st = structure(p, &d, &cfg);
+        0.7 * st.call_ms_at(b) + 0.7 * st.weights_ms + 1.3 * st.compute_ms_per_sample * f64::from(b)
+    };
+    let mut run = run_of(&dense, 40.0, 1.0, None);
+    for r in &mut run.results {
+        r.latency_ms_p50 = truth(&dense, r.batch);
+    }
+    let cal = DeviceCalibration::from_runs(&[run], &d, &cfg).unwrap();
+    assert!(cal.dense_compute_scale.is_some() && cal.conv_compute_scale.is_none());
     let fit = estimate_fit_calibrated(&conv, &d, &cfg, &cal);
     let reason = fit.reasons.iter().find(|r| r.kind == ReasonKind::Calibration).unwrap();
-    assert!(reason.message.contains("compute of convolutional models not calibrated"), "{}", reason.message);
-    // Its compute keeps the uncalibrated (convolutional) width.
-    let (e0, e1) = (estimate_fit(&conv, &d, &cfg), &fit);
-    let (w0, w1) = (e0.at_batch(128).unwrap().latency_ms.width(), e1.at_batch(128).unwrap().latency_ms.width());
-    assert!(w1 > 0.8 * w0, "{w1} vs {w0}");
+    assert!(reason.message.contains("learnt from dense models"), "{}", reason.message);
+    let plain = estimate_fit(&conv, &d, &cfg);
+    for b in [1u32, 8, 32, 128] {
+        let (cal_mid, plain_mid) =
+            (fit.at_batch(b).unwrap().latency_ms.mid(), plain.at_batch(b).unwrap().latency_ms.mid());
+        let t = truth(&conv, b);
+        assert!((cal_mid / t - 1.0).abs() < 0.05, "batch {b}: calibrated {cal_mid} vs truth {t}");
+        assert!((cal_mid / t - 1.0).abs() < (plain_mid / t - 1.0).abs(), "batch {b}");
+    }
 }

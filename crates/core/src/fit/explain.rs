@@ -146,30 +146,41 @@ pub(super) fn compute_reason(device: &Device, m: &ModelFactors, d: &DeviceFactor
     } else {
         format!("one inference thread assumed {} GFLOP/s (÷ {} core(s))", fmt_amount(d.thread_gflops), device.cpu_cores)
     };
+    let call_b2 = super::factors::pair_call_ms(m, d, 2);
     let mut overhead = format!(
-        "per-call overhead {} ms {} (allowed {}–{} ms)",
+        "per-call overhead {} ms {} a node, {} ms for this model's graph (allowed {}–{} ms)",
         fmt_amount(d.fixed_overhead_ms),
         if d.overhead_measured { "measured" } else { "assumed" },
-        fmt_amount(d.overhead_low_ms),
-        fmt_amount(d.overhead_high_ms),
+        fmt_amount(call_b2),
+        fmt_amount(call_b2 * d.overhead_low_factor),
+        fmt_amount(call_b2 * m.overhead_high_factor),
     );
     if d.ms_per_weight_byte > 0.0 {
         overhead.push_str(&format!(
-            "; reading the {} MB of weights once a call takes {} ms (×{}–{})",
+            "; reading the {} MB of weights once a call takes {} ms (×{}–{}; {} KB of them fit the cache)",
             fmt_amount(m.weights_bytes / BYTES_PER_MB),
-            fmt_amount(m.weights_bytes * d.ms_per_weight_byte),
+            fmt_amount(super::factors::pair_weights_ms(m, d)),
             d.weight_read_low,
-            d.weight_read_high
+            d.weight_read_high,
+            fmt_amount(m.weights_bytes.min(d.cache_bytes) / 1024.0),
         ));
     }
+    let work = if m.work_flops > m.flops {
+        format!(
+            "its work, {} MFLOP a sample with the per-layer costs (FLOPs alone {} MFLOP),",
+            fmt_amount(m.work_flops / 1e6),
+            fmt_amount(m.flops / 1e6)
+        )
+    } else {
+        format!("the model ({}, layers not counted)", if m.convolutional { "convolutional" } else { "dense" })
+    };
     let message = format!(
         "compute: {speed}; {thread}; at {} load on {} core(s) a new inference thread gets {} of a core, {} GFLOP/s; \
-         the model ({}) is assumed to reach {}–{} of that; {overhead}",
+         {work} is assumed to run at {}–{} of that; {overhead}",
         percent(d.load),
         device.cpu_cores,
         percent(d.share),
         fmt_amount(d.available_gflops),
-        if m.convolutional { "convolutional" } else { "dense" },
         percent(m.eff_low),
         percent(m.eff_high),
     );

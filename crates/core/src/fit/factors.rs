@@ -27,10 +27,23 @@ pub(crate) struct ModelFactors {
     pub default_ops_ok: bool,
     /// The model has convolutions (its efficiency range is the conv one).
     pub convolutional: bool,
-    /// Share of one thread's probe speed the model reaches, pessimistic
-    /// and optimistic.
+    /// Share of one thread's probe speed the model's work reaches,
+    /// pessimistic and optimistic.
     pub eff_low: f64,
     pub eff_high: f64,
+    /// Work per sample in FLOPs of the probe's GEMM: the FLOPs plus the
+    /// per-layer terms of the profile's [`crate::LayerWork`] (FLOPs alone
+    /// when it was not counted).
+    pub work_flops: f64,
+    /// The per-call overhead of this model ÷ the device's one-node figure,
+    /// at batch > 1 and the extra at batch 1 (1 and 0 when not counted).
+    pub call_factor: f64,
+    pub batch1_call_extra: f64,
+    /// High end of the per-call overhead factor for this model.
+    pub overhead_high_factor: f64,
+    /// Read time factors of weights within and beyond the per-core cache.
+    pub cached_read: f64,
+    pub uncached_read: f64,
 }
 
 impl ModelFactors {
@@ -41,15 +54,42 @@ impl ModelFactors {
             model.target_device_types.iter().fold(0u8, |m, t| m | type_bit(*t))
         };
         let convolutional = is_convolutional(model);
-        let (eff_low, eff_high) = if convolutional {
+        let w = &model.work;
+        let known = w.is_known();
+        let (eff_low, eff_high) = if known {
+            (cfg.layer_efficiency_low, cfg.layer_efficiency_high)
+        } else if convolutional {
             (cfg.conv_efficiency_low, cfg.conv_efficiency_high)
         } else {
             (cfg.efficiency_low, cfg.efficiency_high)
         };
+        let flops = model.flops_per_sample as f64;
+        let (work_flops, call_factor, batch1_call_extra) = if known {
+            let nodes = f64::from(w.nodes);
+            (
+                flops
+                    + w.matmul_rows as f64 * cfg.matmul_row_flops
+                    + w.conv_elements as f64 * cfg.conv_element_flops
+                    + w.elementwise_elements as f64 * cfg.elementwise_element_flops
+                    + w.row_ops as f64 * cfg.row_op_flops,
+                1.0 + (nodes - 1.0) * cfg.node_overhead_factor,
+                nodes * cfg.batch1_node_factor,
+            )
+        } else {
+            (flops, 1.0, 0.0)
+        };
+        let (cached_read, uncached_read) =
+            if known { (cfg.cached_weight_read_factor, cfg.uncached_weight_read_factor) } else { (1.0, 1.0) };
         ModelFactors {
             convolutional,
             eff_low,
             eff_high,
+            work_flops,
+            call_factor,
+            batch1_call_extra,
+            overhead_high_factor: if known { cfg.layer_overhead_high_factor } else { cfg.overhead_high_factor },
+            cached_read,
+            uncached_read,
             fixed_bytes: model.weights_bytes as f64 + cfg.runtime_overhead_bytes as f64,
             act_bytes: model.peak_activation_bytes_per_sample as f64,
             storage_bytes: model.storage_bytes() as f64,
@@ -104,11 +144,13 @@ pub(crate) struct DeviceFactors {
     /// config's), and the range the estimate allows around it.
     pub fixed_overhead_ms: f64,
     pub overhead_measured: bool,
-    pub overhead_low_ms: f64,
-    pub overhead_high_ms: f64,
     /// ms to read one byte of weights (0 when the device did not measure
     /// it), and the range factors around it.
     pub ms_per_weight_byte: f64,
+    /// Bytes of weights the per-core cache keeps (the device's cache, else
+    /// the config's, × `weight_cache_fraction`).
+    pub cache_bytes: f64,
+    pub overhead_low_factor: f64,
     pub weight_read_low: f64,
     pub weight_read_high: f64,
     /// Current load used, in 0..=1 (a non-number counts as idle).
@@ -168,12 +210,14 @@ impl DeviceFactors {
             ms_per_flop: 1.0 / flops_per_ms,
             fixed_overhead_ms,
             overhead_measured,
-            overhead_low_ms: fixed_overhead_ms * cfg.overhead_low_factor,
-            overhead_high_ms: fixed_overhead_ms * cfg.overhead_high_factor,
             ms_per_weight_byte: match device.weight_read_gbps {
                 Some(g) if g.is_finite() && g > 0.0 => 1.0 / (g * 1e6),
                 _ => 0.0,
             },
+            cache_bytes: f64::from(device.cache_kb.unwrap_or(cfg.default_cache_kb))
+                * 1024.0
+                * cfg.weight_cache_fraction,
+            overhead_low_factor: cfg.overhead_low_factor,
             weight_read_low: cfg.weight_read_low_factor,
             weight_read_high: cfg.weight_read_high_factor,
             load,
@@ -224,14 +268,50 @@ pub(crate) fn pair_max_batch(m: &ModelFactors, d: &DeviceFactors) -> u32 {
     b
 }
 
+/// The uncalibrated parts of one call at `batch`, ms, at the middle of
+/// each range: per-call overhead (dispatch of every node), reading the
+/// weights once, and compute per sample (work ÷ the geometric-mean
+/// efficiency).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CallParts {
+    pub call_ms: f64,
+    pub weights_ms: f64,
+    pub compute_ms_per_sample: f64,
+}
+
+/// The per-call overhead of `m` on `d` at `batch` (the device's one-node
+/// figure × the model's node factor), ms.
+#[inline]
+pub(crate) fn pair_call_ms(m: &ModelFactors, d: &DeviceFactors, batch: u32) -> f64 {
+    let extra = if batch == 1 { m.batch1_call_extra } else { 0.0 };
+    d.fixed_overhead_ms * (m.call_factor + extra)
+}
+
+/// Reading `m`'s weights once on `d`, ms (middle of the range).
+#[inline]
+pub(crate) fn pair_weights_ms(m: &ModelFactors, d: &DeviceFactors) -> f64 {
+    let cached = m.weights_bytes.min(d.cache_bytes);
+    let beyond = (m.weights_bytes - cached).max(0.0);
+    (cached * m.cached_read + beyond * m.uncached_read) * d.ms_per_weight_byte
+}
+
+pub(crate) fn call_parts(m: &ModelFactors, d: &DeviceFactors, batch: u32) -> CallParts {
+    CallParts {
+        call_ms: pair_call_ms(m, d, batch),
+        weights_ms: pair_weights_ms(m, d),
+        compute_ms_per_sample: m.work_flops * d.ms_per_flop / (m.eff_low * m.eff_high).sqrt(),
+    }
+}
+
 /// Latency range of one call at `batch`, ms.
 #[inline]
 pub(crate) fn pair_latency_ms(m: &ModelFactors, d: &DeviceFactors, batch: u32) -> Range {
-    let flops = m.flops * batch as f64;
-    let weights_ms = m.weights_bytes * d.ms_per_weight_byte;
+    let work = m.work_flops * batch as f64;
+    let call_ms = pair_call_ms(m, d, batch);
+    let weights_ms = pair_weights_ms(m, d);
     Range {
-        low: flops * d.ms_per_flop / m.eff_high + d.overhead_low_ms + weights_ms * d.weight_read_low,
-        high: flops * d.ms_per_flop / m.eff_low + d.overhead_high_ms + weights_ms * d.weight_read_high,
+        low: work * d.ms_per_flop / m.eff_high + call_ms * d.overhead_low_factor + weights_ms * d.weight_read_low,
+        high: work * d.ms_per_flop / m.eff_low + call_ms * m.overhead_high_factor + weights_ms * d.weight_read_high,
     }
 }
 
@@ -348,5 +428,53 @@ mod tests {
         let fit = estimate_fit(&p, &d, &cfg);
         assert!((fit.available_gflops - 2.0).abs() < 1e-12);
         assert!(fit.reasons.iter().any(|r| r.message.contains("ignored the reported speed")));
+    }
+
+    #[test]
+    fn narrow_layers_and_many_nodes_cost_more_than_their_flops() {
+        let cfg = FitConfig::default();
+        let mut d = server();
+        d.gflops_per_thread = Some(50.0);
+        d.call_overhead_ms = Some(0.01);
+        d.weight_read_gbps = Some(20.0);
+        d.cache_kb = Some(2048);
+        let flops = 500_000;
+        let wide = ModelProfile {
+            flops_per_sample: flops,
+            work: crate::LayerWork {
+                nodes: 3,
+                matmul_rows: 2,
+                row_ops: 1,
+                elementwise_elements: 20,
+                ..Default::default()
+            },
+            ..mlp()
+        };
+        let narrow = ModelProfile {
+            work: crate::LayerWork {
+                nodes: 9,
+                matmul_rows: 8,
+                row_ops: 1,
+                elementwise_elements: 20,
+                ..Default::default()
+            },
+            ..wide.clone()
+        };
+        let (w, n) = (estimate_fit(&wide, &d, &cfg), estimate_fit(&narrow, &d, &cfg));
+        for b in [1u32, 128] {
+            let (lw, ln) = (w.at_batch(b).unwrap().latency_ms, n.at_batch(b).unwrap().latency_ms);
+            assert!(ln.low > lw.low && ln.high > lw.high, "batch {b}: {ln:?} vs {lw:?}");
+        }
+        // Six more rows a sample at 7400 FLOP-equivalents each: 44.4 kFLOP
+        // more work a sample, at 50 GFLOP/s ÷ 0.8 (the pessimistic end).
+        let extra = n.at_batch(128).unwrap().latency_ms.high - w.at_batch(128).unwrap().latency_ms.high;
+        let dispatch = 6.0 * 0.6 * 0.01 * cfg.layer_overhead_high_factor;
+        assert!((extra - (128.0 * 6.0 * 7400.0 / 50e9 * 1e3 / 0.8 + dispatch)).abs() < 1e-9, "{extra}");
+        // Weights beyond half the 2 MiB cache cost the probe's read time; within it a tenth.
+        let mut big = wide.clone();
+        big.weights_bytes = 3 << 20;
+        let parts = call_parts(&ModelFactors::new(&big, &cfg), &DeviceFactors::new(&d, &cfg), 2);
+        let want = ((1u64 << 20) as f64 * 0.1 + (2u64 << 20) as f64) / 20e6;
+        assert!((parts.weights_ms - want).abs() < 1e-12, "{parts:?}");
     }
 }

@@ -18,6 +18,7 @@ pub(crate) fn mlp() -> ModelProfile {
         outputs: vec![],
         target_device_types: vec![],
         accuracy: None,
+        work: Default::default(),
     }
 }
 

@@ -138,10 +138,10 @@ pub fn estimate_fit(profile: &ModelProfile, device: &Device, cfg: &FitConfig) ->
         free_storage_gb: d.free_storage_bytes / BYTES_PER_GB,
         available_gflops: d.available_gflops,
         compute_ms_per_sample: Range {
-            low: m.flops * d.ms_per_flop / m.eff_high,
-            high: m.flops * d.ms_per_flop / m.eff_low,
+            low: m.work_flops * d.ms_per_flop / m.eff_high,
+            high: m.work_flops * d.ms_per_flop / m.eff_low,
         },
-        fixed_overhead_ms: d.fixed_overhead_ms,
+        fixed_overhead_ms: factors::pair_call_ms(&m, &d, 2) + factors::pair_weights_ms(&m, &d),
         compute_power_w: power.compute_w,
         calibration: None,
     }

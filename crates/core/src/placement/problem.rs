@@ -296,6 +296,7 @@ mod tests {
             outputs: vec![],
             target_device_types: vec![],
             accuracy: None,
+            work: Default::default(),
         };
         let huge = ModelProfile { name: "huge".into(), weights_bytes: 400 * 1024 * 1024, ..tiny.clone() };
         let devices = vec![
