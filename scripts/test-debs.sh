@@ -99,7 +99,8 @@ ip netns exec "$ns" setpriv --reuid="$svc_uid" --regid="$svc_uid" --clear-groups
 agent_pid=$!
 ok=""
 for _ in $(seq 1 100); do
-    if ip netns exec "$ns" curl -fsS --max-time 1 http://127.0.0.1:8470/v1/health >"$work/health.json" 2>/dev/null; then
+    # HTTPS by default, with a self-signed certificate over the device key (-k: the console pins the key instead).
+    if ip netns exec "$ns" curl -fsSk --max-time 1 https://127.0.0.1:8470/v1/health >"$work/health.json" 2>/dev/null; then
         ok=1
         break
     fi
@@ -112,4 +113,6 @@ cat "$work/health.json"; echo
 [ "$(stat -c %a "$data/token.sha256")" = "600" ] || fail "the token hash is readable by others"
 grep -q "^token " "$work/agent.out" || fail "the agent did not print its new token once"
 grep -q "listening on 0.0.0.0:8470" "$work/agent.out" || fail "the agent did not say where it listens"
+[ "$(stat -c %a "$data/identity.key")" = "600" ] || fail "the identity key is readable by others"
+grep -q "^fingerprint " "$work/agent.out" || fail "the agent did not print its key fingerprint"
 echo "debs: contents checked; the agent runs as its unit says and answers /v1/health"

@@ -16,6 +16,7 @@ fn lo_scan(token: Option<&str>) -> ScanOptions {
         sweep: None,
         tokens: HashMap::new(),
         default_token: token.map(str::to_owned),
+        pins: HashMap::new(),
     }
 }
 

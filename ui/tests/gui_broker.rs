@@ -178,8 +178,10 @@ fn a_saved_broker_is_watched_from_the_start() {
     config.token = Some(TOKEN.into());
     config.broker = Some(BrokerConfig::new(broker.url().parse().unwrap(), FLEET));
     let agent = rt.block_on(spawn(config)).unwrap();
-    let mut saved = edgefleet_ui::app::AppState::default();
-    saved.broker = BrokerSettings { url: broker.url(), fleet_name: FLEET.into(), ..BrokerSettings::default() };
+    let saved = edgefleet_ui::app::AppState {
+        broker: BrokerSettings { url: broker.url(), fleet_name: FLEET.into(), ..BrokerSettings::default() },
+        ..Default::default()
+    };
     let engine = EngineConfig { mdns: false, default_token: Some(TOKEN.into()), ..EngineConfig::default() };
     let app = App::restore(AppConfig { seed_library: false, ..AppConfig::new(engine, None) }, saved).unwrap();
     let mut h = harness(app);

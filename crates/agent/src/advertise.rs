@@ -156,6 +156,9 @@ pub fn txt_properties(device: &Device) -> HashMap<String, String> {
     put(txt::API, API_VERSION.to_owned());
     put(txt::VER, env!("CARGO_PKG_VERSION").to_owned());
     put(txt::SIM, if device.simulated { "1" } else { "0" }.to_owned());
+    if let Some(fp) = &device.key_fingerprint {
+        put(txt::FINGERPRINT, crate::device_key::short_fingerprint(fp));
+    }
     if let Some(runtime) = &device.runtime {
         put(txt::RUNTIME, runtime_txt(runtime));
     }

@@ -47,6 +47,8 @@ pub(crate) struct AppState {
     pub predict_permits: tokio::sync::Semaphore,
     /// Benchmarks run at once.
     pub benchmark_permits: tokio::sync::Semaphore,
+    /// The console key models must be signed by, once pinned.
+    pub trust: crate::model_trust::ModelTrust,
 }
 
 impl AppState {

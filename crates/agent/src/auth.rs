@@ -5,7 +5,8 @@
 //! so neither a copy of the data dir nor response timing reveals the token.
 //! Different wrong tokens are counted per peer address ([`crate::token_gate`]):
 //! past the limit the peer gets 429 without its guesses being checked.
-//! `POST /v1/token` replaces the token (rotation).
+//! `POST /v1/token` replaces the token (rotation); `POST /v1/trust` pins
+//! the console's model-signing key (see `model_trust`).
 
 use crate::api_error::ApiError;
 use crate::app_state::AppState;
@@ -18,6 +19,7 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use edgefleet_core::wire::{TrustRequest, TrustResponse};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -109,4 +111,18 @@ pub(crate) async fn rotate(
     state.token.replace(hash);
     tracing::info!("bearer token rotated");
     Ok(Json(RotateTokenResponse { rotated: true }))
+}
+
+/// `POST /v1/trust`: pin the console's model-signing key.
+pub(crate) async fn trust(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<TrustRequest>, JsonRejection>,
+) -> Result<Json<TrustResponse>, ApiError> {
+    let Json(req) = body?;
+    let key = crate::model_trust::parse_key(&req.console_key)
+        .ok_or_else(|| ApiError::bad_request("console_key must be 32 bytes of hex (an ed25519 public key)"))?;
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || s.trust.pin(key, req.replace)).await??;
+    tracing::info!("console key {} pinned: models must be signed by it", &hex::encode(key)[..16]);
+    Ok(Json(TrustResponse { console_key: hex::encode(key), require_signed: state.trust.required() }))
 }

@@ -7,7 +7,8 @@
 //! At the cap the oldest connection with no request in flight is closed to
 //! make room, so a flood of idle or half-sent connections cannot keep a
 //! fresh `/v1/health` from being answered; only when every connection is
-//! busy is the new one refused. Each request carries its peer address as
+//! busy is the new one refused. With a TLS configuration the same loop
+//! serves HTTPS (see [`serve_bounded_tls`]). Each request carries its peer address as
 //! `ConnectInfo<SocketAddr>` (used to rate-limit failed logins per peer).
 
 use axum::Router;
@@ -187,13 +188,30 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStallGuard<T> {
 /// Serve `app` on `listener` within `limits` until `shutdown` completes;
 /// then stop accepting, let open requests finish and return.
 pub async fn serve_bounded<L>(
-    mut listener: L,
+    listener: L,
     app: Router,
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
+    serve_bounded_tls(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve_bounded`], speaking TLS with `tls` when given. The handshake runs
+/// in the connection's own task, under the header-read timeout, and the
+/// connection counts against the cap from the moment it is accepted, so
+/// clients that stall mid-handshake are bounded like slow headers.
+pub async fn serve_bounded_tls<L>(
+    mut listener: L,
+    app: Router,
+    limits: ServeLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let max_connections = limits.max_connections.max(1);
     let epoch = Instant::now();
     let registry = Arc::new(Mutex::new(Registry::default()));
@@ -222,42 +240,20 @@ pub async fn serve_bounded<L>(
             reg.open.insert(id, slot.clone());
             id
         };
-        let service = {
-            let (app, slot) = (app.clone(), slot.clone());
-            hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let guard = InFlight::start(slot.clone(), epoch);
-                let mut req = req.map(|b| idle_limited_body(b, limits.io_idle_timeout));
-                req.extensions_mut().insert(ConnectInfo(peer));
-                let app = app.clone();
-                async move {
-                    let response = app.oneshot(req).await;
-                    drop(guard);
-                    response
-                }
-            })
-        };
-        let (registry, stopping, close_rx) = (registry.clone(), stopping.clone(), close_rx.clone());
+        let conn = Connection { peer, slot, epoch, limits, max_connections, stopping: stopping.clone() };
+        let (app, registry, close_rx, acceptor) = (app.clone(), registry.clone(), close_rx.clone(), acceptor.clone());
         tokio::spawn(async move {
-            let io = WriteStallGuard { inner: io, idle: limits.io_idle_timeout, stalled_since: None };
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
-            let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
-            let mut graceful = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!("connection from {peer} ended: {e}");
-                        }
-                        break;
-                    }
-                    () = slot.evict.cancelled() => {
-                        tracing::debug!("closed idle connection from {peer} to stay under {max_connections}");
-                        break;
-                    }
-                    () = stopping.cancelled(), if !graceful => {
-                        graceful = true;
-                        conn.as_mut().graceful_shutdown();
+            match acceptor {
+                None => conn.serve(io, app).await,
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)) => done,
+                        () = conn.slot.evict.cancelled() => Ok(Err(io::Error::other("evicted during the handshake"))),
+                    };
+                    match handshake {
+                        Ok(Ok(tls)) => conn.serve(tls, app).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                     }
                 }
             }
@@ -271,4 +267,62 @@ pub async fn serve_bounded<L>(
     stopping.cancel();
     drop(close_rx);
     close_tx.closed().await;
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    peer: SocketAddr,
+    slot: Arc<ConnSlot>,
+    epoch: Instant,
+    limits: ServeLimits,
+    max_connections: usize,
+    stopping: CancellationToken,
+}
+
+impl Connection {
+    /// Serve HTTP/1.1 on `io` (plain or TLS) until the client goes, the
+    /// connection is evicted, or the server stops (gracefully).
+    async fn serve<I>(self, io: I, app: Router)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection { peer, slot, epoch, limits, max_connections, stopping } = self;
+        let service = {
+            let slot = slot.clone();
+            hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                let guard = InFlight::start(slot.clone(), epoch);
+                let mut req = req.map(|b| idle_limited_body(b, limits.io_idle_timeout));
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let app = app.clone();
+                async move {
+                    let response = app.oneshot(req).await;
+                    drop(guard);
+                    response
+                }
+            })
+        };
+        let io = WriteStallGuard { inner: io, idle: limits.io_idle_timeout, stalled_since: None };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+        let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
+        let mut graceful = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!("connection from {peer} ended: {e}");
+                    }
+                    break;
+                }
+                () = slot.evict.cancelled() => {
+                    tracing::debug!("closed idle connection from {peer} to stay under {max_connections}");
+                    break;
+                }
+                () = stopping.cancelled(), if !graceful => {
+                    graceful = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
 }

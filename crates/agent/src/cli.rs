@@ -94,6 +94,15 @@ pub struct AgentArgs {
     /// Do not advertise on mDNS.
     #[arg(long)]
     pub no_advertise: bool,
+    /// Serve plain HTTP instead of HTTPS: the token and models cross the
+    /// network in clear. Only for tests and closed lab networks.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Activate models even without a valid signature of the console this
+    /// agent is paired with. By default, once a console pinned its key
+    /// (at pairing), unsigned or wrongly signed versions are refused.
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Inference runtime: auto (ONNX Runtime when its library loads, else
     /// tract), tract (built in, always there) or ort (ONNX Runtime; exit 2
     /// when its library is missing).
@@ -122,8 +131,12 @@ pub struct SimulateArgs {
     #[arg(long, value_parser = parse_lat_lon, allow_hyphen_values = true, default_value = "48.8566,2.3522")]
     pub center: (f64, f64),
     /// One token for every agent; each generates its own when absent.
+    /// Visible in /proc/PID/cmdline: prefer --token-file.
     #[arg(long)]
     pub token: Option<String>,
+    /// Read that token from a file (its first line); wins over --token.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
     /// Parent of the agents' data dirs; default a new private dir (0700,
@@ -136,6 +149,9 @@ pub struct SimulateArgs {
     /// Unsure predictions on small devices fall back to an edge server of the fleet.
     #[arg(long)]
     pub offload_to_edge: bool,
+    /// Serve plain HTTP instead of HTTPS (see the agent's --insecure-http).
+    #[arg(long)]
+    pub insecure_http: bool,
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -267,19 +283,30 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     config.keep_versions = args.keep_versions.max(1);
     config.storage_budget_bytes = args.storage_mb.map(|mb| mb.saturating_mul(1024 * 1024));
     config.broker = args.broker.config()?;
+    config.tls = !args.insecure_http;
+    config.allow_unsigned = args.allow_unsigned;
+    // Made on first start; loaded here to print its fingerprint before serving.
+    let key = edgefleet_agent::DeviceKey::load_or_create(&data_dir)?;
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     let addr = listener.local_addr()?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
+    // The first line stays `listening on ADDR` (scripts read it). All lines
+    // go out in one write, so a reader that stops after the first line
+    // (closing the pipe) cannot make a later line fail.
+    let scheme = if config.tls { "https" } else { "plain http (--insecure-http: token and models in clear)" };
+    let mut text = format!(
+        "listening on {addr}\nserving {scheme}\nfingerprint {} (compare it with what the console shows when pairing)\n",
+        key.fingerprint
+    );
     if let Some(token) = created {
-        writeln!(
-            out,
-            "token {token} (generated; only its SHA-256 is kept, in {})",
+        text.push_str(&format!(
+            "token {token} (generated; only its SHA-256 is kept, in {})\n",
             data_dir.join("token.sha256").display()
-        )?;
+        ));
     }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     drop(out);
     run(listener, config, shutdown_signal()).await?;
@@ -297,12 +324,16 @@ async fn run_simulation(args: SimulateArgs) -> Result<()> {
         seed: args.seed,
         center: args.center,
         interfaces: args.interfaces.clone(),
-        token: args.token.clone(),
+        token: match &args.token_file {
+            Some(path) => Some(read_token_file(path)?),
+            None => args.token.clone(),
+        },
         base_dir: base_dir.clone(),
         advertise: !args.no_advertise,
         bind: args.bind,
         offload_to_edge: args.offload_to_edge,
         broker: args.broker.config()?,
+        tls: !args.insecure_http,
     };
     let started = Instant::now();
     let fleet = simulate(opts).await?;

@@ -67,6 +67,13 @@ pub struct AgentConfig {
     /// An MQTT broker to publish state and telemetry to and take commands
     /// from (`--broker`); `None` = HTTP only.
     pub broker: Option<BrokerConfig>,
+    /// Serve HTTPS with a certificate over the device's identity key. The
+    /// binary turns it on unless `--insecure-http`; library callers (tests,
+    /// embedded agents) choose.
+    pub tls: bool,
+    /// Activate models without a valid console signature even after a
+    /// console key was pinned (`--allow-unsigned`).
+    pub allow_unsigned: bool,
 }
 
 impl AgentConfig {
@@ -95,6 +102,8 @@ impl AgentConfig {
             serve_limits: ServeLimits::default(),
             max_auth_failures: MAX_FAILURES_PER_WINDOW,
             broker: None,
+            tls: false,
+            allow_unsigned: false,
         }
     }
 }

@@ -101,7 +101,12 @@ impl DeviceKey {
         let path = data_dir.join(KEY_FILE);
         let (pkcs8, created) = match std::fs::read(&path) {
             Ok(bytes) if !bytes.is_empty() => (bytes, false),
-            Ok(_) => return Err(AgentError::Config(format!("{} is empty; remove it to make a new identity", path.display()))),
+            Ok(_) => {
+                return Err(AgentError::Config(format!(
+                    "{} is empty; remove it to make a new identity",
+                    path.display()
+                )));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let rng = ring::rand::SystemRandom::new();
                 let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
@@ -142,12 +147,13 @@ impl DeviceKey {
         let cert = params.self_signed(&pair).map_err(|e| tls_err("certificate", &e))?;
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.pkcs8.clone()));
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_err("versions", &e))?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| tls_err("certificate", &e))?;
+        let mut config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| tls_err("versions", &e))?
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .map_err(|e| tls_err("certificate", &e))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }

@@ -11,7 +11,13 @@ use edgefleet_core::wire::{API_VERSION, Health, InfoResponse, Metrics};
 use std::sync::Arc;
 
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
-    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), uptime_s: state.uptime_s() })
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_s: state.uptime_s(),
+        device_id: Some(state.device.device_id.clone()),
+        key_fingerprint: state.device.key_fingerprint.clone(),
+    })
 }
 
 pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Result<Json<InfoResponse>, ApiError> {

@@ -14,6 +14,7 @@ mod bounded_server;
 pub mod cli_docs;
 mod config;
 mod device_detect;
+mod device_key;
 mod error;
 mod gflops;
 mod identity;
@@ -21,6 +22,7 @@ mod info_routes;
 mod kill_switch;
 mod model_routes;
 mod model_store;
+mod model_trust;
 mod mqtt_link;
 mod predict_body;
 mod predict_routes;
@@ -41,9 +43,13 @@ pub use api_error::{ApiError, RECEIVED_BYTES_HEADER};
 pub use auth::MIN_TOKEN_LEN;
 pub use bounded_server::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IO_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServeLimits, serve_bounded,
+    serve_bounded_tls,
 };
 pub use config::{AgentConfig, DEFAULT_CONFIDENCE_THRESHOLD, DEFAULT_MAX_UPLOAD_BYTES};
 pub use device_detect::detect_device;
+pub use device_key::{
+    DeviceKey, SHORT_FINGERPRINT_CHARS, fingerprints_agree, install_crypto_provider, key_fingerprint, short_fingerprint,
+};
 pub use error::AgentError;
 pub use gflops::{ComputeProbe, probe_compute};
 pub use identity::{
@@ -52,6 +58,7 @@ pub use identity::{
 pub use model_store::{
     ContentRange, DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PARTS_BYTES, DEFAULT_PART_TTL, ModelStoreError, StoreLimits,
 };
+pub use model_trust::MODEL_SIGNATURE_HEADER;
 pub use mqtt_link::BrokerConfig;
 pub use server::{AgentHandle, run, spawn, spawn_on};
 pub use simulate::{SimulateOptions, SimulatedFleet, private_temp_dir, simulate};

@@ -127,10 +127,57 @@ async fn switch(
     Ok(())
 }
 
+/// Refuse a version the pinned console did not sign (see `model_trust`);
+/// `signature` is the one sent with this request, if any.
+async fn check_signed(
+    state: &Arc<AppState>,
+    name: &str,
+    version: &str,
+    signature: Option<String>,
+) -> Result<(), ApiError> {
+    if !state.trust.required() && signature.is_none() {
+        return Ok(());
+    }
+    let (n, v) = (name.to_owned(), version.to_owned());
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let sha256 = match s.store.installed(&n, &v)? {
+            Some((sha, _)) => sha,
+            None => return Err(ModelStoreError::UnknownVersion { name: n, version: v }.into()),
+        };
+        s.trust.check(&n, &v, &sha256, signature.as_deref())
+    })
+    .await?
+}
+
+/// `POST /v1/models/{name}/activate` over HTTP: the console's signature
+/// comes in `x-model-signature`.
+pub(crate) async fn activate_http(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<ActivateRequest>, JsonRejection>,
+) -> Result<Json<ActivateResponse>, ApiError> {
+    let signature =
+        headers.get(crate::model_trust::MODEL_SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    activate_signed(state, name, body, signature).await
+}
+
+/// Activate without a new signature (commands through the broker, pulls):
+/// a version is accepted only when a signature kept from before verifies.
 pub(crate) async fn activate(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     body: Result<Json<ActivateRequest>, JsonRejection>,
+) -> Result<Json<ActivateResponse>, ApiError> {
+    activate_signed(state, name, body, None).await
+}
+
+async fn activate_signed(
+    state: Arc<AppState>,
+    name: String,
+    body: Result<Json<ActivateRequest>, JsonRejection>,
+    signature: Option<String>,
 ) -> Result<Json<ActivateResponse>, ApiError> {
     let Json(req) = body?;
     check(&name, Some(&req.version))?;
@@ -145,6 +192,7 @@ pub(crate) async fn activate(
         return Err(ModelStoreError::BadSla(ms).into());
     }
     let _lock = state.store.state_lock.lock().await;
+    check_signed(&state, &name, &req.version, signature).await?;
     let n = name.clone();
     let old = blocking(&state, move |s| s.store.state(&n)).await?;
     let mut new_state = old.clone();
@@ -175,6 +223,7 @@ pub(crate) async fn rollback(
     let Some(previous) = old.previous.clone() else {
         return Err(ModelStoreError::NoPrevious(name).into());
     };
+    check_signed(&state, &name, &previous, None).await?;
     let new_state = ModelState { active: Some(previous.clone()), previous: old.active.clone(), ..old.clone() };
     let model = load(&state, &name, &previous, &new_state).await?;
     switch(&state, &name, new_state.clone(), model).await?;

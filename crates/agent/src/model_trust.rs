@@ -1,7 +1,7 @@
 //! Signed models: the console's public key pinned at pairing, and the
 //! check that a version about to be activated was signed by it.
 //!
-//! `POST /v1/trust {console_key}` (token required) pins the console's
+//! `POST /v1/trust {console_key}` (token required; the route is in `auth`) pins the console's
 //! ed25519 public key once; replacing a pinned key needs `replace: true`,
 //! which the console sends only on a deliberate flag. Once a key is pinned,
 //! signatures are required (unless the agent runs with `--allow-unsigned`):
@@ -14,17 +14,13 @@
 //! new one.
 
 use crate::api_error::ApiError;
-use crate::app_state::AppState;
 use crate::error::AgentError;
 use crate::identity::write_atomically;
-use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use edgefleet_core::wire::{TrustRequest, TrustResponse, model_signature_message};
+use edgefleet_core::wire::model_signature_message;
 use ring::signature::{ED25519, UnparsedPublicKey};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 /// The pinned console key's file in the data dir (hex of 32 bytes).
 const CONSOLE_KEY_FILE: &str = "console_key.ed25519";
@@ -41,7 +37,7 @@ pub(crate) struct ModelTrust {
     allow_unsigned: bool,
 }
 
-fn parse_key(text: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_key(text: &str) -> Option<[u8; 32]> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut key).ok()?;
     Some(key)
@@ -91,8 +87,7 @@ impl ModelTrust {
     pub fn check(&self, name: &str, version: &str, sha256: &str, sent: Option<&str>) -> Result<(), ApiError> {
         let Some(key) = self.key() else { return Ok(()) };
         if let Some(text) = sent {
-            let sig = hex::decode(text.trim())
-                .map_err(|_| refused("bad_signature", "x-model-signature is not hex"))?;
+            let sig = hex::decode(text.trim()).map_err(|_| refused("bad_signature", "x-model-signature is not hex"))?;
             if self.verifies(&key, name, version, sha256, &sig) {
                 let path = self.signature_path(name, version);
                 write_atomically(&path, hex::encode(&sig).as_bytes(), false)
@@ -105,10 +100,13 @@ impl ModelTrust {
             }
             return Err(refused(
                 "bad_signature",
-                format!("{name} {version}: the signature does not match the pinned console key; the active model is unchanged"),
+                format!(
+                    "{name} {version}: the signature does not match the pinned console key; the active model is unchanged"
+                ),
             ));
         }
-        let kept = std::fs::read_to_string(self.signature_path(name, version)).ok().and_then(|t| hex::decode(t.trim()).ok());
+        let kept =
+            std::fs::read_to_string(self.signature_path(name, version)).ok().and_then(|t| hex::decode(t.trim()).ok());
         match kept {
             Some(sig) if self.verifies(&key, name, version, sha256, &sig) => Ok(()),
             _ if self.allow_unsigned => Ok(()),
@@ -126,7 +124,7 @@ impl ModelTrust {
     }
 
     /// Pin `key`; a different pinned key is replaced only with `replace`.
-    fn pin(&self, key: [u8; 32], replace: bool) -> Result<(), ApiError> {
+    pub fn pin(&self, key: [u8; 32], replace: bool) -> Result<(), ApiError> {
         let mut current = self.console_key.write().unwrap_or_else(|e| e.into_inner());
         match *current {
             Some(k) if k == key => return Ok(()),
@@ -147,20 +145,6 @@ impl ModelTrust {
         *current = Some(key);
         Ok(())
     }
-}
-
-/// `POST /v1/trust`: pin the console's model-signing key.
-pub(crate) async fn trust(
-    State(state): State<Arc<AppState>>,
-    body: Result<Json<TrustRequest>, JsonRejection>,
-) -> Result<Json<TrustResponse>, ApiError> {
-    let Json(req) = body?;
-    let key = parse_key(&req.console_key)
-        .ok_or_else(|| ApiError::bad_request("console_key must be 32 bytes of hex (an ed25519 public key)"))?;
-    let s = state.clone();
-    tokio::task::spawn_blocking(move || s.trust.pin(key, req.replace)).await??;
-    tracing::info!("console key {} pinned: models must be signed by it", &req.console_key[..16.min(req.console_key.len())]);
-    Ok(Json(TrustResponse { console_key: hex::encode(key), require_signed: state.trust.required() }))
 }
 
 #[cfg(test)]

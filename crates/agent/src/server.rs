@@ -5,8 +5,9 @@
 use crate::advertise::{Advertisement, MdnsDaemon};
 use crate::app_state::{AppState, Probe};
 use crate::auth::{require_token, rotate};
-use crate::bounded_server::serve_bounded;
+use crate::bounded_server::serve_bounded_tls;
 use crate::config::AgentConfig;
+use crate::device_key::{DeviceKey, install_crypto_provider};
 use crate::error::AgentError;
 use crate::gflops::probe_compute;
 use crate::identity::{load_or_create_token, token_sha256};
@@ -46,11 +47,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(model_routes::list))
         .route("/v1/models/{name}/{version}", axum::routing::put(model_routes::upload).delete(model_routes::delete))
         .route("/v1/models/{name}/{version}/upload", get(model_routes::upload_status))
-        .route("/v1/models/{name}/activate", post(model_routes::activate))
+        .route("/v1/models/{name}/activate", post(model_routes::activate_http))
         .route("/v1/models/{name}/rollback", post(model_routes::rollback))
         .route("/v1/predict/{model}", post(predict_routes::predict))
         .route("/v1/benchmark/{model}", post(bench_routes::benchmark))
         .route("/v1/token", post(rotate))
+        .route("/v1/trust", post(crate::auth::trust))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/v1/health", get(info_routes::health))
@@ -75,6 +77,10 @@ struct Prepared {
     own_daemon: Option<MdnsDaemon>,
     /// The broker to join once serving, and the address it announces.
     broker: Option<(BrokerConfig, SocketAddr)>,
+    /// HTTPS configuration; `None` = plain HTTP (`--insecure-http`).
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// The identity key's fingerprint.
+    fingerprint: String,
 }
 
 async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, AgentError> {
@@ -90,8 +96,16 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
             (stored.sha256, stored.created, Some(dir.clone()))
         }
     };
+    install_crypto_provider();
+    let key = DeviceKey::load_or_create(&dir)?;
+    if key.created {
+        tracing::info!("made a new identity key in {}", dir.display());
+    }
+    tracing::info!("device key fingerprint {}", key.fingerprint);
+    let tls = if config.tls { Some(key.tls_server_config()?) } else { None };
     let mut device = config.device.clone();
     device.simulated = config.simulated;
+    device.key_fingerprint = Some(key.fingerprint.clone());
     device.validate()?;
     let selected = config.runtime.clone().unwrap_or_else(|| Selected {
         runtime: Arc::new(TractRuntime),
@@ -178,9 +192,10 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         serve_limits: config.serve_limits,
         predict_permits: tokio::sync::Semaphore::new(predict_concurrency()),
         benchmark_permits: tokio::sync::Semaphore::new(1),
+        trust: crate::model_trust::ModelTrust::open(&dir, config.allow_unsigned)?,
     });
     let broker = config.broker.clone().map(|b| (b, addr));
-    Ok(Prepared { state, token, advertisement, own_daemon, broker })
+    Ok(Prepared { state, token, advertisement, own_daemon, broker, tls, fingerprint: key.fingerprint })
 }
 
 async fn serve(
@@ -199,7 +214,7 @@ async fn serve(
         }
         None => None,
     };
-    serve_bounded(listener, app, prepared.state.serve_limits, shutdown).await;
+    serve_bounded_tls(listener, app, prepared.state.serve_limits, prepared.tls.clone(), shutdown).await;
     collector.abort();
     if let Some(link) = link {
         link.goodbye().await;
@@ -248,6 +263,10 @@ pub struct AgentHandle {
     /// The bearer token; empty when the data dir held only its hash (the
     /// agent was started before on that dir without a token given).
     pub token: String,
+    /// Fingerprint of the device's identity key.
+    pub fingerprint: String,
+    /// True when it serves HTTPS.
+    pub tls: bool,
     shutdown_tx: oneshot::Sender<()>,
     task: JoinHandle<Result<(), AgentError>>,
     own_daemon: Option<MdnsDaemon>,
@@ -255,9 +274,9 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    /// `http://IP:PORT`.
+    /// `https://IP:PORT`, or `http://IP:PORT` for a plain-HTTP agent.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stop gracefully: finish in-flight requests, send the mDNS goodbye.
@@ -295,11 +314,12 @@ pub async fn spawn_on(bind: SocketAddr, config: AgentConfig) -> Result<AgentHand
     let prepared = prepare(config, addr).await?;
     let device_id = prepared.state.device.device_id.clone();
     let token = prepared.token.clone().unwrap_or_default();
+    let (fingerprint, tls) = (prepared.fingerprint.clone(), prepared.tls.is_some());
     let own_daemon = prepared.own_daemon.clone();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let killed = Arc::new(AtomicBool::new(false));
     let task = tokio::spawn(serve(listener, prepared, killed.clone(), async move {
         let _ = shutdown_rx.await;
     }));
-    Ok(AgentHandle { addr, device_id, token, shutdown_tx, task, own_daemon, killed })
+    Ok(AgentHandle { addr, device_id, token, fingerprint, tls, shutdown_tx, task, own_daemon, killed })
 }

@@ -54,6 +54,8 @@ pub struct SimulateOptions {
     pub offload_to_edge: bool,
     /// Every agent also joins this broker (one MQTT connection each).
     pub broker: Option<crate::mqtt_link::BrokerConfig>,
+    /// Agents serve HTTPS, each with its own identity key.
+    pub tls: bool,
 }
 
 impl SimulateOptions {
@@ -70,6 +72,7 @@ impl SimulateOptions {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: false,
             broker: None,
+            tls: false,
         }
     }
 }
@@ -107,6 +110,13 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
     if opts.count == 0 {
         return Err(AgentError::Config("simulate needs --count of at least 1".into()));
     }
+    if opts.tls && opts.offload_to_edge {
+        // The upstream client checks no pinned key, so it cannot trust an
+        // edge server's self-signed certificate.
+        return Err(AgentError::Config(
+            "--offload-to-edge needs --insecure-http: forwarding to an HTTPS upstream is not supported yet".into(),
+        ));
+    }
     let daemon = if opts.advertise { Some(MdnsDaemon::new(&opts.interfaces)?) } else { None };
     let mut fleet = SimulatedFleet { agents: Vec::with_capacity(opts.count), daemon };
     let devices: Vec<_> = (0..opts.count).map(|i| synthetic_device(i, opts.seed, opts.center)).collect();
@@ -128,6 +138,7 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         config.interfaces = opts.interfaces.clone();
         config.advertise = opts.advertise;
         config.broker = opts.broker.clone();
+        config.tls = opts.tls;
         config.mdns = fleet.daemon.clone();
         config.seed = opts.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
         if opts.offload_to_edge && !is_server && !servers.is_empty() {

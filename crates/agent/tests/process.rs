@@ -21,6 +21,8 @@ const TOKEN: &str = "process-test-token";
 fn start_binary(data_dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
         .args(["--bind", "127.0.0.1", "--port", "0", "--interface", "lo", "--token", TOKEN, "--name", "kill-test"])
+        // This test speaks plain HTTP on raw sockets.
+        .arg("--insecure-http")
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::piped())

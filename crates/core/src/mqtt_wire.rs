@@ -282,6 +282,97 @@ impl ReplyMessage {
     }
 }
 
+/// The topic level, right under the fleet, of the consoles' own topics:
+/// `edgefleet/v1/{fleet}/console/{console_id}/rollout` is one level deeper
+/// than any device topic, so no device id can collide with it.
+pub const CONSOLE_LEVEL: &str = "console";
+/// The last level of a console's rollout reports.
+pub const ROLLOUT_CHANNEL: &str = "rollout";
+/// Steps one [`RolloutReport`] carries at most (the payload stays far under
+/// [`MAX_PAYLOAD_BYTES`]); the rest are counted in `steps_omitted`.
+pub const MAX_REPORTED_STEPS: usize = 200;
+
+/// `edgefleet/v1/{fleet}/console/{console_id}/rollout`: where a console
+/// publishes its rollouts' progress for the other consoles of the fleet.
+pub fn rollout_topic(fleet: &str, console_id: &str) -> Result<String, MqttWireError> {
+    check_fleet(fleet)?;
+    segment("console id", console_id)?;
+    Ok(format!("{TOPIC_ROOT}/{TOPIC_VERSION}/{fleet}/{CONSOLE_LEVEL}/{console_id}/{ROLLOUT_CHANNEL}"))
+}
+
+/// Every console's rollout reports in a fleet.
+pub fn rollout_filter(fleet: &str) -> Result<String, MqttWireError> {
+    check_fleet(fleet)?;
+    Ok(format!("{TOPIC_ROOT}/{TOPIC_VERSION}/{fleet}/{CONSOLE_LEVEL}/+/{ROLLOUT_CHANNEL}"))
+}
+
+/// (fleet, console id) of a rollout report topic; anything else is refused.
+pub fn parse_rollout_topic(topic: &str) -> Result<(String, String), MqttWireError> {
+    let not_ours = || MqttWireError::NotOurTopic(topic.chars().take(200).collect());
+    let parts: Vec<&str> = topic.split('/').collect();
+    let [root, version, fleet, console, console_id, channel] = parts[..] else { return Err(not_ours()) };
+    if root != TOPIC_ROOT || version != TOPIC_VERSION || console != CONSOLE_LEVEL || channel != ROLLOUT_CHANNEL {
+        return Err(not_ours());
+    }
+    check_fleet(fleet)?;
+    segment("console id", console_id)?;
+    Ok((fleet.to_owned(), console_id.to_owned()))
+}
+
+/// A console's rollout as it stands (QoS 1, not retained; every report
+/// carries the whole state, so a console that missed some catches up with
+/// the next). Other consoles record it, read-only, as "by console X".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutReport {
+    /// Must be the console id of the topic it came on.
+    pub console_id: String,
+    /// The deployment's id in that console's registry.
+    pub deployment_id: i64,
+    pub model_name: String,
+    pub model_version: String,
+    /// SHA-256 of the model file, lowercase hex.
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// The deployment state (`canary`, `rolling`, `stopping`, `done`, …).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub steps: Vec<RolloutStepReport>,
+    /// Steps left out to stay within [`MAX_REPORTED_STEPS`].
+    #[serde(default)]
+    pub steps_omitted: usize,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// One device's step in a [`RolloutReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutStepReport {
+    pub device_id: String,
+    /// `pending`, `uploading`, `verifying`, `activating`, `health_check`,
+    /// `done`, `failed` or `rolled_back`.
+    pub state: String,
+    pub bytes_sent: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Decode a rollout report that arrived on `console_id`'s topic; one that
+/// claims another console, or has too many steps, is refused.
+pub fn decode_rollout(bytes: &[u8], console_id: &str) -> Result<RolloutReport, MqttWireError> {
+    let r: RolloutReport = decode(bytes)?;
+    if r.console_id != console_id {
+        return Err(MqttWireError::BadPayload(format!(
+            "a report of console `{}` on `{console_id}`'s topic",
+            r.console_id
+        )));
+    }
+    if r.steps.len() > MAX_REPORTED_STEPS {
+        return Err(MqttWireError::BadPayload(format!("{} steps, more than {MAX_REPORTED_STEPS}", r.steps.len())));
+    }
+    Ok(r)
+}
+
 /// Encode a payload, refusing one over [`MAX_PAYLOAD_BYTES`].
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MqttWireError> {
     let bytes = serde_json::to_vec(value).map_err(|e| MqttWireError::BadPayload(e.to_string()))?;
@@ -321,6 +412,39 @@ pub fn salvage_command_id(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rollout_reports_have_their_own_topics_and_name_their_console() {
+        let t = rollout_topic("plant-1", "console-a").unwrap();
+        assert_eq!(t, "edgefleet/v1/plant-1/console/console-a/rollout");
+        assert_eq!(parse_rollout_topic(&t).unwrap(), ("plant-1".into(), "console-a".into()));
+        assert_eq!(rollout_filter("plant-1").unwrap(), "edgefleet/v1/plant-1/console/+/rollout");
+        assert!(parse_rollout_topic("edgefleet/v1/plant-1/cam-1/state").is_err());
+        assert!(parse_topic(&t).is_err(), "not a device topic");
+        assert!(rollout_topic("plant-1", "a/b").is_err());
+        let report = RolloutReport {
+            console_id: "console-a".into(),
+            deployment_id: 3,
+            model_name: "m".into(),
+            model_version: "1".into(),
+            sha256: "0".repeat(64),
+            size_bytes: 10,
+            state: "rolling".into(),
+            detail: None,
+            steps: vec![RolloutStepReport {
+                device_id: "cam-1".into(),
+                state: "uploading".into(),
+                bytes_sent: 4,
+                detail: None,
+            }],
+            steps_omitted: 0,
+            created_ms: 1,
+            updated_ms: 2,
+        };
+        let bytes = encode(&report).unwrap();
+        assert_eq!(decode_rollout(&bytes, "console-a").unwrap(), report);
+        assert!(decode_rollout(&bytes, "console-b").is_err(), "a report names the console whose topic it is on");
+    }
 
     #[test]
     fn topics_round_trip_and_refuse_wildcards() {

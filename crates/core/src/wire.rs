@@ -34,6 +34,9 @@ pub mod txt {
     /// The inference runtime, short: `tract-0.23`, `ort-1.32` (see
     /// [`super::runtime_txt`]). Absent on agents older than the key: tract.
     pub const RUNTIME: &str = "rt";
+    /// The first characters of the device key's fingerprint (agents with a
+    /// key; see `Device::key_fingerprint`).
+    pub const FINGERPRINT: &str = "fp";
 }
 
 /// The TXT form of a runtime label: `ort 1.32.0` → `ort-1.32`.
@@ -58,6 +61,14 @@ pub struct Health {
     pub status: String,
     pub version: String,
     pub uptime_s: u64,
+    /// The id the agent claims (absent on older agents). Public, like the
+    /// mDNS record: a console uses it to pick the key it pinned for that id
+    /// before sending any token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// Its key's fingerprint (agents with a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 /// `GET /v1/info`: the device description plus agent facts. The device's
@@ -192,6 +203,31 @@ pub struct ActivateRequest {
     /// (the rule of [`crate::offload::decide`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload_sla_ms: Option<f64>,
+}
+
+/// What a console signs for each model version it deploys (ed25519, see
+/// `POST /v1/trust`): the three fields, NUL-separated after a fixed label,
+/// so no two different triples give the same message.
+pub fn model_signature_message(name: &str, version: &str, sha256: &str) -> Vec<u8> {
+    format!("edgefleet-model-v1\0{name}\0{version}\0{}", sha256.to_ascii_lowercase()).into_bytes()
+}
+
+/// `POST /v1/trust`: pin the console's model-signing key (token required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustRequest {
+    /// The ed25519 public key, 32 bytes in hex.
+    pub console_key: String,
+    /// Replace a different key already pinned (a deliberate console flag).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// Answer to `POST /v1/trust`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustResponse {
+    pub console_key: String,
+    /// True when activations now need a signature by that key.
+    pub require_signed: bool,
 }
 
 /// Answer to activate and rollback.

@@ -11,7 +11,7 @@
 
 use crate::discovery::broker_spec::BrokerSpec;
 use crate::error::{FleetError, Result};
-use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, Progress, ReplyMessage};
+use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, Progress, ReplyMessage, RolloutReport};
 use rumqttc::{AsyncClient, QoS};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -170,6 +170,25 @@ impl BrokerLink {
             w.remove(&id);
         }
         None
+    }
+
+    /// Publish one of our rollouts' progress for the fleet's other consoles
+    /// (best effort: a report that cannot go out is logged, the next one
+    /// carries the whole state again).
+    pub fn publish_rollout(&self, report: &RolloutReport) {
+        let spec = &self.shared.spec;
+        let sent = mqtt_wire::rollout_topic(&spec.fleet, &spec.console_id).and_then(|topic| {
+            let bytes = mqtt_wire::encode(report)?;
+            Ok((topic, bytes))
+        });
+        match sent {
+            Ok((topic, bytes)) => {
+                if let Err(e) = self.shared.client.try_publish(topic, QoS::AtLeastOnce, false, bytes) {
+                    tracing::debug!("broker: rollout report not sent: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("broker: rollout report not sent: {e}"),
+        }
     }
 
     /// Where a device is, as errors name it: `mqtt://HOST:PORT/DEVICE`.

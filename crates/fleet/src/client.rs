@@ -7,6 +7,10 @@
 //! gigabytes nor send the token elsewhere. Uploads are resumable: the
 //! client asks the agent how many bytes it already holds and sends only the
 //! rest with `Content-Range`.
+//!
+//! A device whose key is pinned is reached only over TLS with that key
+//! ([`AgentClient::pinned`], see `pinned_tls`); [`AgentClient::new`] is
+//! plain HTTP, for agents run with `--insecure-http`.
 
 use crate::error::{FleetError, Result};
 use edgefleet_agent::{BodyLimitError, read_body_limited};
@@ -42,14 +46,26 @@ pub const MAX_RESULT_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub struct AgentClient {
     http: reqwest::Client,
     base: String,
+    /// `scheme://ip:port`, for messages (the base of a pinned client is a
+    /// long synthetic name).
+    shown: String,
     token: Option<String>,
     timeout: Duration,
     upload_stall: Duration,
+    /// Signs the versions this client uploads, for agents that pinned the
+    /// console's key.
+    signer: Option<std::sync::Arc<crate::model_signing::ModelSigner>>,
 }
 
-/// One shared connection pool for all clients of a process.
+/// One shared connection pool for all clients of a process: plain HTTP,
+/// and TLS only to agents through pinned names (see `pinned_tls`).
 pub fn http_client() -> Result<reqwest::Client> {
+    let tls = crate::pinned_tls::client_config()
+        .map_err(|e| FleetError::BadInput(format!("cannot build the TLS configuration: {e}")))?;
     reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .tls_info(true)
+        .dns_resolver(std::sync::Arc::new(crate::pinned_tls::PinResolver))
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .no_proxy()
@@ -60,15 +76,83 @@ pub fn http_client() -> Result<reqwest::Client> {
 }
 
 impl AgentClient {
-    /// A client for `http://{addr}`.
+    /// A client for `http://{addr}` (an agent run with `--insecure-http`).
     pub fn new(http: reqwest::Client, addr: SocketAddr, token: Option<String>) -> Self {
         Self::with_base(http, format!("http://{addr}"), token)
+    }
+
+    /// A client for the agent at `addr` over TLS, accepting only the key
+    /// with `fingerprint` (`http` must come from [`http_client`]).
+    pub fn pinned(http: reqwest::Client, addr: SocketAddr, fingerprint: &str, token: Option<String>) -> Self {
+        let host = crate::pinned_tls::pinned_host(Some(fingerprint), addr.ip());
+        let mut client = Self::with_base(http, format!("https://{host}:{}", addr.port()), token);
+        client.shown = format!("https://{addr}");
+        client
+    }
+
+    /// A client for the agent at `addr` over TLS accepting any key, never
+    /// with a token: to learn which key it presents ([`Self::health_and_key`]).
+    pub fn tls_probe(http: reqwest::Client, addr: SocketAddr) -> Self {
+        let host = crate::pinned_tls::pinned_host(None, addr.ip());
+        let mut client = Self::with_base(http, format!("https://{host}:{}", addr.port()), None);
+        client.shown = format!("https://{addr}");
+        client
+    }
+
+    /// A client for the device at `addr`: pinned TLS when its key is known,
+    /// else plain HTTP.
+    pub fn for_device(
+        http: reqwest::Client,
+        addr: SocketAddr,
+        fingerprint: Option<&str>,
+        token: Option<String>,
+    ) -> Self {
+        match fingerprint {
+            Some(fp) => Self::pinned(http, addr, fp, token),
+            None => Self::new(http, addr, token),
+        }
     }
 
     /// A client for a base URL such as `http://127.0.0.1:7000`.
     pub fn with_base(http: reqwest::Client, base: impl Into<String>, token: Option<String>) -> Self {
         let base = base.into().trim_end_matches('/').to_owned();
-        AgentClient { http, base, token, timeout: DEFAULT_TIMEOUT, upload_stall: UPLOAD_STALL_TIMEOUT }
+        AgentClient {
+            http,
+            shown: base.clone(),
+            base,
+            token,
+            timeout: DEFAULT_TIMEOUT,
+            upload_stall: UPLOAD_STALL_TIMEOUT,
+            signer: None,
+        }
+    }
+
+    /// The same client signing what it uploads with `signer` (see
+    /// `model_signing`): activations of those versions carry the signature.
+    pub fn with_signer(mut self, signer: Option<std::sync::Arc<crate::model_signing::ModelSigner>>) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// Pin this console's model-signing key on the agent (`POST /v1/trust`);
+    /// `replace` replaces a different key already pinned there.
+    pub async fn trust(&self, replace: bool) -> Result<wire::TrustResponse> {
+        let Some(signer) = &self.signer else {
+            return Err(FleetError::BadInput("this client has no signing key to pin".into()));
+        };
+        let body = wire::TrustRequest { console_key: signer.public_key_hex(), replace };
+        self.post("/trust", &body).await
+    }
+
+    /// `scheme://ip:port` of the agent, for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The same client sending `token` instead.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
     }
 
     /// The same client with another per-call timeout.
@@ -116,7 +200,7 @@ impl AgentClient {
         } else {
             e.to_string()
         };
-        FleetError::Unreachable { addr: self.base.clone(), reason }
+        FleetError::Unreachable { addr: self.shown.clone(), reason }
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
@@ -134,22 +218,22 @@ impl AgentClient {
             Ok(b) => b,
             Err(BodyLimitError::Read(e)) => return Err(self.unreachable(e)),
             Err(e @ BodyLimitError::TooLarge { .. }) => {
-                return Err(FleetError::Protocol { addr: self.base.clone(), reason: e.to_string() });
+                return Err(FleetError::Protocol { addr: self.shown.clone(), reason: e.to_string() });
             }
         };
         if status.is_success() {
             return serde_json::from_slice(&bytes)
-                .map_err(|e| FleetError::Protocol { addr: self.base.clone(), reason: format!("bad JSON: {e}") });
+                .map_err(|e| FleetError::Protocol { addr: self.shown.clone(), reason: format!("bad JSON: {e}") });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(FleetError::Agent {
-                addr: self.base.clone(),
+                addr: self.shown.clone(),
                 status: status.as_u16(),
                 error: body.error,
                 detail: body.detail,
             }),
             Err(_) => Err(FleetError::Agent {
-                addr: self.base.clone(),
+                addr: self.shown.clone(),
                 status: status.as_u16(),
                 error: status.canonical_reason().unwrap_or("error").to_owned(),
                 detail: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
@@ -167,6 +251,18 @@ impl AgentClient {
 
     pub async fn health(&self) -> Result<Health> {
         self.get("/health").await
+    }
+
+    /// `/v1/health` and the fingerprint of the key the agent proved in the
+    /// TLS handshake (`None` over plain HTTP).
+    pub async fn health_and_key(&self) -> Result<(Health, Option<String>)> {
+        let resp = self.request(reqwest::Method::GET, "/health").send().await.map_err(|e| self.unreachable(e))?;
+        let key = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .and_then(crate::pinned_tls::certificate_fingerprint);
+        Ok((self.decode(resp, DEFAULT_MAX_RESPONSE_BYTES).await?, key))
     }
 
     pub async fn info(&self) -> Result<InfoResponse> {
@@ -198,11 +294,18 @@ impl AgentClient {
         let io_err = |source| FleetError::Io { path: path.display().to_string(), source };
         let total = tokio::fs::metadata(path).await.map_err(io_err)?.len();
         let status = self.upload_status(name, version).await?;
+        if let Some(signer) = &self.signer
+            && status.sha256.as_deref().is_none_or(|h| h == sha256)
+        {
+            // This console deploys this file as (name, version): activating
+            // it sends a signature over exactly that.
+            signer.approve(name, version, sha256);
+        }
         if status.complete {
             if status.sha256.as_deref().is_some_and(|h| h != sha256) {
                 return Err(FleetError::BadInput(format!(
                     "{name} {version} is already installed on {} with a different SHA-256; use a new version",
-                    self.base
+                    self.shown
                 )));
             }
             progress(total, total);
@@ -266,7 +369,7 @@ impl AgentClient {
         tokio::select! {
             result = self.send(req) => result,
             (all_sent, idle) = watchdog => Err(FleetError::Unreachable {
-                addr: self.base.clone(),
+                addr: self.shown.clone(),
                 reason: if all_sent {
                     format!("no answer {} s after the last byte of the upload", idle.as_secs())
                 } else {
@@ -283,10 +386,12 @@ impl AgentClient {
         confidence_threshold: Option<f64>,
     ) -> Result<ActivateResponse> {
         let body = ActivateRequest { version: version.to_owned(), confidence_threshold, offload_sla_ms: None };
-        self.send(
-            self.request(reqwest::Method::POST, &format!("/models/{name}/activate")).timeout(LONG_TIMEOUT).json(&body),
-        )
-        .await
+        let mut req =
+            self.request(reqwest::Method::POST, &format!("/models/{name}/activate")).timeout(LONG_TIMEOUT).json(&body);
+        if let Some(signature) = self.signer.as_ref().and_then(|s| s.signature_for(name, version)) {
+            req = req.header(edgefleet_agent::MODEL_SIGNATURE_HEADER, signature);
+        }
+        self.send(req).await
     }
 
     pub async fn rollback(&self, name: &str) -> Result<ActivateResponse> {

@@ -7,6 +7,7 @@
 use crate::broker_link::BrokerLink;
 use crate::client::AgentClient;
 use crate::device_link::DeviceLink;
+use crate::model_signing::ModelSigner;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -32,12 +33,23 @@ pub struct Directory {
     http: Option<reqwest::Client>,
     /// The broker connection devices on [`Route::Broker`] are reached through.
     broker: Arc<RwLock<Option<BrokerLink>>>,
+    /// Key fingerprints pinned at pairing: these devices are reached only
+    /// over TLS with exactly that key.
+    pins: Arc<RwLock<HashMap<String, String>>>,
+    /// Signs what this console deploys (see `model_signing`).
+    signer: Arc<RwLock<Option<Arc<ModelSigner>>>>,
 }
 
 impl Directory {
     /// An empty directory whose clients use `http`.
     pub fn new(http: reqwest::Client) -> Self {
-        Directory { inner: Arc::default(), http: Some(http), broker: Arc::default() }
+        Directory {
+            inner: Arc::default(),
+            http: Some(http),
+            broker: Arc::default(),
+            pins: Arc::default(),
+            signer: Arc::default(),
+        }
     }
 
     /// A directory of known endpoints, for callers without an engine (the
@@ -47,7 +59,13 @@ impl Directory {
         entries: impl IntoIterator<Item = (String, SocketAddr, Option<String>)>,
     ) -> Self {
         let map = entries.into_iter().map(|(id, addr, token)| (id, (addr, token, Route::Http))).collect();
-        Directory { inner: Arc::new(RwLock::new(map)), http: Some(http), broker: Arc::default() }
+        Directory {
+            inner: Arc::new(RwLock::new(map)),
+            http: Some(http),
+            broker: Arc::default(),
+            pins: Arc::default(),
+            signer: Arc::default(),
+        }
     }
 
     /// Add or replace one device's endpoint, keeping its route.
@@ -86,7 +104,33 @@ impl Directory {
         let http = self.http.clone()?;
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let (addr, token, _) = map.get(device_id)?;
-        Some(AgentClient::new(http, *addr, token.clone()))
+        let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
+        let signer = self.signer.read().unwrap_or_else(|e| e.into_inner()).clone();
+        Some(
+            AgentClient::for_device(http, *addr, pins.get(device_id).map(String::as_str), token.clone())
+                .with_signer(signer),
+        )
+    }
+
+    /// Sign what its clients deploy with `signer`.
+    pub fn set_signer(&self, signer: Option<Arc<ModelSigner>>) {
+        *self.signer.write().unwrap_or_else(|e| e.into_inner()) = signer;
+    }
+
+    /// Pin a device's key: its clients speak TLS and accept only that key.
+    pub fn pin(&self, device_id: &str, fingerprint: &str) {
+        let mut pins = self.pins.write().unwrap_or_else(|e| e.into_inner());
+        pins.insert(device_id.to_owned(), fingerprint.to_owned());
+    }
+
+    /// Forget a device's pinned key (unpairing).
+    pub fn unpin(&self, device_id: &str) {
+        self.pins.write().unwrap_or_else(|e| e.into_inner()).remove(device_id);
+    }
+
+    /// The key pinned for a device.
+    pub fn pinned(&self, device_id: &str) -> Option<String> {
+        self.pins.read().unwrap_or_else(|e| e.into_inner()).get(device_id).cloned()
     }
 
     /// How to talk to a known device: through the broker when it was found
@@ -120,7 +164,7 @@ mod tests {
 
     #[test]
     fn clones_share_one_map() {
-        let dir = Directory::new(reqwest::Client::new());
+        let dir = Directory::new(crate::client::http_client().unwrap());
         let other = dir.clone();
         let addr: SocketAddr = "127.0.0.1:8470".parse().unwrap();
         other.insert("dev-1", addr, Some("t".into()));
@@ -128,5 +172,7 @@ mod tests {
         assert!(dir.client("dev-1").is_some());
         assert!(dir.client("dev-2").is_none());
         assert!(Directory::default().client("dev-1").is_none(), "no http client, no device client");
+        dir.pin("dev-1", "ABCD-EFGH");
+        assert!(dir.client("dev-1").unwrap().base().starts_with("https://abcdefgh."), "a pinned device is TLS only");
     }
 }

@@ -90,6 +90,8 @@ pub fn device_from_txt(props: &HashMap<String, String>) -> Result<Device> {
     }
     device.name = props.get(txt::NAME).filter(|n| !n.is_empty()).cloned();
     device.simulated = props.get(txt::SIM).is_some_and(|v| v == "1" || v == "true");
+    // Only a short form: compared with a pinned key before any token is sent.
+    device.key_fingerprint = props.get(txt::FINGERPRINT).filter(|v| !v.is_empty()).cloned();
     // The runtime decides which ops the device runs (the full list comes with /v1/info).
     if let Some(rt) = props.get(txt::RUNTIME).filter(|v| !v.is_empty()) {
         device.runtime = Some(wire::runtime_from_txt(rt));

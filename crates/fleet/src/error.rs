@@ -14,6 +14,13 @@ pub enum FleetError {
     Protocol { addr: String, reason: String },
     #[error("bad input: {0}")]
     BadInput(String),
+    /// Something claims a paired device's id with another key (or without
+    /// TLS): it got no token and the device's entry was left as it was.
+    #[error(
+        "device {device_id} now presents a different key at {addr}: pinned {pinned}, presented {}; its token was not sent and its entry is unchanged",
+        presented.as_deref().unwrap_or("none (plain HTTP)")
+    )]
+    KeyMismatch { device_id: String, addr: String, pinned: String, presented: Option<String> },
     #[error("mDNS: {0}")]
     Mdns(String),
     /// The MQTT broker could not be reached, refused us, or did not answer.

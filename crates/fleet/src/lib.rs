@@ -13,6 +13,8 @@ pub mod engine;
 pub mod error;
 pub mod liveness;
 pub mod model_server;
+pub mod model_signing;
+pub mod pinned_tls;
 pub mod scan;
 pub mod store_writer;
 pub mod sweep;

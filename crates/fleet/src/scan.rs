@@ -5,11 +5,15 @@
 //! unreachable or misbehaving one is reported, never fatal. With an
 //! expected count the scan returns as soon as that many devices are
 //! confirmed instead of listening for the whole window.
+//!
+//! Confirming checks keys before tokens: see [`confirm`].
 
 use crate::client::AgentClient;
 use crate::discovery::{BrowseEvent, Browser};
 use crate::error::{FleetError, Result};
 use crate::sweep::{SweepSpec, sweep};
+use edgefleet_agent::fingerprints_agree;
+use edgefleet_core::wire::Health;
 use edgefleet_core::{Device, DeviceStatus};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -70,6 +74,8 @@ pub struct ScanOptions {
     pub tokens: HashMap<String, String>,
     /// Token for devices with none stored.
     pub default_token: Option<String>,
+    /// Key fingerprints pinned at pairing, by device id.
+    pub pins: HashMap<String, String>,
 }
 
 impl ScanOptions {
@@ -78,22 +84,94 @@ impl ScanOptions {
     }
 }
 
-/// Confirm one address: `/v1/health`, then `/v1/info` with the token.
-/// `advertised` is the TXT description when there is one.
+impl Credentials for ScanOptions {
+    fn token_for(&self, device_id: &str) -> Option<String> {
+        ScanOptions::token_for(self, device_id)
+    }
+
+    fn pin_for(&self, device_id: &str) -> Option<String> {
+        self.pins.get(device_id).cloned()
+    }
+}
+
+/// What confirming a device needs from pairing: the token and the pinned
+/// key of each device id.
+pub trait Credentials: Sync {
+    /// The token for `device_id`; `""` asks for the one to try on a device
+    /// whose id is not known yet.
+    fn token_for(&self, device_id: &str) -> Option<String>;
+    /// The key fingerprint pinned for `device_id` at pairing.
+    fn pin_for(&self, device_id: &str) -> Option<String>;
+}
+
+/// Ask `addr` for its health over TLS (learning which key it proves) and,
+/// at the same time, over plain HTTP; the TLS answer wins. No token either way.
+async fn probe_health(http: &reqwest::Client, addr: SocketAddr) -> (Result<Health>, Option<String>) {
+    let tls = AgentClient::tls_probe(http.clone(), addr);
+    let plain = AgentClient::new(http.clone(), addr, None);
+    let (over_tls, over_plain) = tokio::join!(tls.health_and_key(), plain.health());
+    match over_tls {
+        Ok((health, key)) => (Ok(health), key),
+        Err(_) => (over_plain, None),
+    }
+}
+
+/// Confirm one address: `/v1/health` (which key it proves, which id it
+/// claims), then `/v1/info` with the token. `advertised` is the TXT
+/// description when there is one.
+///
+/// An address that claims a device whose key is pinned but proves another
+/// key (or speaks plain HTTP) is [`FleetError::KeyMismatch`]: it is sent no
+/// token. A device with a pinned key is only ever talked to over TLS with
+/// that key; one without is talked to over TLS with the key it proves now
+/// (reported in `device.key_fingerprint`, for the caller to pin), or over
+/// plain HTTP when it speaks no TLS (`--insecure-http`).
 pub async fn confirm(
     http: &reqwest::Client,
     addr: SocketAddr,
     advertised: Option<Device>,
     source: Source,
-    token_for: &(dyn Fn(&str) -> Option<String> + Sync),
+    creds: &dyn Credentials,
 ) -> Result<Found> {
-    let probe = AgentClient::new(http.clone(), addr, None);
-    let health = probe.health().await;
-    let token = advertised.as_ref().and_then(|d| token_for(&d.device_id)).or_else(|| token_for(""));
-    let client = AgentClient::new(http.clone(), addr, token.clone());
+    let (health, seen_key) = probe_health(http, addr).await;
+    let claimed = health
+        .as_ref()
+        .ok()
+        .and_then(|h| h.device_id.clone())
+        .or_else(|| advertised.as_ref().map(|d| d.device_id.clone()));
+    let pin = claimed.as_deref().and_then(|id| creds.pin_for(id));
+    if let (Some(id), Some(pinned)) = (&claimed, &pin) {
+        let advertised_key = advertised.as_ref().and_then(|d| d.key_fingerprint.clone());
+        let txt_disagrees = advertised_key.as_deref().is_some_and(|fp| !fingerprints_agree(fp, pinned));
+        let proves_pin = seen_key.as_deref().is_some_and(|k| fingerprints_agree(k, pinned));
+        if txt_disagrees || (health.is_ok() && !proves_pin) {
+            return Err(FleetError::KeyMismatch {
+                device_id: id.clone(),
+                addr: addr.to_string(),
+                pinned: pinned.clone(),
+                presented: if health.is_ok() { seen_key } else { advertised_key },
+            });
+        }
+    }
+    let key = pin.or(seen_key);
+    let token = claimed.as_deref().and_then(|id| creds.token_for(id)).or_else(|| creds.token_for(""));
+    let client = AgentClient::for_device(http.clone(), addr, key.as_deref(), token.clone());
     match (health, client.info().await) {
         (_, Ok(info)) => {
             let mut device = info.device;
+            // What it claims now must not be another paired device either.
+            if let Some(pinned) = creds.pin_for(&device.device_id)
+                && !key.as_deref().is_some_and(|k| fingerprints_agree(k, &pinned))
+            {
+                return Err(FleetError::KeyMismatch {
+                    device_id: device.device_id,
+                    addr: addr.to_string(),
+                    pinned,
+                    presented: key,
+                });
+            }
+            // The key proven in the handshake, not the one the body claims.
+            device.key_fingerprint = key;
             device.status = DeviceStatus::Online;
             device.last_heartbeat_ms = Some(crate::liveness::now_ms());
             Ok(Found { device, addr, source, confirmed: true, paired: true, problem: None, found_after_ms: None })
@@ -107,6 +185,7 @@ pub async fn confirm(
             };
             device.status = DeviceStatus::Online;
             device.last_heartbeat_ms = Some(crate::liveness::now_ms());
+            device.key_fingerprint = key.or(device.key_fingerprint);
             let problem = Some(if token.is_some() {
                 "the token was refused".to_owned()
             } else {
@@ -138,10 +217,10 @@ const CONFIRM_CONCURRENCY: usize = 64;
 pub async fn confirm_all(
     http: &reqwest::Client,
     candidates: impl IntoIterator<Item = (SocketAddr, Option<Device>, Source)>,
-    token_for: &(dyn Fn(&str) -> Option<String> + Sync),
+    creds: &dyn Credentials,
 ) -> Vec<(SocketAddr, Result<Found>)> {
     futures_util::stream::iter(candidates)
-        .map(|(addr, adv, source)| async move { (addr, confirm(http, addr, adv, source, token_for).await) })
+        .map(|(addr, adv, source)| async move { (addr, confirm(http, addr, adv, source, creds).await) })
         .buffer_unordered(CONFIRM_CONCURRENCY)
         .collect()
         .await
@@ -198,8 +277,7 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
     });
     let mut browser = if opts.mdns { Some(Browser::start(&opts.interfaces)?) } else { None };
     let deadline = started + opts.timeout;
-    let token_for = |id: &str| opts.token_for(id);
-    let token_for: &(dyn Fn(&str) -> Option<String> + Sync) = &token_for;
+    let creds: &dyn Credentials = opts;
     let mut asked: HashSet<SocketAddr> = HashSet::new();
     let mut waiting: Vec<(SocketAddr, Option<Device>, Source)> = Vec::new();
     let mut confirms = FuturesUnordered::new();
@@ -208,7 +286,7 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
         while confirms.len() < CONFIRM_CONCURRENCY
             && let Some((addr, adv, source)) = waiting.pop()
         {
-            confirms.push(async move { (addr, confirm(http, addr, adv, source, token_for).await) });
+            confirms.push(async move { (addr, confirm(http, addr, adv, source, creds).await) });
         }
         let confirmed = by_id.values().filter(|f| f.confirmed).count();
         let idle = browser.is_none() && sweep_task.is_none() && confirms.is_empty();
@@ -241,6 +319,9 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
                     f.found_after_ms = Some(started.elapsed().as_millis() as u64);
                     keep(&mut by_id, f);
                 }
+                // A key mismatch is a warning the user must see: printed
+                // by the CLI's log, never turned into a registry entry.
+                Err(e @ FleetError::KeyMismatch { .. }) => tracing::warn!("{e}"),
                 Err(e) => tracing::warn!("{addr}: {e}"),
             },
         }

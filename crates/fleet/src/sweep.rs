@@ -2,6 +2,7 @@
 //!
 //! Spec syntax: `CIDR:PORTS`, e.g. `127.0.0.1/32:7000-7100` or
 //! `10.0.0.0/28:8470`. Every address × port is probed with `GET /v1/health`
+//! (over TLS and plain HTTP at once)
 //! (short timeout, bounded concurrency); what answers as an edgefleet agent
 //! is reported.
 
@@ -91,8 +92,13 @@ pub async fn sweep_with_progress(
     let total = targets.len();
     let mut probes = futures_util::stream::iter(targets)
         .map(|addr| {
-            let client = AgentClient::new(http.clone(), addr, None).timeout(timeout);
-            async move { client.health().await.ok().map(|_| addr) }
+            // HTTPS agents and `--insecure-http` ones, asked at once (no token).
+            let tls = AgentClient::tls_probe(http.clone(), addr).timeout(timeout);
+            let plain = AgentClient::new(http.clone(), addr, None).timeout(timeout);
+            async move {
+                let (over_tls, over_plain) = tokio::join!(tls.health(), plain.health());
+                (over_tls.is_ok() || over_plain.is_ok()).then_some(addr)
+            }
         })
         .buffer_unordered(concurrency.max(1));
     let (mut found, mut probed) = (Vec::new(), 0);

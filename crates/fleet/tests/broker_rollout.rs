@@ -313,3 +313,66 @@ fn the_engine_rolls_out_to_devices_it_found_on_the_broker() {
     }
     broker.kill();
 }
+
+/// Two consoles (two engines, two registries) on one broker fleet: the
+/// rollout one runs shows in the other's deployments table, read-only, as
+/// "by console X", with its steps and bytes, and is never resumed there.
+#[test]
+fn a_second_console_records_the_first_ones_rollout_progress() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let agents: Vec<AgentHandle> =
+        ["two-0", "two-1"].iter().zip(&dirs).map(|(id, d)| rt.block_on(agent_on(&broker.url(), id, d))).collect();
+    let db = tempfile::tempdir().unwrap();
+    let console = |name: &str| {
+        let store = Arc::new(Mutex::new(Store::open(&db.path().join(name)).unwrap()));
+        let config = EngineConfig {
+            mdns: false,
+            default_token: Some(TOKEN.into()),
+            store: Some(store.clone()),
+            ..EngineConfig::default()
+        };
+        let engine = FleetEngine::start(config, || {}).unwrap();
+        let mut spec = BrokerSpec::new(&broker.url(), FLEET).unwrap();
+        spec.console_id = name.replace(".db", "");
+        engine.send(Command::SetBroker { broker: Some(spec) }).unwrap();
+        (engine, store)
+    };
+    let (a, _store_a) = console("console-a.db");
+    let (b, store_b) = console("console-b.db");
+    for engine in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut found = 0;
+        while found < 2 && Instant::now() < deadline {
+            if let Some(Event::Device(_)) = engine.recv_timeout(Duration::from_millis(50)) {
+                found += 1;
+            }
+        }
+        assert!(found >= 2, "each console finds both agents");
+    }
+    let req = RolloutRequest::for_file(mlp_path(), vec!["two-0".into(), "two-1".into()], RolloutPlan::default());
+    a.send(Command::Job { id: edgefleet_fleet::JobId(1), title: "roll out".into(), run: rollout_job(req) }).unwrap();
+    let size = std::fs::metadata(mlp_path()).unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let recorded = loop {
+        assert!(Instant::now() < deadline, "console b recorded console a's finished rollout within 60 s");
+        // Keep both event queues drained.
+        let _ = a.recv_timeout(Duration::from_millis(20));
+        let _ = b.recv_timeout(Duration::from_millis(20));
+        let list = store_b.lock().unwrap().list_deployments().unwrap();
+        if let Some(d) = list.into_iter().find(|d| d.state == "done") {
+            break d;
+        }
+    };
+    assert_eq!(recorded.origin.as_deref(), Some("console-a"), "{recorded:?}");
+    assert_eq!(recorded.model_name, "mlp_digits");
+    assert_eq!(recorded.steps.len(), 2);
+    assert!(recorded.steps.iter().all(|s| s.state == "done" && s.bytes_sent == size), "{:?}", recorded.steps);
+    assert!(store_b.lock().unwrap().unfinished_deployments().unwrap().is_empty(), "never resumed by console b");
+    drop((a, b));
+    for agent in agents {
+        rt.block_on(agent.shutdown());
+    }
+    broker.kill();
+}

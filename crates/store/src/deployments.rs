@@ -50,6 +50,10 @@ pub struct DeploymentRecord {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub steps: Vec<StepRecord>,
+    /// The console that runs this rollout, when it is another console of
+    /// the broker fleet (recorded from its reports, read-only here);
+    /// `None` for our own.
+    pub origin: Option<String>,
 }
 
 /// One device's progress within a rollout.
@@ -78,7 +82,10 @@ impl Selection {
         match self {
             Selection::One => "d.id = ?1",
             Selection::All => "1",
-            Selection::Unfinished => "d.state NOT IN ('done', 'failed', 'rolled_back', 'cancelled')",
+            // Another console's rollout is that console's to resume.
+            Selection::Unfinished => {
+                "d.state NOT IN ('done', 'failed', 'rolled_back', 'cancelled') AND d.origin IS NULL"
+            }
         }
     }
 
@@ -104,6 +111,7 @@ struct RawDeployment {
     detail: Option<String>,
     created_ms: i64,
     updated_ms: i64,
+    origin: Option<String>,
 }
 
 impl RawDeployment {
@@ -120,6 +128,7 @@ impl RawDeployment {
             detail: row.get(8)?,
             created_ms: row.get(9)?,
             updated_ms: row.get(10)?,
+            origin: row.get(11)?,
         })
     }
 
@@ -138,6 +147,7 @@ impl RawDeployment {
             state: self.state,
             detail: self.detail,
             steps,
+            origin: self.origin,
         })
     }
 }
@@ -269,7 +279,7 @@ impl Store {
         let raws = tx
             .prepare_cached(&format!(
                 "SELECT d.id, d.model_name, d.model_version, d.sha256, d.model_path, d.size_bytes, d.plan_json,
-                        d.state, d.detail, d.created_ms, d.updated_ms
+                        d.state, d.detail, d.created_ms, d.updated_ms, d.origin
                  FROM deployments d WHERE {filter} ORDER BY {}",
                 which.order()
             ))?

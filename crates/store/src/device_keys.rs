@@ -12,10 +12,9 @@ impl Store {
     /// Pin a device's key (its fingerprint). Unknown devices are an error.
     pub fn set_key_fingerprint(&self, device_id: &str, fingerprint: &str) -> Result<(), StoreError> {
         require_text("key fingerprint", fingerprint)?;
-        let changed = self.conn.execute(
-            "UPDATE devices SET key_fingerprint = ?2 WHERE device_id = ?1",
-            params![device_id, fingerprint],
-        )?;
+        let changed = self
+            .conn
+            .execute("UPDATE devices SET key_fingerprint = ?2 WHERE device_id = ?1", params![device_id, fingerprint])?;
         if changed == 0 {
             return Err(StoreError::not_found("device", device_id));
         }
@@ -24,7 +23,8 @@ impl Store {
 
     /// Forget a device's pinned key (with its token, when unpairing).
     pub fn clear_key_fingerprint(&self, device_id: &str) -> Result<(), StoreError> {
-        let changed = self.conn.execute("UPDATE devices SET key_fingerprint = NULL WHERE device_id = ?1", [device_id])?;
+        let changed =
+            self.conn.execute("UPDATE devices SET key_fingerprint = NULL WHERE device_id = ?1", [device_id])?;
         if changed == 0 {
             return Err(StoreError::not_found("device", device_id));
         }
@@ -42,9 +42,8 @@ impl Store {
 
     /// Every pinned key, by device id.
     pub fn key_fingerprints(&self) -> Result<HashMap<String, String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT device_id, key_fingerprint FROM devices WHERE key_fingerprint IS NOT NULL")?;
+        let mut stmt =
+            self.conn.prepare("SELECT device_id, key_fingerprint FROM devices WHERE key_fingerprint IS NOT NULL")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -16,6 +16,7 @@ mod deployments;
 mod devices;
 mod error;
 mod models;
+mod remote_deployments;
 mod schema;
 mod store;
 mod telemetry;

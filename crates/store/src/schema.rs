@@ -128,6 +128,20 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE devices ADD COLUMN rtt_ms REAL;
     ALTER TABLE devices ADD COLUMN rtt_at_ms INTEGER;
     "#,
+    // The device key pinned at pairing (fingerprint, see the agent's
+    // device_key): from then on the console talks to the device only over
+    // TLS with exactly that key.
+    r#"
+    ALTER TABLE devices ADD COLUMN key_fingerprint TEXT;
+    "#,
+    // Deployments other consoles of the same broker fleet run, recorded
+    // from their progress reports (read-only here): the console's id and
+    // the deployment's id in its own registry. NULL for our own.
+    r#"
+    ALTER TABLE deployments ADD COLUMN origin TEXT;
+    ALTER TABLE deployments ADD COLUMN origin_id INTEGER;
+    CREATE UNIQUE INDEX deployments_origin ON deployments(origin, origin_id) WHERE origin IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes: the number of migrations.

@@ -70,6 +70,8 @@ impl DemoFleet {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: true,
             broker: None,
+            // Offload forwards to edge servers over plain HTTP (see simulate).
+            tls: false,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
         let rows = match &opts.traffic_csv {

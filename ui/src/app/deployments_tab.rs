@@ -178,7 +178,10 @@ fn history_ui(ui: &mut Ui, history: &[DeploymentRecord]) {
         ui.end_row();
         for d in history {
             ui.label(format!("{}", d.id));
-            ui.label(format!("{} v{}", d.model_name, d.model_version));
+            match &d.origin {
+                Some(console) => ui.label(format!("{} v{} · by console {console}", d.model_name, d.model_version)),
+                None => ui.label(format!("{} v{}", d.model_name, d.model_version)),
+            };
             ui.label(match &d.detail {
                 Some(detail) => format!("{} ({})", d.state, readable_detail(detail)),
                 None => d.state.clone(),

@@ -132,6 +132,7 @@ pub fn device_detail_ui(
         };
         row("Address", e.addr.map_or_else(|| "—".into(), |a| a.to_string()));
         row("Paired", if e.paired { "yes".into() } else { "no (no valid token)".into() });
+        row("Key", key_text(d.key_fingerprint.as_deref()));
         row(
             "CPU",
             format!("{} cores{}", d.cpu_cores, d.gflops.map(|g| format!(" · {g:.1} GFLOP/s")).unwrap_or_default()),
@@ -160,10 +161,23 @@ pub fn device_detail_ui(
     events_ui(ui, e.id(), cx.log);
 }
 
-/// The token of an unpaired device, or a lab-wide one for all selected.
+/// How the device's key reads in the detail: the full fingerprint it proved
+/// over TLS, a short one from its mDNS record, or none (plain HTTP).
+fn key_text(fingerprint: Option<&str>) -> String {
+    match fingerprint {
+        Some(fp) if fp.contains('-') => fp.to_owned(),
+        Some(short) => format!("{short}… (from mDNS; not yet proven over TLS)"),
+        None => "none: plain HTTP (--insecure-http)".to_owned(),
+    }
+}
+
+/// The token of an unpaired device, or a lab-wide one for all selected. The
+/// key fingerprint is shown first: pairing pins it.
 fn pair_ui(ui: &mut Ui, e: &DeviceEntry, token: &mut String, unpaired: &[String], commands: &mut Vec<UiCommand>) {
     ui.add_space(6.0);
     ui.label(RichText::new("Not paired: the console has no valid token for it").strong());
+    ui.label(format!("Device key: {}", key_text(e.device.key_fingerprint.as_deref())));
+    ui.weak("Compare it with the fingerprint the agent printed when it started; pairing pins this key.");
     ui.horizontal(|ui| {
         ui.add(egui::TextEdit::singleline(token).hint_text("token (the agent prints it)").desired_width(220.0));
         let ready = !token.trim().is_empty();

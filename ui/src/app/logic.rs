@@ -45,6 +45,7 @@ impl App {
         if self.demo_fit_pending {
             self.open_demo_fit();
         }
+        self.demo_compare_step();
     }
 
     fn drain_engine(&mut self) {
@@ -72,6 +73,8 @@ impl App {
                 Event::Models { device_id, models } => self.state.fleet.set_models(&device_id, models),
                 Event::Sweep { progress, finished } => self.state.find.progress = Some((progress, finished)),
                 Event::Broker(status) => self.state.broker_status = status,
+                // Another console's rollout moved: the history shows it.
+                Event::RemoteRollout { .. } => self.refresh_history(),
                 Event::Log(entry) => {
                     let first = entry.message.split([':', ' ']).next().unwrap_or_default();
                     if self.foreign.contains(first)

@@ -209,7 +209,15 @@ impl App {
         }
         let n = device_ids.len();
         for device_id in device_ids {
-            self.send(Command::Pair { device_id, token: token.clone() });
+            // The key the device proved over TLS, as the detail showed it
+            // (a short mDNS form is not a key to pin).
+            let fingerprint = self
+                .state
+                .fleet
+                .get(&device_id)
+                .and_then(|e| e.device.key_fingerprint.clone())
+                .filter(|fp| fp.contains('-'));
+            self.send(Command::Pair { device_id, token: token.clone(), fingerprint });
         }
         self.state.report(LogLevel::Info, format!("token stored for {n} device(s); checking it now"));
     }

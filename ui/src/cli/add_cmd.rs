@@ -22,11 +22,12 @@ pub fn run(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<()> {
         Err(e) => bad_input!("{e}"),
     };
     let store = open_store(global)?;
-    let token = global.token.clone();
+    // Stored tokens and pinned keys too: an address claiming a paired
+    // device with another key is refused before any token is sent.
+    let creds = super::scan_cmd::credentials(&store, global)?;
     let found = super::runtime()?.block_on(async {
         let http = edgefleet_fleet::http_client()?;
-        let token_for = |_: &str| token.clone();
-        edgefleet_fleet::scan::confirm(&http, addr, None, Source::Manual, &token_for).await
+        edgefleet_fleet::scan::confirm(&http, addr, None, Source::Manual, &creds).await
     })?;
     if !found.confirmed {
         anyhow::bail!("{addr} did not confirm: {}", found.problem.as_deref().unwrap_or("unknown reason"));
@@ -42,6 +43,13 @@ pub fn run(global: &GlobalArgs, args: AddArgs) -> anyhow::Result<()> {
     })?;
     if let Some(t) = &global.token {
         store.set_token(&found.device.device_id, t)?;
+    }
+    // The key it proved with the token accepted is its key from now on.
+    if let Some(fp) = &found.device.key_fingerprint
+        && store.key_fingerprint(&found.device.device_id)?.is_none()
+    {
+        store.set_key_fingerprint(&found.device.device_id, fp)?;
+        println!("key {fp} pinned for {}", found.device.device_id);
     }
     store.audit(now, "device.added", &found.device.device_id, &addr.to_string())?;
     if args.json {

@@ -73,6 +73,10 @@ pub struct DeployArgs {
 /// (reached through it once a broker link is set, else over HTTP).
 pub(super) fn directory_from_store(store: &Store, global: &GlobalArgs) -> anyhow::Result<(Directory, Vec<String>)> {
     let directory = Directory::new(http_client()?);
+    directory.set_signer(Some(super::store_args::open_signer(global)?));
+    for (id, fp) in store.key_fingerprints()? {
+        directory.pin(&id, &fp);
+    }
     let mut ids = Vec::new();
     for rec in store.list_devices()? {
         let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else { continue };

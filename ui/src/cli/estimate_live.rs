@@ -46,7 +46,8 @@ fn client_for(store: &Store, global: &GlobalArgs, id: &str) -> anyhow::Result<(A
     };
     let Ok(ip) = address.parse::<IpAddr>() else { bad_input!("device `{id}` has an unusable address `{address}`") };
     let token = store.token(id)?.or_else(|| global.token.clone());
-    Ok((AgentClient::new(http_client()?, SocketAddr::new(ip, port), token), rec.device))
+    let pin = store.key_fingerprint(id)?;
+    Ok((AgentClient::for_device(http_client()?, SocketAddr::new(ip, port), pin.as_deref(), token), rec.device))
 }
 
 pub fn run(global: &GlobalArgs, args: &EstimateArgs, profile: ModelProfile, id: &str) -> anyhow::Result<()> {

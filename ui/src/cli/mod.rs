@@ -192,10 +192,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Some(db) => db,
                         None => edgefleet_store::default_path()?,
                     };
+                    let signer = edgefleet_fleet::model_signing::ModelSigner::load_or_create(
+                        &edgefleet_fleet::model_signing::signing_key_path(&db),
+                    )?;
                     let engine = edgefleet_fleet::EngineConfig {
                         interfaces: cli.interfaces,
                         default_token: global.token,
                         broker: cli.broker.spec()?,
+                        signer: Some(signer),
                         ..Default::default()
                     };
                     crate::app::AppConfig::new(engine, Some(db))

@@ -7,7 +7,7 @@ use super::store_args::open_store;
 use crate::bad_input;
 use edgefleet_fleet::discovery::mqtt::scan_broker;
 use edgefleet_fleet::{Found, ScanOptions, Source, SweepSpec, now_ms};
-use edgefleet_store::DeviceRecord;
+use edgefleet_store::{DeviceRecord, Store};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -72,6 +72,23 @@ fn row(f: &Found) -> Row<'_> {
     }
 }
 
+/// Scan options carrying only what pairing left in the store: each device's
+/// token and pinned key, and `--token` for the others.
+pub(super) fn credentials(store: &Store, global: &GlobalArgs) -> anyhow::Result<ScanOptions> {
+    let mut tokens = std::collections::HashMap::new();
+    for rec in store.list_devices()? {
+        if let Some(t) = store.token(&rec.device.device_id)? {
+            tokens.insert(rec.device.device_id, t);
+        }
+    }
+    Ok(ScanOptions {
+        tokens,
+        default_token: global.token.clone(),
+        pins: store.key_fingerprints()?,
+        ..Default::default()
+    })
+}
+
 pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
     let sweep = match args.sweep.as_deref().map(str::parse::<SweepSpec>) {
         None => None,
@@ -83,19 +100,13 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
         bad_input!("--no-mdns needs --sweep CIDR:PORTS or --broker mqtt://HOST:PORT --fleet NAME");
     }
     let store = open_store(global)?;
-    let mut tokens = std::collections::HashMap::new();
-    for rec in store.list_devices()? {
-        if let Some(t) = store.token(&rec.device.device_id)? {
-            tokens.insert(rec.device.device_id, t);
-        }
-    }
+    let creds = credentials(&store, global)?;
     let opts = ScanOptions {
         interfaces: args.interfaces,
         mdns: !args.no_mdns,
         timeout: Duration::from_millis(args.timeout_ms),
         sweep,
-        tokens,
-        default_token: global.token.clone(),
+        ..creds
     };
     let lan = !args.no_mdns || opts.sweep.is_some();
     let found = super::runtime()?.block_on(async {
@@ -134,6 +145,15 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
             && let Some(t) = &opts.default_token
         {
             store.set_token(&f.device.device_id, t)?;
+        }
+        // The key a device proved while accepting our token is pinned (trust
+        // on first use; `edgefleet pair` shows it before trusting it).
+        if f.confirmed
+            && f.source != Source::Mqtt
+            && !opts.pins.contains_key(&f.device.device_id)
+            && let Some(fp) = &f.device.key_fingerprint
+        {
+            store.set_key_fingerprint(&f.device.device_id, fp)?;
         }
     }
     store.audit(now, "scan", "fleet", &format!("{} device(s) found", found.len()))?;

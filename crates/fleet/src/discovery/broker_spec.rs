@@ -21,6 +21,10 @@ pub struct BrokerSpec {
     /// Where the console serves model files for devices on the broker to
     /// pull during a rollout: an address they reach (port 0 = any free one).
     pub serve_models_on: SocketAddr,
+    /// This console's id in the fleet: its rollout reports go out under it
+    /// (`edgefleet/v1/{fleet}/console/{console_id}/rollout`) and other
+    /// consoles record them as "by console {console_id}".
+    pub console_id: String,
 }
 
 impl BrokerSpec {
@@ -30,7 +34,8 @@ impl BrokerSpec {
             url.parse().map_err(|e: mqtt_wire::MqttWireError| FleetError::BadInput(e.to_string()))?;
         mqtt_wire::check_fleet(fleet).map_err(|e| FleetError::BadInput(e.to_string()))?;
         let serve_models_on = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None, serve_models_on })
+        let console_id = format!("console-{:012x}", fastrand::u64(..) >> 16);
+        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None, serve_models_on, console_id })
     }
 
     pub(crate) fn options(&self, role: &str) -> MqttOptions {

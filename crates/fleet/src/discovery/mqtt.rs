@@ -13,7 +13,9 @@ pub use super::broker_spec::BrokerSpec;
 use crate::broker_link::{BrokerLink, BrokerStatus};
 use crate::error::{FleetError, Result};
 use crate::scan::{Found, Source};
-use edgefleet_core::mqtt_wire::{self, BrokerCommand, Channel, CommandMessage, ReplyMessage, StatePayload};
+use edgefleet_core::mqtt_wire::{
+    self, BrokerCommand, Channel, CommandMessage, ReplyMessage, RolloutReport, StatePayload,
+};
 use edgefleet_core::wire::Metrics;
 use edgefleet_core::{DeviceStatus, now_ms};
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, Packet, QoS, SubscribeFilter};
@@ -52,6 +54,8 @@ pub enum BrokerEvent {
         device_id: String,
         reply: ReplyMessage,
     },
+    /// Another console's rollout progress (our own reports are not echoed).
+    Rollout(Box<RolloutReport>),
 }
 
 fn describe(e: &ConnectionError) -> String {
@@ -64,6 +68,16 @@ fn describe(e: &ConnectionError) -> String {
 /// Turn one message into an event; `None` (and a log line) for one that
 /// breaks the protocol or belongs to another fleet.
 fn event_of(fleet: &str, topic: &str, payload: &[u8]) -> Option<BrokerEvent> {
+    if let Ok((f, console_id)) = mqtt_wire::parse_rollout_topic(topic) {
+        return match mqtt_wire::decode_rollout(payload, &console_id) {
+            Ok(r) if f == fleet => Some(BrokerEvent::Rollout(Box::new(r))),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("broker: dropped a message on {topic}: {e}");
+                None
+            }
+        };
+    }
     let parts = match mqtt_wire::parse_topic(topic) {
         Ok(p) if p.fleet == fleet => p,
         Ok(_) => return None,
@@ -129,8 +143,10 @@ impl BrokerWatch {
         let filters: Vec<SubscribeFilter> = [Channel::State, Channel::Telemetry, Channel::Reply]
             .into_iter()
             .filter_map(|c| mqtt_wire::fleet_filter(&spec.fleet, c).ok())
+            .chain(mqtt_wire::rollout_filter(&spec.fleet).ok())
             .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce))
             .collect();
+        let own_console = spec.console_id.clone();
         let link = BrokerLink::new(spec.clone(), client.clone());
         let (c, fleet, l) = (client, spec.fleet.clone(), link.clone());
         let task = tokio::spawn(async move {
@@ -157,6 +173,7 @@ impl BrokerWatch {
                                 forward(BrokerEvent::Reply { device_id, reply });
                             }
                         }
+                        Some(BrokerEvent::Rollout(r)) if r.console_id == own_console => {}
                         Some(ev) => {
                             if let BrokerEvent::State { device_id, state } = &ev {
                                 l.set_online(device_id, state.online);
@@ -254,7 +271,10 @@ pub async fn scan_broker(
                     by_id.remove(&device_id);
                 }
             },
-            BrokerEvent::Telemetry { .. } | BrokerEvent::Reply { .. } | BrokerEvent::Status(_) => {}
+            BrokerEvent::Telemetry { .. }
+            | BrokerEvent::Reply { .. }
+            | BrokerEvent::Status(_)
+            | BrokerEvent::Rollout(_) => {}
         }
     }
     watch.stop();

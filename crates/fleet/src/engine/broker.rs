@@ -37,6 +37,17 @@ impl Engine {
         match event {
             BrokerEvent::Connected => self.sink.log(LogLevel::Info, format!("broker {broker}: connected")),
             BrokerEvent::Status(status) => self.sink.send(Event::Broker(Some(status))),
+            // Another console's rollout: recorded read-only beside ours.
+            BrokerEvent::Rollout(report) => {
+                if let Some(w) = &self.writer {
+                    let sink = self.sink.clone();
+                    w.submit(move |s| {
+                        let id = s.record_remote_deployment(&report)?;
+                        sink.send(Event::RemoteRollout { console_id: report.console_id.clone(), deployment_id: id });
+                        Ok(())
+                    });
+                }
+            }
             BrokerEvent::Down(why) => self.sink.log(
                 LogLevel::Error,
                 format!("broker {broker}: {why}; retrying with backoff (known devices are kept)"),

@@ -1,10 +1,12 @@
 //! Turning an address into a known device, off the engine's loop: resolve
 //! `host:port` without blocking, sweep a range, confirm each candidate over
-//! HTTP with the right token, and hand what answered back to the loop.
+//! HTTP with the right token, and hand what answered back to the loop. An
+//! address claiming a paired device with another key is only logged as a
+//! warning: it never reaches the loop, so the entry is not re-pointed.
 
 use super::events::{Event, EventSink, LogLevel};
 use crate::error::{FleetError, Result};
-use crate::scan::{Found, Source, confirm, confirm_all};
+use crate::scan::{Credentials, Found, Source, confirm, confirm_all};
 use crate::sweep::{SweepProgress, SweepSpec, sweep_with_progress};
 
 /// How often a sweep reports its progress.
@@ -50,20 +52,28 @@ pub(super) struct Confirmer {
     pub http: reqwest::Client,
     /// Stored tokens by device id.
     pub tokens: HashMap<String, String>,
+    /// The engine's directory, for the keys pinned at pairing.
+    pub directory: crate::directory::Directory,
     /// For devices with no stored token.
     pub fallback_token: Option<String>,
     pub deliver: Deliver,
     pub sink: EventSink,
 }
 
-impl Confirmer {
+impl Credentials for Confirmer {
     fn token_for(&self, device_id: &str) -> Option<String> {
         self.tokens.get(device_id).cloned().or_else(|| self.fallback_token.clone())
     }
 
+    fn pin_for(&self, device_id: &str) -> Option<String> {
+        self.directory.pinned(device_id)
+    }
+}
+
+impl Confirmer {
     /// Confirm one address (a failure goes to the event log).
     pub async fn confirm(&self, addr: SocketAddr, advertised: Option<Device>, source: Source) {
-        let result = confirm(&self.http, addr, advertised, source, &|id| self.token_for(id)).await;
+        let result = confirm(&self.http, addr, advertised, source, self).await;
         self.report(addr, result);
     }
 
@@ -97,7 +107,7 @@ impl Confirmer {
         self.sink.send(Event::Sweep { progress, finished: true });
         self.sink.log(LogLevel::Info, format!("sweep found {} agent(s)", addrs.len()));
         let candidates = addrs.into_iter().map(|addr| (addr, None, Source::Sweep));
-        for (addr, result) in confirm_all(&self.http, candidates, &|id| self.token_for(id)).await {
+        for (addr, result) in confirm_all(&self.http, candidates, self).await {
             self.report(addr, result);
         }
     }
@@ -108,6 +118,8 @@ impl Confirmer {
                 let token = self.token_for(&found.device.device_id);
                 (self.deliver)(found, token);
             }
+            // Never delivered: the registry entry keeps its address and key.
+            Err(e @ FleetError::KeyMismatch { .. }) => self.sink.log(LogLevel::Warn, e.to_string()),
             Err(e) => self.sink.log(LogLevel::Warn, format!("{addr}: {e}")),
         }
     }

@@ -91,6 +91,11 @@ pub enum Event {
     },
     /// The broker connection's status (`None`: no broker is set).
     Broker(Option<crate::broker_link::BrokerStatus>),
+    /// Another console's rollout was recorded (as `deployment_id` here).
+    RemoteRollout {
+        console_id: String,
+        deployment_id: i64,
+    },
 }
 
 /// The sending half of the event channel: sends, then wakes the receiver

@@ -13,7 +13,9 @@ mod browse;
 mod confirm;
 mod events;
 mod jobs;
+mod pins;
 mod protocol;
+mod stored;
 mod tracker;
 
 pub use crate::directory::{Directory, Route};
@@ -38,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+use stored::stored_fleet;
 use tokio::sync::mpsc as tmpsc;
 use tracker::{Cause, LivenessTracker};
 
@@ -60,6 +63,8 @@ pub struct EngineConfig {
     pub telemetry_bucket_ms: u64,
     /// An MQTT broker to watch from the start ([`Command::SetBroker`] later).
     pub broker: Option<crate::discovery::mqtt::BrokerSpec>,
+    /// Signs deployed models; its key is pinned on devices at pairing.
+    pub signer: Option<Arc<crate::model_signing::ModelSigner>>,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +77,7 @@ impl Default for EngineConfig {
             store: None,
             telemetry_bucket_ms: 10_000,
             broker: None,
+            signer: None,
         }
     }
 }
@@ -103,6 +109,7 @@ impl FleetEngine {
         let sink = EventSink::new(ev_tx, Arc::new(notify));
         let http = http_client()?;
         let directory = Directory::new(http.clone());
+        directory.set_signer(config.signer.clone());
         let dir = directory.clone();
         let thread = std::thread::Builder::new()
             .name(THREAD.into())
@@ -226,6 +233,7 @@ impl Engine {
             int_tx,
         };
         engine.load_store();
+        engine.load_pins();
         if engine.config.mdns {
             engine.browse = engine.start_browse();
         }
@@ -308,6 +316,7 @@ impl Engine {
         Confirmer {
             http: self.http.clone(),
             tokens: self.tokens.clone(),
+            directory: self.directory.clone(),
             fallback_token: extra_token.or_else(|| self.config.default_token.clone()),
             // The loop gone means the engine is stopping: nothing to tell.
             deliver: Arc::new(move |found, token| drop(to_loop.send(Internal::Confirmed(Box::new(found), token)))),
@@ -331,7 +340,8 @@ impl Engine {
                 self.sink.log(LogLevel::Info, format!("sweeping {} addresses", spec.probe_count()));
                 tokio::spawn(async move { confirmer.sweep(&spec).await });
             }
-            Command::Pair { device_id, token } => {
+            Command::Pair { device_id, token, fingerprint } => {
+                self.pair_keys(&device_id, fingerprint.as_deref(), &token);
                 self.tokens.insert(device_id.clone(), token.clone());
                 if let Some(w) = &self.writer {
                     let (id, t) = (device_id.clone(), token.clone());
@@ -345,6 +355,7 @@ impl Engine {
                 }
             }
             Command::Unpair { device_id } => {
+                self.unpin_key(&device_id);
                 self.tokens.remove(&device_id);
                 if let Some(w) = &self.writer {
                     let id = device_id.clone();
@@ -456,6 +467,8 @@ impl Engine {
                 Ok(())
             });
         }
+        // After the upsert: the pin is a column of the device's row.
+        self.pin_on_first_use(&found, token.as_deref());
         if is_new {
             let how = if found.paired { "" } else { " (not paired: no valid token)" };
             let name = found.device.display_name();
@@ -546,7 +559,9 @@ impl Engine {
             }
             t.polling = true;
             let token = t.token.clone().or_else(|| self.config.default_token.clone());
-            let client = AgentClient::new(self.http.clone(), t.snapshot.addr, token).timeout(poll_timeout);
+            let pin = self.directory.pinned(id);
+            let client = AgentClient::for_device(self.http.clone(), t.snapshot.addr, pin.as_deref(), token);
+            let client = client.timeout(poll_timeout);
             let (tx, device_id) = (self.int_tx.clone(), id.clone());
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
@@ -568,17 +583,6 @@ fn poll_ticker(interval_ms: u64) -> tokio::time::Interval {
 
 fn interfaces_label(interfaces: &[String]) -> String {
     if interfaces.is_empty() { "all interfaces".to_owned() } else { interfaces.join(", ") }
-}
-
-/// Every stored device with its token.
-fn stored_fleet(store: &Mutex<Store>) -> Result<Vec<(DeviceRecord, Option<String>)>> {
-    let store = store.lock().map_err(|_| FleetError::LockPoisoned { what: "fleet store".into() })?;
-    let mut out = Vec::new();
-    for rec in store.list_devices()? {
-        let token = store.token(&rec.device.device_id)?;
-        out.push((rec, token));
-    }
-    Ok(out)
 }
 
 /// The row kept in the telemetry table for one metrics answer (polled over

@@ -19,6 +19,15 @@ impl Engine {
         self.sink.log(LogLevel::Info, format!("{device_id}: key {fingerprint} pinned"));
     }
 
+    /// At pairing: pin the key the user accepted (if any) and this
+    /// console's signing key on the device.
+    pub(super) fn pair_keys(&mut self, device_id: &str, fingerprint: Option<&str>, token: &str) {
+        if let Some(fp) = fingerprint {
+            self.pin_key(device_id, fp);
+        }
+        self.spawn_trust(device_id, token);
+    }
+
     /// Forget a device's pinned key (unpairing).
     pub(super) fn unpin_key(&mut self, device_id: &str) {
         if self.directory.pinned(device_id).is_none() {
@@ -54,10 +63,13 @@ impl Engine {
         let (sink, id) = (self.sink.clone(), device_id.to_owned());
         tokio::spawn(async move {
             match client.trust(false).await {
-                Ok(r) if r.require_signed => {
-                    sink.log(LogLevel::Info, format!("{id}: pinned this console's key; it now runs only models signed by it"))
+                Ok(r) if r.require_signed => sink.log(
+                    LogLevel::Info,
+                    format!("{id}: pinned this console's key; it now runs only models signed by it"),
+                ),
+                Ok(_) => {
+                    sink.log(LogLevel::Info, format!("{id}: pinned this console's key (it allows unsigned models)"))
                 }
-                Ok(_) => sink.log(LogLevel::Info, format!("{id}: pinned this console's key (it allows unsigned models)")),
                 Err(e) => sink.log(LogLevel::Warn, format!("{id}: cannot pin this console's model-signing key: {e}")),
             }
         });
@@ -68,7 +80,9 @@ impl Engine {
         let Some(store) = self.config.store.clone() else { return };
         let pins = match store.lock() {
             Ok(s) => s.key_fingerprints(),
-            Err(_) => return self.sink.log(LogLevel::Error, "the fleet store is unusable: a thread panicked".to_owned()),
+            Err(_) => {
+                return self.sink.log(LogLevel::Error, "the fleet store is unusable: a thread panicked".to_owned());
+            }
         };
         match pins {
             Ok(pins) => pins.iter().for_each(|(id, fp)| self.directory.pin(id, fp)),

@@ -23,6 +23,9 @@ pub enum Command {
     Pair {
         device_id: String,
         token: String,
+        /// The device key's fingerprint the user saw and accepted; pinned
+        /// with the token (`None`: a plain-HTTP agent, nothing to pin).
+        fingerprint: Option<String>,
     },
     /// Forget a device's token: it shows as unpaired and gets no token
     /// until it is paired again.

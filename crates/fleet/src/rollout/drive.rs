@@ -149,7 +149,7 @@ fn step_ctx(
     progress: ProgressFn,
 ) -> StepCtx {
     StepCtx {
-        rec: Recorder::new(store, record.id, record.size_bytes, progress),
+        rec: Recorder::new(store, record.id, record.size_bytes, progress).mirrored(directory.broker_link()),
         directory,
         name: record.model_name.clone(),
         version: record.model_version.clone(),

@@ -1,13 +1,21 @@
 //! Writing a rollout's progress: each step change goes to the store first,
-//! then to the caller's progress callback. Also the small note kept in a
+//! then to the caller's progress callback, and — with a broker link — to
+//! the fleet's other consoles as a [`RolloutReport`] (at most every
+//! [`REPORT_EVERY`], and at every final step and deployment state). Also the small note kept in a
 //! step's detail about which version was active before, which a resumed
 //! rollout needs to roll a device back correctly.
 
 use super::{ProgressFn, StepProgress, StepState};
+use crate::broker_link::BrokerLink;
 use crate::error::{FleetError, Result};
 use crate::liveness::now_ms;
-use edgefleet_store::Store;
+use edgefleet_core::mqtt_wire::{MAX_REPORTED_STEPS, RolloutReport, RolloutStepReport};
+use edgefleet_store::{DeploymentRecord, Store};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often a running rollout's progress goes to the other consoles.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Deployment states while a rollout runs (the final ones are `done`,
 /// `failed`, `rolled_back`).
@@ -89,11 +97,61 @@ pub(crate) struct Recorder {
     pub deployment_id: i64,
     pub total_bytes: u64,
     progress: ProgressFn,
+    /// Where progress is reported for other consoles, and when it last was.
+    mirror: Option<(BrokerLink, Arc<Mutex<Option<Instant>>>)>,
+}
+
+/// A stored rollout as the fleet's other consoles see it.
+pub(crate) fn report_of(console_id: &str, d: &DeploymentRecord) -> RolloutReport {
+    let steps = d.steps.iter().take(MAX_REPORTED_STEPS).map(|s| RolloutStepReport {
+        device_id: s.device_id.clone(),
+        state: s.state.clone(),
+        bytes_sent: s.bytes_sent,
+        detail: s.detail.clone(),
+    });
+    RolloutReport {
+        console_id: console_id.to_owned(),
+        deployment_id: d.id,
+        model_name: d.model_name.clone(),
+        model_version: d.model_version.clone(),
+        sha256: d.sha256.clone(),
+        size_bytes: d.size_bytes,
+        state: d.state.clone(),
+        detail: d.detail.clone(),
+        steps: steps.collect(),
+        steps_omitted: d.steps.len().saturating_sub(MAX_REPORTED_STEPS),
+        created_ms: d.created_ms,
+        updated_ms: d.updated_ms,
+    }
 }
 
 impl Recorder {
     pub fn new(store: Arc<Mutex<Store>>, deployment_id: i64, total_bytes: u64, progress: ProgressFn) -> Self {
-        Recorder { store, deployment_id, total_bytes, progress }
+        Recorder { store, deployment_id, total_bytes, progress, mirror: None }
+    }
+
+    /// Also report progress through `link` to the fleet's other consoles.
+    pub fn mirrored(mut self, link: Option<BrokerLink>) -> Self {
+        self.mirror = link.map(|l| (l, Arc::new(Mutex::new(None))));
+        self
+    }
+
+    /// Publish the rollout as stored now (`force`: whatever the throttle says).
+    async fn report(&self, force: bool) {
+        let Some((link, last)) = &self.mirror else { return };
+        {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if !force && last.is_some_and(|t| t.elapsed() < REPORT_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let id = self.deployment_id;
+        match with_store(&self.store, move |s| s.get_deployment(id)).await {
+            Ok(Some(d)) => link.publish_rollout(&report_of(&link.spec().console_id, &d)),
+            Ok(None) => {}
+            Err(e) => tracing::debug!("rollout report skipped: {e}"),
+        }
     }
 
     /// Record a step's new state (durably), then report it.
@@ -102,6 +160,7 @@ impl Recorder {
         with_store(&self.store, move |s| s.upsert_step(id, &dev, state.as_str(), bytes_sent, d.as_deref(), now_ms()))
             .await?;
         self.emit(device_id, state, bytes_sent, detail);
+        self.report(state.is_final()).await;
         Ok(())
     }
 
@@ -119,7 +178,9 @@ impl Recorder {
 
     pub async fn deployment(&self, state: &'static str, detail: Option<String>) -> Result<()> {
         let id = self.deployment_id;
-        with_store(&self.store, move |s| s.set_deployment_state(id, state, detail.as_deref(), now_ms())).await
+        with_store(&self.store, move |s| s.set_deployment_state(id, state, detail.as_deref(), now_ms())).await?;
+        self.report(true).await;
+        Ok(())
     }
 }
 
