@@ -3,9 +3,12 @@
 # screenshot per tab, plus one with a fit panel open, to docs/; then drive
 # the window with a real pointer and keyboard (xdotool) for the selection,
 # the group fit and its rollout plan, a rollout in the Deployments tab and
-# the Find devices dialog.
+# the Find devices dialog; and the comparison of three variants of the demo
+# MLP (int8, fp16, pruned), made by the app's --demo-compare.
 # Needs: xvfb, imagemagick, xdotool (scripts/install-gui-deps.sh; apt-get
 # install xdotool).
+# ONLY="compare group" takes just those shots (map, charts, fit,
+# deployments, group, find, compare); all of them by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DISPLAY_NUM="${DISPLAY_NUM:-:99}"
@@ -31,10 +34,14 @@ shot() { # shot <name> <args…>
     echo "saved docs/$name.png"
 }
 
-shot screenshot-map --start-tab map
-WAIT_S=$((WAIT_S + 12)) shot screenshot-charts --start-tab charts --demo-fit --demo-deploy
-WAIT_S=$((WAIT_S + 10)) shot screenshot-fit --start-tab map --demo-measure
-WAIT_S=$((WAIT_S + 4)) shot screenshot-deployments --start-tab deployments --demo-deploy
+want() { [[ -z "${ONLY:-}" || " $ONLY " == *" $1 "* ]]; }
+
+want map && shot screenshot-map --start-tab map
+want charts && WAIT_S=$((WAIT_S + 12)) shot screenshot-charts --start-tab charts --demo-fit --demo-deploy
+want fit && WAIT_S=$((WAIT_S + 10)) shot screenshot-fit --start-tab map --demo-measure
+want deployments && WAIT_S=$((WAIT_S + 4)) shot screenshot-deployments --start-tab deployments --demo-deploy
+# Making and measuring the three variants takes a while in a debug build.
+want compare && WAIT_S=$((WAIT_S + 40)) shot screenshot-compare --start-tab map --demo-compare
 
 # The fleet-wide views, driven like a user would (coordinates are for the
 # 1440x900 window of a fresh layout).
@@ -91,5 +98,5 @@ find_steps() {
     sleep 1.5
     snap screenshot-device-detail
 }
-drive group group_steps
-drive find find_steps
+if want group; then drive group group_steps; fi
+if want find; then drive find find_steps; fi

@@ -7,7 +7,7 @@ use crate::app::command::UiCommand;
 use crate::app::fleet_model::DeviceEntry;
 use crate::app::library::{Library, ModelCard};
 use crate::app::style::{MISFIT_COLOR, OK_COLOR};
-use edgefleet_core::{FitConfig, estimate_fit};
+use edgefleet_core::{FitConfig, estimate_fit, human_bytes};
 use egui::{RichText, Ui};
 
 /// One row of the comparison.
@@ -56,8 +56,8 @@ pub fn compare_rows(library: &Library, card_id: i64, device: Option<&DeviceEntry
             recipe: c.recipe.clone().unwrap_or_else(|| if depth == 0 { "original".into() } else { "—".into() }),
             size_bytes: c.size_bytes,
             params: c.profile.as_ref().map(|p| p.params),
-            accuracy: accuracy_of(c),
-            measured_latency: measured_latency(c),
+            accuracy: accuracy_of(c).or_else(|| measured_as_parent(library, c, accuracy_before)),
+            measured_latency: measured_latency(c).or_else(|| measured_as_parent(library, c, latency_before)),
             on_device,
         });
     }
@@ -72,6 +72,26 @@ fn accuracy_of(c: &ModelCard) -> Option<(f64, Option<(f64, f64)>)> {
         edgefleet_optimize::evaluate::wilson_95(k, n as usize)
     });
     Some((acc, interval))
+}
+
+/// A model with no figures of its own (an import) was measured as the
+/// "before" of each variant made from it, on the same data and runtime:
+/// the first of its variants that has them speaks for it.
+fn measured_as_parent<T>(library: &Library, c: &ModelCard, before: fn(&serde_json::Value) -> Option<T>) -> Option<T> {
+    library.cards.iter().filter(|k| k.parent_id == Some(c.id)).find_map(|k| k.metrics.as_ref().and_then(before))
+}
+
+fn accuracy_before(m: &serde_json::Value) -> Option<(f64, Option<(f64, f64)>)> {
+    let acc = m.get("accuracy_before")?.as_f64()?;
+    let n = m.get("eval_samples").and_then(|v| v.as_u64()).filter(|n| *n > 0);
+    let interval = n.map(|n| edgefleet_optimize::evaluate::wilson_95((acc * n as f64).round() as usize, n as usize));
+    Some((acc, interval))
+}
+
+fn latency_before(m: &serde_json::Value) -> Option<(f64, String)> {
+    let ms = m.get("latency_ms_before")?.as_f64()?;
+    let runtime = m.get("runtime").and_then(|v| v.as_str()).unwrap_or("runtime").to_owned();
+    Some((ms, runtime))
 }
 
 fn measured_latency(c: &ModelCard) -> Option<(f64, String)> {
@@ -97,7 +117,7 @@ pub fn compare_ui(ui: &mut Ui, rows: &[CompareRow], device_name: Option<&str>, c
             let branch = if r.depth > 0 { "└ " } else { "" };
             ui.label(format!("{indent}{branch}{}", r.title));
             ui.label(&r.recipe);
-            ui.label(format!("{:.1} KB", r.size_bytes as f64 / 1024.0));
+            ui.label(human_bytes(r.size_bytes));
             ui.label(r.params.map_or_else(|| "—".into(), |p| p.to_string()));
             ui.label(match r.accuracy {
                 Some((a, Some((lo, hi)))) => format!("{:.1}% [{:.1}–{:.1}]", a * 100.0, lo * 100.0, hi * 100.0),
@@ -120,5 +140,39 @@ pub fn compare_ui(ui: &mut Ui, rows: &[CompareRow], device_name: Option<&str>, c
     ui.add_space(6.0);
     if ui.button("Close").clicked() {
         commands.push(UiCommand::CloseCompare);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: i64, parent_id: Option<i64>, metrics: Option<serde_json::Value>) -> ModelCard {
+        let mut profile: edgefleet_core::ModelProfile =
+            serde_json::from_str(include_str!("../../../assets/profiles/mlp_digits.json")).expect("profile");
+        profile.accuracy = None;
+        ModelCard { id, parent_id, metrics, accuracy: None, ..ModelCard::profile_only(id, profile) }
+    }
+
+    #[test]
+    fn an_import_without_figures_shows_what_its_variants_measured_of_it() {
+        let mut library = Library::default();
+        let run = serde_json::json!({
+            "accuracy_before": 0.975, "accuracy_after": 0.97, "eval_samples": 540,
+            "latency_ms_before": 0.05, "latency_ms_after": 0.03, "runtime": "tract"
+        });
+        library.upsert(card(1, None, None));
+        library.upsert(card(2, Some(1), Some(run)));
+        let rows = compare_rows(&library, 1, None);
+        assert_eq!(rows.len(), 2);
+        let (acc, interval) = rows[0].accuracy.expect("the original's accuracy, from its variant's run");
+        assert_eq!(acc, 0.975);
+        assert!(interval.is_some_and(|(lo, hi)| lo < acc && acc < hi));
+        assert_eq!(rows[0].measured_latency, Some((0.05, "tract".to_owned())));
+        assert_eq!(rows[1].measured_latency, Some((0.03, "tract".to_owned())));
+        // Nothing measured anywhere: nothing made up.
+        let mut bare = Library::default();
+        bare.upsert(card(1, None, None));
+        assert_eq!(compare_rows(&bare, 1, None)[0].measured_latency, None);
     }
 }

@@ -22,6 +22,8 @@ pub struct AppConfig {
     pub demo_deploy: bool,
     /// With `demo_fit`: also measure that model on the device (screenshots).
     pub demo_measure: bool,
+    /// Make three variants of the demo MLP and open their comparison (screenshots).
+    pub demo_compare: bool,
     /// `assets/` (demo models, evaluation data).
     pub assets_dir: PathBuf,
     /// Import the demo models when the library is empty.
@@ -43,6 +45,7 @@ impl AppConfig {
             demo_fit: false,
             demo_deploy: false,
             demo_measure: false,
+            demo_compare: false,
             assets_dir: default_assets_dir(),
             seed_library: true,
             opener: std::env::var(crate::app::reveal::OPENER_ENV).ok().filter(|o| !o.trim().is_empty()),

@@ -26,6 +26,7 @@ mod command_handling;
 mod compare_panel;
 mod config;
 mod demo;
+mod demo_compare;
 mod deployments_tab;
 mod detail_window;
 mod device_detail_panel;
@@ -116,6 +117,8 @@ pub struct App {
     rollouts: Rollouts,
     applied_theme: Option<Theme>,
     demo_fit_pending: bool,
+    /// `--demo-compare` (screenshots): variants made, then the comparison.
+    demo_compare: demo_compare::DemoCompare,
     /// Agents on `lo` that are not part of the demo (other programs'): their
     /// devices and log lines are left out of a demo.
     foreign: HashSet<String>,
@@ -238,6 +241,11 @@ impl App {
             store,
             basemap,
             demo_fit_pending: config.demo_fit,
+            demo_compare: if config.demo_compare && demo.is_some() {
+                demo_compare::DemoCompare::Waiting
+            } else {
+                demo_compare::DemoCompare::Off
+            },
             demo,
             shipped_models_dir: std::fs::canonicalize(config.assets_dir.join("models")).ok(),
             config,
