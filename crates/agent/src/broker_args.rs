@@ -10,9 +10,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Also join this MQTT broker (mqtt://HOST[:PORT]; no TLS yet):
-    /// retained state with an "offline" last will, telemetry, commands.
-    #[arg(long, value_name = "mqtt://HOST:PORT", requires = "fleet")]
+    /// Also join this MQTT broker (mqtt://HOST[:PORT], or mqtts:// with
+    /// --broker-ca): retained state with an "offline" last will,
+    /// telemetry, commands.
+    #[arg(long, value_name = "mqtt[s]://HOST:PORT", requires = "fleet")]
     pub broker: Option<BrokerAddr>,
     /// The fleet name on the broker (topics edgefleet/v1/FLEET/DEVICE/...).
     #[arg(long, value_name = "NAME", requires = "broker")]
@@ -23,6 +24,15 @@ pub struct BrokerArgs {
     /// File holding the broker password (its first line).
     #[arg(long, value_name = "PATH", requires = "broker_user")]
     pub broker_password_file: Option<PathBuf>,
+    /// The broker's CA certificate (PEM), for an mqtts:// broker.
+    #[arg(long, value_name = "PATH", requires = "broker")]
+    pub broker_ca: Option<PathBuf>,
+    /// A client certificate (PEM) to log in to the broker with.
+    #[arg(long, value_name = "PATH", requires_all = ["broker_ca", "broker_key"])]
+    pub broker_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "broker_cert")]
+    pub broker_key: Option<PathBuf>,
     /// Telemetry is published on the broker this often, ms.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub broker_telemetry_ms: u64,
@@ -48,7 +58,14 @@ impl BrokerArgs {
             }
             None => None,
         };
+        let tls = edgefleet_agent::broker_tls::tls_for(
+            addr,
+            self.broker_ca.as_deref(),
+            self.broker_cert.as_deref(),
+            self.broker_key.as_deref(),
+        )?;
         let mut config = BrokerConfig::new(addr.clone(), fleet.clone());
+        config.tls = tls;
         config.username = self.broker_user.clone();
         config.password = password;
         config.telemetry_interval = Duration::from_millis(self.broker_telemetry_ms);

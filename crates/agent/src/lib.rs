@@ -11,6 +11,7 @@ mod app_state;
 mod auth;
 mod bench_routes;
 mod bounded_server;
+pub mod broker_tls;
 pub mod cli_docs;
 mod config;
 mod device_detect;

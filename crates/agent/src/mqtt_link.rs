@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use edgefleet_core::mqtt_wire::{
     self, BrokerAddr, BrokerCommand, Channel, CommandMessage, MAX_PAYLOAD_BYTES, ReplyMessage, StatePayload,
 };
-use rumqttc::{AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS, Transport};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -52,6 +52,9 @@ pub struct BrokerConfig {
     /// MQTT keep-alive: the broker fires the last will after 1.5× this
     /// without a packet (a dead socket fires it at once).
     pub keep_alive: Duration,
+    /// TLS for an `mqtts://` broker (its CA, and a client certificate when
+    /// the broker logs devices in by certificate).
+    pub tls: Option<crate::broker_tls::BrokerTlsConfig>,
 }
 
 impl BrokerConfig {
@@ -64,6 +67,7 @@ impl BrokerConfig {
             password: None,
             telemetry_interval: Duration::from_secs(1),
             keep_alive: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -81,10 +85,11 @@ impl BrokerLink {
         state: Arc<AppState>,
         config: BrokerConfig,
         http_addr: SocketAddr,
-    ) -> Result<BrokerLink, mqtt_wire::MqttWireError> {
+    ) -> Result<BrokerLink, LinkError> {
         let topics = Topics::new(&config.fleet, &state.device.device_id)?;
+        let transport = crate::broker_tls::transport(&config.addr, config.tls.as_ref())?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(state, config, topics, http_addr, stopped));
+        let task = tokio::spawn(run(state, config, topics, http_addr, transport, stopped));
         Ok(BrokerLink { stop: Some(stop), task })
     }
 
@@ -124,8 +129,18 @@ impl Topics {
     }
 }
 
-fn options(config: &BrokerConfig, device_id: &str, will_topic: &str) -> MqttOptions {
+/// Why a broker link cannot start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkError {
+    #[error(transparent)]
+    Wire(#[from] mqtt_wire::MqttWireError),
+    #[error(transparent)]
+    Tls(#[from] crate::broker_tls::BrokerTlsError),
+}
+
+fn options(config: &BrokerConfig, device_id: &str, will_topic: &str, transport: Transport) -> MqttOptions {
     let mut opts = MqttOptions::new(format!("edgefleet-agent-{device_id}"), &config.addr.host, config.addr.port);
+    opts.set_transport(transport);
     opts.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)));
     // A payload bigger than the protocol allows is refused by the client
     // before it is buffered (the MQTT fixed header adds a few bytes).
@@ -151,10 +166,11 @@ async fn run(
     config: BrokerConfig,
     topics: Topics,
     http_addr: SocketAddr,
+    transport: Transport,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let device_id = state.device.device_id.clone();
-    let (client, mut events) = AsyncClient::new(options(&config, &device_id, &topics.state), CLIENT_QUEUE);
+    let (client, mut events) = AsyncClient::new(options(&config, &device_id, &topics.state, transport), CLIENT_QUEUE);
     let topics = Arc::new(topics);
     let permits = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
     let mut telemetry = tokio::time::interval(config.telemetry_interval.max(Duration::from_millis(100)));

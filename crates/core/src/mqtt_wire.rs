@@ -25,6 +25,8 @@ pub const TOPIC_VERSION: &str = "v1";
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// The port an `mqtt://` URL without one means.
 pub const DEFAULT_MQTT_PORT: u16 = 1883;
+/// The port an `mqtts://` URL without one means.
+pub const DEFAULT_MQTTS_PORT: u16 = 8883;
 
 /// A topic, payload or broker URL that breaks the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,12 +112,15 @@ pub fn parse_topic(topic: &str) -> Result<TopicParts, MqttWireError> {
     Ok(TopicParts { fleet: fleet.to_owned(), device_id: device_id.to_owned(), channel })
 }
 
-/// Where a broker is: `mqtt://HOST[:PORT]`. `mqtts://` is refused for now
-/// (TLS to the broker is not built yet).
+/// Where a broker is: `mqtt://HOST[:PORT]`, or `mqtts://HOST[:PORT]` for
+/// TLS (the client then needs the broker's CA, and may present a
+/// certificate of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddr {
     pub host: String,
     pub port: u16,
+    /// `mqtts://`: the connection is TLS.
+    pub tls: bool,
 }
 
 impl std::str::FromStr for BrokerAddr {
@@ -123,12 +128,13 @@ impl std::str::FromStr for BrokerAddr {
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let bad = |why: &str| MqttWireError::BadUrl { url: url.to_owned(), why: why.to_owned() };
-        let rest = match url.split_once("://") {
-            Some(("mqtt", rest)) => rest,
-            Some(("mqtts", _)) => return Err(bad("TLS (mqtts://) is not supported yet; use mqtt://")),
-            Some(_) => return Err(bad("the scheme must be mqtt://")),
-            None => url,
+        let (tls, rest) = match url.split_once("://") {
+            Some(("mqtt", rest)) => (false, rest),
+            Some(("mqtts", rest)) => (true, rest),
+            Some(_) => return Err(bad("the scheme must be mqtt:// or mqtts://")),
+            None => (false, url),
         };
+        let default_port = if tls { DEFAULT_MQTTS_PORT } else { DEFAULT_MQTT_PORT };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() || rest.contains(['/', '@', '?', '#']) {
             return Err(bad("expected mqtt://HOST[:PORT]"));
@@ -138,22 +144,23 @@ impl std::str::FromStr for BrokerAddr {
             Some((h, p)) if !h.ends_with(':') && !p.contains(']') => {
                 (h, p.parse::<u16>().map_err(|_| bad("the port is not a number in 1..=65535"))?)
             }
-            _ => (rest, DEFAULT_MQTT_PORT),
+            _ => (rest, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || port == 0 {
             return Err(bad("expected mqtt://HOST[:PORT]"));
         }
-        Ok(BrokerAddr { host: host.to_owned(), port })
+        Ok(BrokerAddr { host: host.to_owned(), port, tls })
     }
 }
 
 impl std::fmt::Display for BrokerAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
         if self.host.contains(':') {
-            write!(f, "mqtt://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            write!(f, "mqtt://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
@@ -465,12 +472,12 @@ mod tests {
     #[test]
     fn broker_urls_parse_or_say_why_not() {
         let a: BrokerAddr = "mqtt://127.0.0.1:18830".parse().unwrap();
-        assert_eq!(a, BrokerAddr { host: "127.0.0.1".into(), port: 18830 });
+        assert_eq!(a, BrokerAddr { host: "127.0.0.1".into(), port: 18830, tls: false });
         assert_eq!(a.to_string(), "mqtt://127.0.0.1:18830");
         assert_eq!("mqtt://broker.local".parse::<BrokerAddr>().unwrap().port, DEFAULT_MQTT_PORT);
         assert_eq!("mqtt://[::1]:1884".parse::<BrokerAddr>().unwrap().host, "::1");
-        let tls = "mqtts://b:8883".parse::<BrokerAddr>().unwrap_err().to_string();
-        assert!(tls.contains("not supported yet"), "{tls}");
+        let tls = "mqtts://b".parse::<BrokerAddr>().unwrap();
+        assert_eq!((tls.port, tls.tls, tls.to_string().as_str()), (DEFAULT_MQTTS_PORT, true, "mqtts://b:8883"));
         for bad in ["http://b:1", "mqtt://", "mqtt://b:0", "mqtt://b:x", "mqtt://u@b:1", "mqtt://b:1/path"] {
             assert!(bad.parse::<BrokerAddr>().is_err(), "{bad} accepted");
         }

@@ -18,8 +18,9 @@ use std::time::Duration;
 /// Which broker and fleet (shared by `scan` and `broker-cmd`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrokerFlags {
-    /// An MQTT broker to find agents through (mqtt://HOST[:PORT]; no TLS yet).
-    #[arg(long, value_name = "mqtt://HOST:PORT", requires = "fleet")]
+    /// An MQTT broker to find agents through (mqtt://HOST[:PORT], or
+    /// mqtts:// with --broker-ca).
+    #[arg(long, value_name = "mqtt[s]://HOST:PORT", requires = "fleet")]
     pub broker: Option<String>,
     /// The fleet name on the broker.
     #[arg(long, value_name = "NAME", requires = "broker")]
@@ -30,6 +31,15 @@ pub struct BrokerFlags {
     /// File holding the broker password (its first line).
     #[arg(long, value_name = "PATH", requires = "broker_user")]
     pub broker_password_file: Option<PathBuf>,
+    /// The broker's CA certificate (PEM), for an mqtts:// broker.
+    #[arg(long, value_name = "PATH", requires = "broker")]
+    pub broker_ca: Option<PathBuf>,
+    /// A client certificate (PEM) to log in to the broker with.
+    #[arg(long, value_name = "PATH", requires_all = ["broker_ca", "broker_key"])]
+    pub broker_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "broker_cert")]
+    pub broker_key: Option<PathBuf>,
     /// Where model files are served for devices on the broker to pull
     /// during a deploy: an address they reach (port 0 = any free port).
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
@@ -41,7 +51,16 @@ impl BrokerFlags {
     /// name is bad input (exit 2).
     pub fn spec(&self) -> anyhow::Result<Option<BrokerSpec>> {
         let (Some(url), Some(fleet)) = (&self.broker, &self.fleet) else { return Ok(None) };
-        let mut spec = match BrokerSpec::new(url, fleet) {
+        let addr = match url.parse::<edgefleet_core::mqtt_wire::BrokerAddr>() {
+            Ok(a) => a,
+            Err(e) => bad_input!("{e}"),
+        };
+        let (ca, cert, key) = (self.broker_ca.as_deref(), self.broker_cert.as_deref(), self.broker_key.as_deref());
+        let tls = match edgefleet_agent::broker_tls::tls_for(&addr, ca, cert, key) {
+            Ok(t) => t,
+            Err(e) => bad_input!("{e}"),
+        };
+        let mut spec = match BrokerSpec::with_tls(url, fleet, tls) {
             Ok(s) => s,
             Err(e) => bad_input!("{e}"),
         };

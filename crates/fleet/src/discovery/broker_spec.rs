@@ -4,6 +4,7 @@
 //! ([`crate::broker_link`]) and the CLI share.
 
 use crate::error::{FleetError, Result};
+use edgefleet_agent::broker_tls::{self, BrokerTlsConfig};
 use edgefleet_core::mqtt_wire::{self, BrokerAddr, MAX_PAYLOAD_BYTES};
 use rumqttc::MqttOptions;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,22 +26,42 @@ pub struct BrokerSpec {
     /// (`edgefleet/v1/{fleet}/console/{console_id}/rollout`) and other
     /// consoles record them as "by console {console_id}".
     pub console_id: String,
+    /// TLS for an `mqtts://` broker: its CA, and a client certificate when
+    /// it logs consoles in by certificate.
+    pub tls: Option<BrokerTlsConfig>,
 }
 
 impl BrokerSpec {
-    /// `url` is `mqtt://HOST[:PORT]`; the fleet name is checked here.
+    /// `url` is `mqtt://HOST[:PORT]`; the fleet name is checked here. An
+    /// `mqtts://` URL needs [`BrokerSpec::with_tls`].
     pub fn new(url: &str, fleet: &str) -> Result<BrokerSpec> {
+        BrokerSpec::with_tls(url, fleet, None)
+    }
+
+    /// `url` is `mqtt://HOST[:PORT]`, or `mqtts://HOST[:PORT]` with `tls`
+    /// (the broker's CA, a client certificate); they must go together.
+    pub fn with_tls(url: &str, fleet: &str, tls: Option<BrokerTlsConfig>) -> Result<BrokerSpec> {
         let addr: BrokerAddr =
             url.parse().map_err(|e: mqtt_wire::MqttWireError| FleetError::BadInput(e.to_string()))?;
         mqtt_wire::check_fleet(fleet).map_err(|e| FleetError::BadInput(e.to_string()))?;
+        broker_tls::transport(&addr, tls.as_ref()).map_err(|e| FleetError::BadInput(e.to_string()))?;
         let serve_models_on = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let console_id = format!("console-{:012x}", fastrand::u64(..) >> 16);
-        Ok(BrokerSpec { addr, fleet: fleet.to_owned(), username: None, password: None, serve_models_on, console_id })
+        let fleet = fleet.to_owned();
+        Ok(BrokerSpec { addr, fleet, username: None, password: None, serve_models_on, console_id, tls })
     }
 
     pub(crate) fn options(&self, role: &str) -> MqttOptions {
         let id = format!("edgefleet-{role}-{:016x}", fastrand::u64(..));
         let mut opts = MqttOptions::new(id, &self.addr.host, self.addr.port);
+        // Checked when the spec was made; fields changed since fall back
+        // to plain TCP, which a TLS broker then refuses (and says so).
+        match broker_tls::transport(&self.addr, self.tls.as_ref()) {
+            Ok(t) => {
+                opts.set_transport(t);
+            }
+            Err(e) => tracing::warn!("broker {}: {e}", self.addr),
+        }
         opts.set_keep_alive(KEEP_ALIVE);
         opts.set_max_packet_size(MAX_PAYLOAD_BYTES + 1024, MAX_PAYLOAD_BYTES + 1024);
         if let Some(user) = &self.username {
