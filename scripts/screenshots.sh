@@ -97,6 +97,9 @@ find_steps() {
     x mousemove 88 271 click 1       # a device, for its detail
     sleep 1.5
     snap screenshot-device-detail
+    x key Return                     # the detail in a window of its own
+    sleep 1.5
+    snap screenshot-detail-window
 }
 if want group; then drive group group_steps; fi
 if want find; then drive find find_steps; fi

@@ -38,15 +38,24 @@ impl App {
             // At least this tall once a device is shown: the panel would
             // otherwise keep the height of "Select a device…" and clip it.
             let detail_min = if self.state.selected.is_some() { 260.0 } else { 40.0 };
-            egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(detail_min).show(
-                ui,
-                |ui| {
-                    egui::ScrollArea::vertical()
-                        .id_salt("detail-scroll")
-                        .auto_shrink([false, false])
-                        .show(ui, |ui| self.detail_panel_ui(ui, &mut commands));
-                },
-            );
+            if self.state.detail_window_open && self.state.selected.is_some() {
+                // The detail is in its window: one line here, the list gets the
+                // room (a panel of its own, so the detail's height is kept).
+                egui::Panel::bottom("device-detail-elsewhere")
+                    .resizable(false)
+                    .exact_size(30.0)
+                    .show(ui, |ui| self.detail_panel_ui(ui, &mut commands));
+            } else {
+                egui::Panel::bottom("device-detail").resizable(true).default_size(320.0).min_size(detail_min).show(
+                    ui,
+                    |ui| {
+                        egui::ScrollArea::vertical()
+                            .id_salt("detail-scroll")
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| self.detail_panel_ui(ui, &mut commands));
+                    },
+                );
+            }
             device_list_ui(ui, &mut self.state, &mut commands);
         });
         let busy = self.bg.busy();
