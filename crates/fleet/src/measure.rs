@@ -155,18 +155,31 @@ pub fn calibrated_fit(
     cfg: &FitConfig,
 ) -> Result<(Fit, Option<DeviceCalibration>)> {
     let runs = stored_runs(store, device)?;
+    Ok(calibrated_fit_from_runs(&runs, profile, device, cfg))
+}
+
+/// [`calibrated_fit`] with the device's kept runs already read (the GUI
+/// keeps them per device, for the group fit, the comparison and the drag
+/// highlight): calibrated when there are runs that calibrate, plain
+/// otherwise.
+pub fn calibrated_fit_from_runs(
+    runs: &[BenchmarkRun],
+    profile: &ModelProfile,
+    device: &Device,
+    cfg: &FitConfig,
+) -> (Fit, Option<DeviceCalibration>) {
     if runs.is_empty() {
-        return Ok((estimate_fit(profile, device, cfg), None));
+        return (estimate_fit(profile, device, cfg), None);
     }
-    match DeviceCalibration::from_runs(&runs, device, cfg) {
+    match DeviceCalibration::from_runs(runs, device, cfg) {
         Ok(cal) => {
             let mut fit = estimate_fit_calibrated(profile, device, cfg, &cal);
-            attach_measurements(&mut fit, &runs);
-            Ok((fit, Some(cal)))
+            attach_measurements(&mut fit, runs);
+            (fit, Some(cal))
         }
         Err(e) => {
             tracing::warn!("{}: the stored benchmarks do not calibrate: {e}", device.device_id);
-            Ok((estimate_fit(profile, device, cfg), None))
+            (estimate_fit(profile, device, cfg), None)
         }
     }
 }

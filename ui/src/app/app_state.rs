@@ -137,6 +137,10 @@ pub struct AppState {
     /// While a card is dragged: the devices it fits.
     #[serde(skip)]
     pub drag_fits: Option<DragFits>,
+    /// The fleet's device count when the kept benchmark runs were last read
+    /// (`None`: read them again).
+    #[serde(skip)]
+    pub benchmark_runs_read_for: Option<usize>,
     #[serde(skip)]
     pub list_view: DeviceListView,
     #[serde(skip)]
@@ -206,6 +210,7 @@ impl Default for AppState {
             status_line: None,
             fit: None,
             drag_fits: None,
+            benchmark_runs_read_for: None,
             list_view: DeviceListView::default(),
             map_view: MapView::default(),
             interfaces_edit: None,

@@ -24,6 +24,8 @@ pub enum BgEvent {
     CalibratedFit(Box<CalibratedFit>),
     /// A placement plan, or why there is none.
     Placement(Result<Box<PlacementPlan>, String>),
+    /// The benchmark runs kept per device (they calibrate its estimates).
+    BenchmarkRuns(std::collections::HashMap<String, Vec<edgefleet_core::fit::BenchmarkRun>>),
     /// Something the user asked for failed: a toast as well as a log line.
     Toast(String),
 }

@@ -126,6 +126,9 @@ pub enum UiCommand {
     },
     /// The request rate the fit panel's total latency and energy are for.
     SetFitRequestRate(f64),
+    /// The fit panel's "Optimize for this device" objective: the fastest
+    /// variant that keeps the accuracy limit (true) or the smallest.
+    SetOptimizeFastest(bool),
     OpenPlacement,
     ClosePlacement,
     /// Plan where the chosen (card id, priority) models go, on every device

@@ -57,6 +57,7 @@ impl App {
             // Measure, request rate, placement: fit_commands.rs.
             c @ (UiCommand::MeasureOnDevice { .. }
             | UiCommand::SetFitRequestRate(_)
+            | UiCommand::SetOptimizeFastest(_)
             | UiCommand::OpenPlacement
             | UiCommand::ClosePlacement
             | UiCommand::PlanPlacement { .. }
@@ -158,9 +159,16 @@ impl App {
             );
         };
         let device = entry.live_device();
-        // The GUI asks for the smallest variant that keeps accuracy; the
-        // answer says why it won, or why the original stays.
-        let objective = edgefleet_optimize::Objective::Size;
+        // The fit panel's objective: the smallest (or the fastest) variant
+        // that keeps accuracy; the answer says why it won, or why the
+        // original stays.
+        let fastest = self
+            .state
+            .fit
+            .as_ref()
+            .is_some_and(|f| f.card_id == card_id && f.device_id == device_id && f.optimize_fastest);
+        let objective =
+            if fastest { edgefleet_optimize::Objective::Latency } else { edgefleet_optimize::Objective::Size };
         let title = format!("Optimize {} for {device_id}", card.title());
         let out_dir = self.variants_dir();
         let store = self.store.clone();

@@ -7,7 +7,7 @@ use crate::app::command::UiCommand;
 use crate::app::fleet_model::DeviceEntry;
 use crate::app::library::{Library, ModelCard};
 use crate::app::style::{MISFIT_COLOR, OK_COLOR};
-use edgefleet_core::{FitConfig, estimate_fit, human_bytes};
+use edgefleet_core::{FitConfig, human_bytes};
 use egui::{RichText, Ui};
 
 /// One row of the comparison.
@@ -25,13 +25,14 @@ pub struct CompareRow {
     pub measured_latency: Option<(f64, String)>,
     /// Estimated batch-1 latency range on the selected device, and whether it fits.
     pub on_device: Option<(f64, f64, bool)>,
+    /// That estimate is calibrated by the benchmarks kept for the device.
+    pub calibrated: bool,
 }
 
 /// The lineage of `card_id`'s root: the root, then its variants, depth first.
 pub fn compare_rows(library: &Library, card_id: i64, device: Option<&DeviceEntry>) -> Vec<CompareRow> {
     let Some(card) = library.get(card_id) else { return Vec::new() };
     let root = library.root_of(card).id;
-    let live = device.map(DeviceEntry::live_device);
     let cfg = FitConfig::default();
     let mut rows = Vec::new();
     let mut in_tree = false;
@@ -42,12 +43,12 @@ pub fn compare_rows(library: &Library, card_id: i64, device: Option<&DeviceEntry
         if !in_tree {
             continue;
         }
-        let on_device = match (&live, &c.profile) {
+        let (on_device, calibrated) = match (device, &c.profile) {
             (Some(d), Some(p)) => {
-                let fit = estimate_fit(p, d, &cfg);
-                fit.per_batch.first().map(|b| (b.latency_ms.low, b.latency_ms.high, fit.compatible))
+                let (fit, calibrated) = d.fit(p, &cfg);
+                (fit.per_batch.first().map(|b| (b.latency_ms.low, b.latency_ms.high, fit.compatible)), calibrated)
             }
-            _ => None,
+            _ => (None, false),
         };
         rows.push(CompareRow {
             depth,
@@ -59,6 +60,7 @@ pub fn compare_rows(library: &Library, card_id: i64, device: Option<&DeviceEntry
             accuracy: accuracy_of(c).or_else(|| measured_as_parent(library, c, accuracy_before)),
             measured_latency: measured_latency(c).or_else(|| measured_as_parent(library, c, latency_before)),
             on_device,
+            calibrated,
         });
     }
     rows
@@ -128,7 +130,8 @@ pub fn compare_ui(ui: &mut Ui, rows: &[CompareRow], device_name: Option<&str>, c
             match r.on_device {
                 Some((lo, hi, fits)) => {
                     let (mark, color) = if fits { ("✔", OK_COLOR) } else { ("✖", MISFIT_COLOR) };
-                    ui.label(RichText::new(format!("{mark} {lo:.2}–{hi:.2} ms")).color(color));
+                    let how = if r.calibrated { " (calibrated)" } else { "" };
+                    ui.label(RichText::new(format!("{mark} {lo:.2}–{hi:.2} ms{how}")).color(color));
                 }
                 None => {
                     ui.label("—");

@@ -9,7 +9,9 @@ use crate::app::App;
 use crate::app::background::BgEvent;
 use crate::app::command::UiCommand;
 use crate::app::fit_view::CalibratedFit;
+use crate::app::group_fit_view::GroupFitView;
 use crate::app::placement_view::PlacementView;
+use edgefleet_core::fit::BenchmarkRun;
 use edgefleet_core::{Device, FitConfig, ModelProfile};
 use edgefleet_fleet::measure::{DEFAULT_ITERATIONS, stored_runs};
 use edgefleet_fleet::rollout::ProgressFn;
@@ -30,6 +32,11 @@ impl App {
                     && rate >= 0.0
                 {
                     fit.request_rate_per_s = rate;
+                }
+            }
+            UiCommand::SetOptimizeFastest(fastest) => {
+                if let Some(fit) = self.state.fit.as_mut() {
+                    fit.optimize_fastest = fastest;
                 }
             }
             UiCommand::OpenPlacement => {
@@ -80,8 +87,55 @@ impl App {
         });
     }
 
+    /// Read every device's kept benchmark runs (off the UI thread) when the
+    /// fleet's device count changed since the last read, or a measurement
+    /// added runs: the group fit, the comparison and the drag highlight
+    /// are calibrated by them.
+    pub(super) fn benchmark_runs_step(&mut self) {
+        let count = self.state.fleet.entries().len();
+        if count == 0 || self.state.benchmark_runs_read_for == Some(count) {
+            return;
+        }
+        self.state.benchmark_runs_read_for = Some(count);
+        let devices: Vec<Device> = self.state.fleet.entries().iter().map(|e| e.live_device()).collect();
+        let store = self.store.clone();
+        self.spawn_bg("benchmark runs", move || {
+            let read = lock_store(&store).map_err(|e| e.to_string()).and_then(|s| {
+                let mut runs = std::collections::HashMap::new();
+                for d in &devices {
+                    let kept = stored_runs(&s, d).map_err(|e| e.to_string())?;
+                    if !kept.is_empty() {
+                        runs.insert(d.device_id.clone(), kept);
+                    }
+                }
+                Ok(runs)
+            });
+            match read {
+                Ok(runs) => BgEvent::BenchmarkRuns(runs),
+                Err(e) => BgEvent::Log(LogLevel::Error, format!("cannot read the kept benchmarks: {e}")),
+            }
+        });
+    }
+
+    pub(super) fn apply_benchmark_runs(&mut self, runs: std::collections::HashMap<String, Vec<BenchmarkRun>>) {
+        self.state.fleet.set_benchmark_runs(runs);
+        // Estimates made before the runs arrived are remade.
+        self.state.drag_fits = None;
+        if let Some(view) = self.state.group_fit.as_ref() {
+            let (card_id, ids) = (view.card_id, view.device_ids());
+            if let Some(profile) = self.state.library.get(card_id).and_then(|c| c.profile.clone()) {
+                let planning = view.planning;
+                let mut fresh = GroupFitView::estimate(card_id, &profile, &ids, &self.state.fleet);
+                fresh.planning = planning;
+                self.state.group_fit = Some(fresh);
+            }
+        }
+    }
+
     /// A calibrated estimate arrived: show it if its panel is still open.
     pub(super) fn apply_calibrated_fit(&mut self, c: CalibratedFit) {
+        // A measurement may have added runs: read them again.
+        self.state.benchmark_runs_read_for = None;
         if let Some(view) = self.state.fit.as_mut()
             && view.card_id == c.card_id
             && view.device_id == c.device_id

@@ -92,6 +92,24 @@ pub fn fit_panel_ui(
         if measure.clicked() {
             commands.push(UiCommand::MeasureOnDevice { card_id: view.card_id, device_id: view.device_id.clone() });
         }
+        // The objective: smallest that keeps the accuracy limit, or fastest.
+        let fastest = view.optimize_fastest;
+        if ui
+            .selectable_label(!fastest, "Smallest")
+            .on_hover_text("Optimize for the smallest variant that keeps the accuracy limit")
+            .clicked()
+            && fastest
+        {
+            commands.push(UiCommand::SetOptimizeFastest(false));
+        }
+        if ui
+            .selectable_label(fastest, "Fastest")
+            .on_hover_text("Optimize for the fastest variant on this device that keeps the accuracy limit")
+            .clicked()
+            && !fastest
+        {
+            commands.push(UiCommand::SetOptimizeFastest(true));
+        }
         let opt = ui.add_enabled(has_file && has_eval_data, egui::Button::new("⚙ Optimize for this device"));
         let opt = if has_file {
             opt.on_disabled_hover_text("Give evaluation data first: a variant must keep the model's accuracy")

@@ -37,6 +37,10 @@ pub struct FitView {
     pub deploy_job: Option<JobId>,
     pub measure_job: Option<JobId>,
     pub distill_job: Option<JobId>,
+    /// "Optimize for this device" looks for the fastest variant that keeps
+    /// the accuracy limit (else the smallest; `edgefleet optimize
+    /// --objective latency|size`).
+    pub optimize_fastest: bool,
 }
 
 impl FitView {
@@ -65,6 +69,7 @@ impl FitView {
             deploy_job: None,
             measure_job: None,
             distill_job: None,
+            optimize_fastest: false,
         }
     }
 

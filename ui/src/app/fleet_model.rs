@@ -4,9 +4,10 @@
 //! directly, by tests and the frame bench). Version counters let views
 //! cache what they derive (sorted rows, map markers).
 
+use edgefleet_core::fit::BenchmarkRun;
 use edgefleet_core::wire::{Metrics, ModelEntry};
-use edgefleet_core::{Device, DeviceStatus};
-use edgefleet_fleet::DeviceSnapshot;
+use edgefleet_core::{Device, DeviceStatus, Fit, FitConfig, ModelProfile};
+use edgefleet_fleet::{DeviceSnapshot, calibrated_fit_from_runs};
 use egui_plot::PlotPoint;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -95,6 +96,9 @@ pub struct DeviceEntry {
     pub history: DeviceHistory,
     /// Round-trip time of the last metrics poll, ms.
     pub rtt_ms: Option<f64>,
+    /// The benchmark runs kept for this device (read from the store off the
+    /// UI thread): they calibrate every estimate made for it.
+    pub benchmark_runs: Vec<BenchmarkRun>,
 }
 
 impl DeviceEntry {
@@ -107,6 +111,7 @@ impl DeviceEntry {
             models: Vec::new(),
             history: DeviceHistory::default(),
             rtt_ms: None,
+            benchmark_runs: Vec::new(),
         }
     }
 
@@ -140,6 +145,14 @@ impl DeviceEntry {
     }
 
     /// The device with its live free memory and storage, for estimates.
+    /// The estimate of `profile` here: calibrated by the kept benchmark runs
+    /// when there are any (the single-device fit panel's calibration), plain
+    /// otherwise. The bool says whether it is calibrated.
+    pub fn fit(&self, profile: &ModelProfile, cfg: &FitConfig) -> (Fit, bool) {
+        let (fit, cal) = calibrated_fit_from_runs(&self.benchmark_runs, profile, &self.live_device(), cfg);
+        (fit, cal.is_some())
+    }
+
     pub fn live_device(&self) -> Device {
         let mut d = self.device.clone();
         if let Some(m) = &self.metrics {
@@ -202,6 +215,20 @@ impl FleetModel {
 
     pub fn get(&self, device_id: &str) -> Option<&DeviceEntry> {
         self.index.get(device_id).map(|&i| &self.entries[i])
+    }
+
+    /// Keep the benchmark runs read for each device (devices not listed
+    /// have none); the estimates made from now on are calibrated by them.
+    pub fn set_benchmark_runs(&mut self, mut runs: HashMap<String, Vec<BenchmarkRun>>) {
+        for e in &mut self.entries {
+            e.benchmark_runs = runs.remove(e.device.device_id.as_str()).unwrap_or_default();
+        }
+        self.version += 1;
+    }
+
+    /// Devices whose estimates are calibrated.
+    pub fn calibrated_count(&self) -> usize {
+        self.entries.iter().filter(|e| !e.benchmark_runs.is_empty()).count()
     }
 
     pub fn position(&self, device_id: &str) -> Option<usize> {

@@ -21,7 +21,15 @@ pub fn group_fit_ui(ui: &mut Ui, view: &mut GroupFitView, card: Option<&ModelCar
         ui.label(format!("Smallest max batch: {b}"));
     }
     if let Some((ms, dev)) = &view.worst_latency_ms {
-        ui.label(format!("Worst latency at batch 1: up to {ms:.2} ms ({dev})"));
+        let how = if view.worst_is_calibrated { ", calibrated" } else { "" };
+        ui.label(format!("Worst latency at batch 1: up to {ms:.2} ms ({dev}{how})"));
+    }
+    if view.calibrated > 0 {
+        ui.weak(format!(
+            "Estimates calibrated by the benchmarks kept for {} of {} device(s)",
+            view.calibrated,
+            view.total()
+        ));
     }
     if !view.misfits.is_empty() {
         ui.add_space(4.0);

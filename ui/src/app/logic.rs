@@ -31,6 +31,7 @@ impl App {
         self.keyboard_step(ctx);
         self.drain_engine();
         self.drain_background();
+        self.benchmark_runs_step();
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         for file in dropped {
             let path = file.path();
@@ -148,6 +149,7 @@ impl App {
                 }
                 BgEvent::CalibratedFit(c) => self.apply_calibrated_fit(*c),
                 BgEvent::Placement(plan) => self.set_plan(plan.map(|p| *p)),
+                BgEvent::BenchmarkRuns(runs) => self.apply_benchmark_runs(runs),
             }
         }
     }
@@ -190,11 +192,21 @@ impl App {
         };
         let entries = self.state.fleet.entries();
         let devices: Vec<_> = entries.iter().map(|e| e.live_device()).collect();
-        let matrix = fit_matrix(std::slice::from_ref(&profile), &devices, &FitConfig::default());
+        let cfg = FitConfig::default();
+        let matrix = fit_matrix(std::slice::from_ref(&profile), &devices, &cfg);
+        // A device with kept benchmarks answers with its calibrated estimate
+        // (its measured memory factors), the rest from the matrix.
         let fits = entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.id().to_owned(), matrix.get(0, i).is_some_and(|s| s.compatible)))
+            .map(|(i, e)| {
+                let fits = if e.benchmark_runs.is_empty() {
+                    matrix.get(0, i).is_some_and(|s| s.compatible)
+                } else {
+                    e.fit(&profile, &cfg).0.compatible
+                };
+                (e.id().to_owned(), fits)
+            })
             .collect();
         self.state.drag_fits = Some(DragFits { key, fits });
     }
