@@ -38,7 +38,8 @@ pub use rollout::{
 pub mod gateway;
 pub use gateway::{BackendStatus, GatewayConfig, GatewayError, GatewayHealth, run_gateway};
 pub use measure::{
-    BatchComparison, LiveDevice, MeasureOutcome, MeasureRequest, calibrated_fit, calibrated_fit_from_runs, measure_on_device, poll_device,
+    BatchComparison, LiveDevice, MeasureOutcome, MeasureRequest, calibrated_fit, calibrated_fit_from_runs,
+    measure_on_device, poll_device,
 };
 pub use operating_point::{OperatingPoint, Queue, operating_point};
 pub use placement_plan::{PlacementPlan, PlanChoice, PlanModel, PlanUnplaced, deploy_plan, plan_placement};
