@@ -163,17 +163,12 @@ pub(crate) async fn activate_http(
     activate_signed(state, name, body, signature).await
 }
 
-/// Activate without a new signature (commands through the broker, pulls):
-/// a version is accepted only when a signature kept from before verifies.
-pub(crate) async fn activate(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    body: Result<Json<ActivateRequest>, JsonRejection>,
-) -> Result<Json<ActivateResponse>, ApiError> {
-    activate_signed(state, name, body, None).await
-}
-
-async fn activate_signed(
+/// Activate with `signature` (the HTTP header's value, or the one a broker
+/// command or pull carries); without one a version is accepted only when a
+/// signature kept from before verifies.
+/// Activate with `signature` (hex) when the caller has one (HTTP header,
+/// or a broker command carrying it): see `model_trust`.
+pub(crate) async fn activate_signed(
     state: Arc<AppState>,
     name: String,
     body: Result<Json<ActivateRequest>, JsonRejection>,

@@ -354,9 +354,9 @@ async fn execute(
 ) -> ReplyMessage {
     let id = msg.id.clone();
     let outcome = match msg.command {
-        BrokerCommand::Activate { model, request } => {
+        BrokerCommand::Activate { model, request, signature } => {
             tracing::info!("broker: command {id}: activate {model} {}", request.version);
-            to_value(model_routes::activate(State(state), Path(model), Ok(Json(request))).await)
+            to_value(model_routes::activate_signed(state, model, Ok(Json(request)), signature).await)
         }
         BrokerCommand::Rollback { model } => {
             tracing::info!("broker: command {id}: rollback {model}");

@@ -102,7 +102,7 @@ pub(crate) async fn pull(
             confidence_threshold: req.confidence_threshold,
             offload_sla_ms: None,
         };
-        let Json(a) = model_routes::activate(State(state), Path(model), Ok(Json(body))).await?;
+        let Json(a) = model_routes::activate_signed(state, model, Ok(Json(body)), req.signature.clone()).await?;
         Some(a)
     } else {
         None

@@ -138,7 +138,7 @@ fn command(id: &str, token: &str, command: BrokerCommand) -> Vec<u8> {
 
 fn activate(version: &str) -> BrokerCommand {
     let request = ActivateRequest { version: version.into(), confidence_threshold: None, offload_sla_ms: None };
-    BrokerCommand::Activate { model: "m".into(), request }
+    BrokerCommand::Activate { model: "m".into(), request, signature: None }
 }
 
 async fn reply(watcher: &mut Watcher, device: &str, id: &str) -> ReplyMessage {

@@ -113,6 +113,7 @@ fn deploy(id: &str, url: &str, bytes: &[u8], sha: &str) -> CommandMessage {
         sha256: sha.into(),
         activate: true,
         confidence_threshold: None,
+        signature: None,
     };
     CommandMessage {
         id: id.into(),

@@ -190,8 +190,15 @@ impl StatePayload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum BrokerCommand {
-    /// `POST /v1/models/{model}/activate`.
-    Activate { model: String, request: ActivateRequest },
+    /// `POST /v1/models/{model}/activate`; `signature` is what the HTTP
+    /// route takes in its signature header (needed once the agent pinned a
+    /// console's model-signing key).
+    Activate {
+        model: String,
+        request: ActivateRequest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
     /// `POST /v1/models/{model}/rollback`.
     Rollback { model: String },
     /// `POST /v1/benchmark/{model}`.
@@ -219,6 +226,10 @@ pub struct PullRequest {
     pub activate: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence_threshold: Option<f64>,
+    /// The console's signature over (name, version, SHA-256), for an
+    /// agent that requires signed models (used when `activate` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// A message on `.../cmd`. The token is the device's bearer token: the
@@ -488,7 +499,7 @@ mod tests {
         let json = br#"{"id":"c1","token":"t","command":"activate","model":"m","request":{"version":"v2"}}"#;
         let msg = decode_command(json).unwrap();
         assert_eq!(msg.id, "c1");
-        let BrokerCommand::Activate { model, request } = &msg.command else { panic!("{msg:?}") };
+        let BrokerCommand::Activate { model, request, .. } = &msg.command else { panic!("{msg:?}") };
         assert_eq!((model.as_str(), request.version.as_str()), ("m", "v2"));
         let back = decode_command(&encode(&msg).unwrap()).unwrap();
         assert_eq!(back, msg);

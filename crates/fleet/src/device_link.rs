@@ -9,12 +9,14 @@
 use crate::broker_link::BrokerLink;
 use crate::client::AgentClient;
 use crate::error::{FleetError, Result};
+use crate::model_signing::ModelSigner;
 use edgefleet_core::mqtt_wire::{BrokerCommand, Progress, PullRequest};
 use edgefleet_core::wire::{
     ActivateRequest, ActivateResponse, BenchmarkRequest, BenchmarkResponse, ModelsResponse, UploadResponse,
 };
 use serde::de::DeserializeOwned;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a quick command (list, roll back) may go without a reply.
@@ -27,11 +29,19 @@ const SLOW_REPLY: Duration = Duration::from_secs(60);
 const PULL_IDLE: Duration = Duration::from_secs(20);
 
 /// A device reached through the broker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BrokerDevice {
     link: BrokerLink,
     device_id: String,
     token: Option<String>,
+    /// Signs what this console deploys, as over HTTP (see `model_signing`).
+    signer: Option<Arc<ModelSigner>>,
+}
+
+impl std::fmt::Debug for BrokerDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerDevice").field("device_id", &self.device_id).field("link", &self.link).finish()
+    }
 }
 
 /// How to talk to one device.
@@ -63,8 +73,13 @@ struct Pulled {
 }
 
 impl DeviceLink {
-    pub(crate) fn broker(link: BrokerLink, device_id: &str, token: Option<String>) -> Self {
-        DeviceLink::Broker(BrokerDevice { link, device_id: device_id.to_owned(), token })
+    pub(crate) fn broker(
+        link: BrokerLink,
+        device_id: &str,
+        token: Option<String>,
+        signer: Option<Arc<ModelSigner>>,
+    ) -> Self {
+        DeviceLink::Broker(BrokerDevice { link, device_id: device_id.to_owned(), token, signer })
     }
 
     /// Where the device is, as messages name it.
@@ -108,6 +123,12 @@ impl DeviceLink {
                 let url = req.url.ok_or_else(|| {
                     FleetError::BadInput(format!("{}: no URL to pull the model from", b.link.device_addr(&b.device_id)))
                 })?;
+                // This console deploys this file as (name, version): its
+                // activation carries a signature over exactly that (the
+                // agent checks it against the bytes it verified).
+                if let Some(signer) = &b.signer {
+                    signer.approve(req.name, req.version, req.sha256);
+                }
                 let pull = PullRequest {
                     version: req.version.to_owned(),
                     url: url.to_owned(),
@@ -115,6 +136,7 @@ impl DeviceLink {
                     sha256: req.sha256.to_owned(),
                     activate: false,
                     confidence_threshold: None,
+                    signature: None,
                 };
                 let command = BrokerCommand::Deploy { model: req.name.to_owned(), request: pull };
                 let on_progress = move |p: Progress| progress(p.received_bytes, p.total_bytes);
@@ -140,7 +162,9 @@ impl DeviceLink {
                     confidence_threshold: threshold,
                     offload_sla_ms: None,
                 };
-                b.call(BrokerCommand::Activate { model: name.to_owned(), request }, SLOW_REPLY, &|_| {}).await
+                let signature = b.signer.as_ref().and_then(|s| s.signature_for(name, version));
+                let command = BrokerCommand::Activate { model: name.to_owned(), request, signature };
+                b.call(command, SLOW_REPLY, &|_| {}).await
             }
         }
     }

@@ -142,7 +142,10 @@ impl Directory {
             (*route, token.clone())
         };
         match (route, self.broker_link()) {
-            (Route::Broker, Some(link)) => Some(DeviceLink::broker(link, device_id, token)),
+            (Route::Broker, Some(link)) => {
+                let signer = self.signer.read().unwrap_or_else(|e| e.into_inner()).clone();
+                Some(DeviceLink::broker(link, device_id, token, signer))
+            }
             _ => self.client(device_id).map(DeviceLink::Http),
         }
     }

@@ -236,6 +236,7 @@ fn a_deploy_by_pull_reports_progress_to_every_console_watching() {
             sha256,
             activate: true,
             confidence_threshold: None,
+            signature: None,
         };
         let command = BrokerCommand::Deploy { model: "digits".into(), request };
         let reply = send_command(&spec, "cam-p", TOKEN, command, Duration::from_secs(30)).await.unwrap();

@@ -376,3 +376,47 @@ fn a_second_console_records_the_first_ones_rollout_progress() {
     }
     broker.kill();
 }
+
+/// An agent that pinned this console's model-signing key: a rollout through
+/// the broker carries the signature on its activation and the version goes
+/// live; the same rollout from a console without the key is refused at
+/// activation, and the signed version keeps serving.
+#[test]
+fn broker_activations_carry_the_consoles_model_signature() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = rt.block_on(agent_on(&broker.url(), "signed-cam", &dir));
+    let keys = tempfile::tempdir().unwrap();
+    let signer = edgefleet_fleet::model_signing::ModelSigner::load_or_create(&keys.path().join("console.key")).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let v2 = padded_model(files.path(), "digits_v2.onnx", 4096, 2);
+    rt.block_on(async {
+        // Pairing pins the console's key on the agent (here over its HTTP API).
+        let client =
+            AgentClient::new(http_client().unwrap(), agent.addr, Some(TOKEN.into())).with_signer(Some(signer.clone()));
+        assert!(client.trust(false).await.unwrap().require_signed);
+        let watch = BrokerWatch::start(&BrokerSpec::new(&broker.url(), FLEET).unwrap(), |_| {});
+        connected(&watch).await;
+        let directory = broker_directory(std::slice::from_ref(&agent), &watch);
+        let plan = RolloutPlan { wait_for_device_s: 0, ..RolloutPlan::default() };
+        let rollout = |directory: Directory, path: std::path::PathBuf, version: &str| {
+            let req = RolloutRequest {
+                name: "digits".into(),
+                version: version.into(),
+                ..RolloutRequest::for_file(path, vec!["signed-cam".into()], plan.clone())
+            };
+            run_rollout(common::memory_store(), directory, req, Arc::new(|_| {}))
+        };
+        let unsigned = rollout(directory.clone(), v2.clone(), "2").await.unwrap();
+        assert_ne!(unsigned.state, "done", "an unsigned activation is refused: {unsigned:?}");
+        assert!(format!("{unsigned:?}").contains("not signed by the console"), "{unsigned:?}");
+        directory.set_signer(Some(signer.clone()));
+        let signed = rollout(directory.clone(), mlp_path(), "1").await.unwrap();
+        assert_eq!(signed.state, "done", "{signed:?}");
+        assert_eq!(active(&agent, "digits").await.map(|a| a.0).as_deref(), Some("1"));
+        watch.stop();
+    });
+    rt.block_on(agent.shutdown());
+    broker.kill();
+}

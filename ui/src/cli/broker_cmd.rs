@@ -176,6 +176,7 @@ pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
                 sha256,
                 activate: !no_activate,
                 confidence_threshold: None,
+                signature: None,
             };
             served = Some(server);
             (BrokerCommand::Deploy { model, request }, what)
@@ -183,7 +184,7 @@ pub fn run(global: &GlobalArgs, args: BrokerCmdArgs) -> anyhow::Result<()> {
         Action::Activate { model, version } => {
             let what = format!("activate {model} {version}");
             let request = ActivateRequest { version, confidence_threshold: None, offload_sla_ms: None };
-            (BrokerCommand::Activate { model, request }, what)
+            (BrokerCommand::Activate { model, request, signature: None }, what)
         }
         Action::Rollback { model } => (BrokerCommand::Rollback { model: model.clone() }, format!("rollback {model}")),
         Action::Benchmark { model } => {
