@@ -209,6 +209,36 @@ async fn measuring_calibrates_this_and_other_models_and_place_respects_memory() 
     let bad = edgefleet(&db).args(["place", "--model", "nope"]).output().expect("run");
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 
+    // Compute and cost: a rate no device can serve leaves the model out
+    // with why; a device's own cost and the energy price show per choice.
+    let out = edgefleet(&db)
+        .args(["place", "--json", "--model", "mlp_digits", "--model", "cnn_digits", "--rate", "cnn_digits=1000000"])
+        .args(["--rate", "mlp_digits=5", "--energy-price", "0.3", "--device-cost", "fit-server=7"])
+        .output()
+        .expect("run edgefleet place with rates");
+    let plan = json(&out);
+    let unplaced = plan["unplaced"].as_array().expect("unplaced");
+    assert!(
+        unplaced.iter().any(|u| u["model"] == "cnn_digits"
+            && u["reason"].as_str().is_some_and(|r| r.contains("the queue would never drain"))),
+        "a million requests/s overloads every device: {plan}"
+    );
+    let mlp = plan["choices"].as_array().unwrap().iter().find(|c| c["model"] == "mlp_digits").expect("mlp placed");
+    assert_eq!(mlp["rate_per_s"], 5.0);
+    let queued = mlp["queued_latency_ms"].as_f64().unwrap();
+    assert!(queued > mlp["latency_ms"].as_f64().unwrap(), "at 5 req/s it waits a little: {mlp}");
+    let per_hour = mlp["cost_per_hour"].as_f64().unwrap();
+    if mlp["device_id"] == "fit-server" {
+        assert!(per_hour >= 7.0, "{mlp}");
+    } else {
+        assert!(per_hour > 0.0 && per_hour < 7.0, "energy only: {mlp}");
+    }
+    for d in plan["devices"].as_array().unwrap() {
+        assert!(d["utilisation"].as_f64().unwrap() < 1.0, "{d}");
+    }
+    let bad = edgefleet(&db).args(["place", "--model", "mlp_digits", "--rate", "mlp_digits=-1"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+
     // A corrupt kept row: a clear error naming it, and the row is kept.
     let raw = rusqlite::Connection::open(&db).expect("raw db");
     raw.execute("UPDATE calibrations SET profile_json = '{' WHERE batch = 1 AND model_name = 'mlp_digits'", [])

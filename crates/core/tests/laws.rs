@@ -141,10 +141,21 @@ prop_compose! {
     ) -> PlacementProblem {
         PlacementProblem {
             items: items.into_iter().enumerate()
-                .map(|(i, (memory_mb, priority))| PlacementItem { name: format!("m{i}"), priority, memory_mb })
+                .map(|(i, (memory_mb, priority))| PlacementItem {
+                    name: format!("m{i}"),
+                    priority,
+                    memory_mb,
+                    storage_gb: 0.0,
+                    rate_per_s: 0.0,
+                })
                 .collect(),
             bins: caps.into_iter().enumerate()
-                .map(|(b, capacity_mb)| PlacementBin { device_id: format!("d{b}"), capacity_mb })
+                .map(|(b, capacity_mb)| PlacementBin {
+                    device_id: format!("d{b}"),
+                    capacity_mb,
+                    storage_gb: None,
+                    base_utilisation: 0.0,
+                })
                 .collect(),
             latency_ms: lat,
             cost,

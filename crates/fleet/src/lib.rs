@@ -42,7 +42,9 @@ pub use measure::{
     measure_on_device, poll_device,
 };
 pub use operating_point::{OperatingPoint, Queue, operating_point};
-pub use placement_plan::{PlacementPlan, PlanChoice, PlanModel, PlanUnplaced, deploy_plan, plan_placement};
+pub use placement_plan::{
+    PlacementPlan, PlanChoice, PlanModel, PlanSettings, PlanUnplaced, base_utilisation, deploy_plan, plan_placement,
+};
 pub mod library;
 pub mod measure;
 pub mod operating_point;

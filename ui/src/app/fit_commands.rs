@@ -16,8 +16,8 @@ use edgefleet_core::{Device, FitConfig, ModelProfile};
 use edgefleet_fleet::measure::{DEFAULT_ITERATIONS, stored_runs};
 use edgefleet_fleet::rollout::ProgressFn;
 use edgefleet_fleet::{
-    Command, JobFn, JobId, LogLevel, MeasureRequest, PlacementPlan, PlanModel, RolloutPlan, calibrated_fit,
-    deploy_plan, lock_store, measure_on_device,
+    Command, JobFn, JobId, LogLevel, MeasureRequest, PlacementPlan, PlanModel, PlanSettings, RolloutPlan,
+    calibrated_fit, deploy_plan, lock_store, measure_on_device,
 };
 use std::sync::Arc;
 
@@ -217,26 +217,40 @@ impl App {
             let (Some(profile), Some(path)) = (card.profile.clone(), card.path.clone()) else {
                 return self.set_plan(Err(format!("{} has no file to deploy: it cannot be placed", card.title())));
             };
+            let rate_per_s = self.state.placement.as_ref().map_or(0.0, |v| v.rate_of(card_id));
             models.push(PlanModel {
                 name: card.name.clone(),
                 version: card.version.clone(),
                 path,
                 priority,
                 profile: ModelProfile { name: card.name.clone(), ..profile },
+                rate_per_s,
             });
         }
-        let devices: Vec<Device> = self
+        let entries: Vec<_> = self
             .state
             .fleet
             .entries()
             .iter()
             .filter(|e| !selection_only || self.state.selection.contains(e.id()))
-            .map(|e| e.live_device())
             .collect();
+        let devices: Vec<Device> = entries.iter().map(|e| e.live_device()).collect();
+        // What the devices already serve, from their live metrics.
+        let base_utilisation =
+            entries.iter().map(|e| e.metrics.as_ref().map_or(0.0, edgefleet_fleet::base_utilisation)).collect();
+        let view = self.state.placement.as_ref();
+        let settings = PlanSettings {
+            energy_price_per_kwh: view.map_or(0.0, |v| v.energy_price_per_kwh),
+            device_cost_per_hour: entries
+                .iter()
+                .map(|e| view.and_then(|v| v.device_cost_per_hour.get(e.id()).copied()).unwrap_or(0.0))
+                .collect(),
+            base_utilisation,
+        };
         let store = self.store.clone();
         self.spawn_bg("placement", move || {
             let plan = lock_store(&store).map_err(|e| e.to_string()).and_then(|s| {
-                edgefleet_fleet::plan_placement(Some(&s), &models, &devices, &[], &FitConfig::default())
+                edgefleet_fleet::plan_placement(Some(&s), &models, &devices, &settings, &FitConfig::default())
                     .map_err(|e| e.to_string())
             });
             BgEvent::Placement(plan.map(Box::new))

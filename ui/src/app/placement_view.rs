@@ -12,11 +12,13 @@ pub struct ModelChoice {
     pub chosen: bool,
     /// Weight of this model's latency in the objective (≥ 0).
     pub priority: f64,
+    /// Requests per second it will serve (0: latency only).
+    pub rate_per_s: f64,
 }
 
 impl Default for ModelChoice {
     fn default() -> Self {
-        ModelChoice { chosen: false, priority: 1.0 }
+        ModelChoice { chosen: false, priority: 1.0, rate_per_s: 0.0 }
     }
 }
 
@@ -40,12 +42,21 @@ pub struct PlacementView {
     /// Why the last plan could not be made.
     pub error: Option<String>,
     pub deploy_job: Option<JobId>,
+    /// Price of a kWh (each model's energy per hour at its rate is a cost).
+    pub energy_price_per_kwh: f64,
+    /// A device's own cost per hour of hosting a model, by device id.
+    pub device_cost_per_hour: BTreeMap<String, f64>,
 }
 
 impl PlacementView {
     /// The chosen cards with their priorities, in card order.
     pub fn chosen(&self) -> Vec<(i64, f64)> {
         self.models.iter().filter(|(_, c)| c.chosen).map(|(&id, c)| (id, c.priority)).collect()
+    }
+
+    /// The request rate chosen for a card (0 unless edited).
+    pub fn rate_of(&self, card_id: i64) -> f64 {
+        self.models.get(&card_id).map_or(0.0, |c| c.rate_per_s)
     }
 
     /// The choice for a card (unchosen, priority 1 until edited).

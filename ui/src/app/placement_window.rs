@@ -1,5 +1,6 @@
-//! The "Plan placement" window: choose library models (with priorities)
-//! and the devices (all, or the selection), ask for a plan, read each
+//! The "Plan placement" window: choose library models (with priorities and
+//! request rates), the devices (all, or the selection), the energy price
+//! and each device's cost per hour, ask for a plan, read each
 //! choice with its reason and cost and each model left out with why, and
 //! "Deploy this plan" — the rollouts `edgefleet deploy` runs.
 
@@ -15,12 +16,13 @@ use egui::{RichText, Ui};
 impl App {
     /// The "Plan placement" window, when open.
     pub(super) fn placement_window_ui(&mut self, ctx: &egui::Context, commands: &mut Vec<UiCommand>) {
-        let AppState { placement: Some(view), library, selection, jobs, .. } = &mut self.state else { return };
+        let AppState { placement: Some(view), library, selection, jobs, fleet, .. } = &mut self.state else { return };
+        let device_ids: Vec<String> = fleet.entries().iter().map(|e| e.id().to_owned()).collect();
         let mut open = true;
         egui::Window::new("Plan placement").open(&mut open).collapsible(false).default_width(640.0).show(ctx, |ui| {
-            egui::ScrollArea::vertical()
-                .max_height(560.0)
-                .show(ui, |ui| placement_window_contents_ui(ui, view, library, selection.len(), jobs, commands))
+            egui::ScrollArea::vertical().max_height(560.0).show(ui, |ui| {
+                placement_window_contents_ui(ui, view, library, selection.len(), &device_ids, jobs, commands)
+            })
         });
         if !open {
             commands.push(UiCommand::ClosePlacement);
@@ -28,12 +30,14 @@ impl App {
     }
 }
 
-/// The window's contents. `selected` is how many devices are selected.
+/// The window's contents. `selected` is how many devices are selected;
+/// `device_ids` the fleet's devices (for their costs).
 pub fn placement_window_contents_ui(
     ui: &mut Ui,
     view: &mut PlacementView,
     library: &Library,
     selected: usize,
+    device_ids: &[String],
     jobs: &Jobs,
     commands: &mut Vec<UiCommand>,
 ) {
@@ -45,7 +49,7 @@ pub fn placement_window_contents_ui(
     if cards.is_empty() {
         ui.weak("The library has no model file yet: import one first.");
     }
-    egui::Grid::new("placement-models").num_columns(2).spacing([12.0, 2.0]).show(ui, |ui| {
+    egui::Grid::new("placement-models").num_columns(3).spacing([12.0, 2.0]).show(ui, |ui| {
         for (depth, card) in cards {
             let choice = view.choice_mut(card.id);
             ui.horizontal(|ui| {
@@ -56,6 +60,11 @@ pub fn placement_window_contents_ui(
                 choice.chosen,
                 egui::DragValue::new(&mut choice.priority).range(0.0..=1000.0).speed(0.1).prefix("priority "),
             );
+            ui.add_enabled(
+                choice.chosen,
+                egui::DragValue::new(&mut choice.rate_per_s).range(0.0..=100_000.0).speed(0.5).suffix(" req/s"),
+            )
+            .on_hover_text("Requests per second it will serve: its device must stay below 100% busy");
             ui.end_row();
         }
     });
@@ -73,6 +82,21 @@ pub fn placement_window_contents_ui(
         if selected == 0 && view.scope == DeviceScope::Selection {
             view.scope = DeviceScope::All;
         }
+    });
+    ui.horizontal(|ui| {
+        ui.label("Energy price");
+        ui.add(egui::DragValue::new(&mut view.energy_price_per_kwh).range(0.0..=1000.0).speed(0.01).suffix(" per kWh"));
+    });
+    ui.collapsing("Device costs per hour", |ui| {
+        ui.weak("A device's own cost per hour of hosting a model (1 unit counts as 1 ms of latency at priority 1).");
+        egui::Grid::new("placement-device-costs").num_columns(2).show(ui, |ui| {
+            for id in device_ids {
+                ui.label(id);
+                let cost = view.device_cost_per_hour.entry(id.clone()).or_insert(0.0);
+                ui.add(egui::DragValue::new(cost).range(0.0..=1_000_000.0).speed(0.1).suffix(" /h"));
+                ui.end_row();
+            }
+        });
     });
     let chosen = view.chosen();
     ui.horizontal(|ui| {
@@ -106,7 +130,11 @@ pub fn placement_window_contents_ui(
 /// The plan: cost and how it was found, each choice, the unplaced, memory.
 fn plan_ui(ui: &mut Ui, plan: &edgefleet_fleet::PlacementPlan) {
     ui.label(
-        RichText::new(format!("Total cost {:.3} (Σ latency ms × priority + device cost)", plan.total_cost)).strong(),
+        RichText::new(format!(
+            "Total cost {:.3} (Σ queued latency ms × priority + energy and device cost per hour)",
+            plan.total_cost
+        ))
+        .strong(),
     );
     let check = match (plan.exact_cost, plan.heuristic_matches_exact) {
         (Some(_), Some(true)) => "The heuristic found the optimum (checked by exact search).".to_owned(),
@@ -126,7 +154,10 @@ fn plan_ui(ui: &mut Ui, plan: &edgefleet_fleet::PlacementPlan) {
             ui.label(format!("{} v{}", c.model, c.version));
             ui.label(&c.device_id);
             let cal = if c.calibrated { "calibrated" } else { "estimated" };
-            ui.label(format!("{:.3} ({:.3} ms {cal})", c.cost, c.latency_ms));
+            ui.label(format!(
+                "{:.3} ({:.3} ms {cal}, {:.3} ms queued at {:.1} req/s, {:.4}/h)",
+                c.cost, c.latency_ms, c.queued_latency_ms, c.rate_per_s, c.cost_per_hour
+            ));
             ui.label(RichText::new(&c.reason).color(OK_COLOR));
             ui.end_row();
         }
@@ -139,6 +170,12 @@ fn plan_ui(ui: &mut Ui, plan: &edgefleet_fleet::PlacementPlan) {
         }
     });
     for d in plan.devices.iter().filter(|d| d.used_mb > 0.0) {
-        ui.weak(format!("{}: {:.1} of {:.1} MB used", d.device_id, d.used_mb, d.capacity_mb));
+        ui.weak(format!(
+            "{}: {:.1} of {:.1} MB used, {:.0}% busy",
+            d.device_id,
+            d.used_mb,
+            d.capacity_mb,
+            d.utilisation * 100.0
+        ));
     }
 }

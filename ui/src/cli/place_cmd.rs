@@ -10,7 +10,7 @@ use super::store_args::open_store;
 use crate::bad_input;
 use anyhow::Context;
 use edgefleet_core::FitConfig;
-use edgefleet_fleet::{PlacementPlan, PlanModel, RolloutPlan, deploy_plan, plan_placement};
+use edgefleet_fleet::{PlacementPlan, PlanModel, PlanSettings, RolloutPlan, deploy_plan, plan_placement};
 use edgefleet_store::Store;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -24,12 +24,36 @@ pub struct PlaceArgs {
     /// Devices to place on (repeat; default: every device in the registry).
     #[arg(long = "device-id", value_name = "ID")]
     pub device_ids: Vec<String>,
+    /// Requests per second a model will serve, NAME=RATE (repeat; default
+    /// 0: latency only). A device's inference thread must stay below 100%
+    /// busy, and its queue (M/M/1) counts in every model's latency there.
+    #[arg(long = "rate", value_name = "NAME=REQ_PER_S")]
+    pub rates: Vec<String>,
+    /// Price of a kWh: each model's energy per hour at its rate is a cost.
+    #[arg(long, value_name = "PRICE", default_value_t = 0.0)]
+    pub energy_price: f64,
+    /// A device's own cost per hour of hosting a model, ID=COST (repeat;
+    /// default 0). A unit of cost counts as 1 ms of latency at priority 1.
+    #[arg(long = "device-cost", value_name = "ID=COST")]
+    pub device_costs: Vec<String>,
     /// Start the plan's rollouts (one per placed model) once it is printed.
     #[arg(long)]
     pub deploy: bool,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `KEY=NUMBER` (a number ≥ 0) → (key, number).
+pub(crate) fn parse_keyed_number(flag: &str, arg: &str) -> Result<(String, f64), String> {
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err(format!("{flag} `{arg}`: expected NAME=NUMBER"));
+    };
+    let v: f64 = value.trim().parse().map_err(|_| format!("{flag} `{arg}`: `{value}` is not a number"))?;
+    if key.trim().is_empty() || !(v.is_finite() && v >= 0.0) {
+        return Err(format!("{flag} `{arg}`: needs a name and a number ≥ 0"));
+    }
+    Ok((key.trim().to_owned(), v))
 }
 
 /// `NAME[@VERSION][:PRIORITY]` → (name, version, priority).
@@ -74,12 +98,20 @@ fn plan_model(store: &Store, arg: &str) -> anyhow::Result<PlanModel> {
         path: PathBuf::from(&rec.path),
         priority,
         profile: edgefleet_core::ModelProfile { name: rec.name.clone(), ..profile },
+        rate_per_s: 0.0,
     })
 }
 
 pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
     let store = open_store(global)?;
-    let models = args.models.iter().map(|a| plan_model(&store, a)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut models = args.models.iter().map(|a| plan_model(&store, a)).collect::<anyhow::Result<Vec<_>>>()?;
+    for r in &args.rates {
+        let (name, rate) = parse_keyed_number("--rate", r).or_else(|e| bad_input!("{e}"))?;
+        let Some(m) = models.iter_mut().find(|m| m.name == name) else {
+            bad_input!("--rate `{r}`: `{name}` is not one of the --model models")
+        };
+        m.rate_per_s = rate;
+    }
     let registry = store.list_devices()?;
     let devices: Vec<_> = if args.device_ids.is_empty() {
         registry.into_iter().map(|r| r.device).collect()
@@ -96,7 +128,20 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
     if devices.is_empty() {
         bad_input!("the registry has no devices: run `edgefleet scan` or `edgefleet add` first");
     }
-    let plan = plan_placement(Some(&store), &models, &devices, &[], &FitConfig::default())
+    let mut device_cost_per_hour = vec![0.0; devices.len()];
+    for c in &args.device_costs {
+        let (id, cost) = parse_keyed_number("--device-cost", c).or_else(|e| bad_input!("{e}"))?;
+        let Some(i) = devices.iter().position(|d| d.device_id == id) else {
+            bad_input!("--device-cost `{c}`: `{id}` is not one of the devices placed on")
+        };
+        device_cost_per_hour[i] = cost;
+    }
+    if !(args.energy_price.is_finite() && args.energy_price >= 0.0) {
+        bad_input!("--energy-price must be a number ≥ 0, got {}", args.energy_price);
+    }
+    let settings =
+        PlanSettings { energy_price_per_kwh: args.energy_price, device_cost_per_hour, base_utilisation: Vec::new() };
+    let plan = plan_placement(Some(&store), &models, &devices, &settings, &FitConfig::default())
         .map_err(super::deploy_cmd::classify)?;
     if args.json && !args.deploy {
         println!("{}", serde_json::to_string_pretty(&plan).context("cannot encode the plan")?);
@@ -140,7 +185,10 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
 }
 
 fn print_plan(plan: &PlacementPlan) {
-    println!("placement ({}): total cost {:.3} (Σ latency ms × priority + device cost)", plan.method, plan.total_cost);
+    println!(
+        "placement ({}): total cost {:.3} (Σ queued latency ms × priority + energy and device cost per hour)",
+        plan.method, plan.total_cost
+    );
     match (plan.exact_cost, plan.heuristic_matches_exact) {
         (Some(exact), Some(true)) => {
             println!("  the heuristic found the optimum ({exact:.3}, checked by exact search)")
@@ -154,8 +202,16 @@ fn print_plan(plan: &PlacementPlan) {
     for c in &plan.choices {
         let cal = if c.calibrated { "calibrated" } else { "uncalibrated" };
         println!(
-            "  {}@{} → {}: cost {:.3} ({:.3} ms {cal}, {:.1} MB) — {}",
-            c.model, c.version, c.device_id, c.cost, c.latency_ms, c.memory_mb, c.reason
+            "  {}@{} → {}: cost {:.3} ({:.3} ms {cal}, {:.3} ms queued, {:.1} MB, {:.4}/h) — {}",
+            c.model,
+            c.version,
+            c.device_id,
+            c.cost,
+            c.latency_ms,
+            c.queued_latency_ms,
+            c.memory_mb,
+            c.cost_per_hour,
+            c.reason
         );
     }
     for u in &plan.unplaced {

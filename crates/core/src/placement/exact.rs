@@ -4,10 +4,11 @@
 //! Items are tried biggest first (capacity prunes early) and each item's
 //! bins cheapest first (good incumbents early). A branch is cut when its
 //! lower bound — the unplaced so far plus the items that fit nowhere, then
-//! the cost so far plus every remaining item's cheapest cost — is no better
-//! than the best placement found.
+//! the cost of the partial assignment (its queues as they stand) plus every
+//! remaining item's cheapest cost alone on a bin — is no better than the
+//! best placement found.
 
-use super::problem::{EPS, Placement, PlacementError, PlacementProblem, objective_cmp};
+use super::problem::{BinLoad, Placement, PlacementError, PlacementProblem, objective_cmp};
 use std::cmp::Ordering;
 
 /// Largest number of models [`place_exact`] accepts.
@@ -36,7 +37,7 @@ pub fn place_exact(problem: &PlacementProblem) -> Result<Placement, PlacementErr
         .iter()
         .map(|&i| {
             let mut c: Vec<(usize, f64)> = (0..k)
-                .filter(|&b| p.items[i].memory_mb <= p.bins[b].capacity_mb + EPS)
+                .filter(|&b| p.fits(i, b, &BinLoad::default()))
                 .filter_map(|b| p.pair_cost(i, b).map(|c| (b, c)))
                 .collect();
             c.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -65,12 +66,12 @@ pub fn place_exact(problem: &PlacementProblem) -> Result<Placement, PlacementErr
         choices: &choices,
         forced: &forced,
         min_cost: &min_cost,
-        used: vec![0.0; k],
+        load: vec![BinLoad::default(); k],
         current: vec![None; n],
         best: vec![None; n],
         best_obj: (usize::MAX, f64::INFINITY),
     };
-    search.dfs(0, 0, 0.0);
+    search.dfs(0, 0);
     Ok(p.finish(search.best))
 }
 
@@ -82,14 +83,18 @@ struct Search<'a> {
     choices: &'a [Vec<(usize, f64)>],
     forced: &'a [usize],
     min_cost: &'a [f64],
-    used: Vec<f64>,
+    load: Vec<BinLoad>,
     current: Vec<Option<usize>>,
     best: Vec<Option<usize>>,
     best_obj: (usize, f64),
 }
 
 impl Search<'_> {
-    fn dfs(&mut self, depth: usize, unplaced: usize, cost: f64) {
+    /// `unplaced` items so far; the cost so far is that of the partial
+    /// assignment with the loads it makes — a lower bound of what those
+    /// items cost in any completion, since more items only lengthen queues.
+    fn dfs(&mut self, depth: usize, unplaced: usize) {
+        let cost = self.p.cost_with(&self.current, &self.load).unwrap_or(f64::INFINITY);
         let bound = (unplaced + self.forced[depth], cost + self.min_cost[depth]);
         if objective_cmp(bound, self.best_obj) != Ordering::Less {
             return;
@@ -100,17 +105,24 @@ impl Search<'_> {
             return;
         }
         let i = self.order[depth];
-        let mem = self.p.items[i].memory_mb;
-        for &(b, c) in &self.choices[depth] {
-            if self.used[b] + mem <= self.p.bins[b].capacity_mb + EPS {
-                self.used[b] += mem;
+        for &(b, _) in &self.choices[depth] {
+            if self.p.fits(i, b, &self.load[b]) {
+                let l = self.p.load_of(i, b);
+                self.add(b, l, 1.0);
                 self.current[i] = Some(b);
-                self.dfs(depth + 1, unplaced, cost + c);
+                self.dfs(depth + 1, unplaced);
                 self.current[i] = None;
-                self.used[b] -= mem;
+                self.add(b, l, -1.0);
             }
         }
-        self.dfs(depth + 1, unplaced + 1, cost);
+        self.dfs(depth + 1, unplaced + 1);
+    }
+
+    fn add(&mut self, b: usize, l: BinLoad, sign: f64) {
+        let t = &mut self.load[b];
+        t.memory_mb += sign * l.memory_mb;
+        t.storage_gb += sign * l.storage_gb;
+        t.utilisation += sign * l.utilisation;
     }
 }
 
@@ -151,7 +163,7 @@ mod tests {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) as f64 / (1u64 << 31) as f64
         };
-        for _ in 0..40 {
+        for _ in 0..120 {
             let n = 1 + (next() * 6.0) as usize;
             let k = 1 + (next() * 4.0) as usize;
             let mem: Vec<f64> = (0..n).map(|_| (next() * 100.0).round()).collect();
@@ -159,13 +171,26 @@ mod tests {
             let caps: Vec<f64> = (0..k).map(|_| (next() * 200.0).round()).collect();
             let lat =
                 (0..n).map(|_| (0..k).map(|_| (next() > 0.2).then(|| (next() * 50.0).round())).collect()).collect();
-            let p = problem(&mem, &prio, &caps, lat);
+            let mut p = problem(&mem, &prio, &caps, lat);
+            // Half the instances also limit storage and serve requests:
+            // utilisation up to ~1.5 a model, some bins already busy.
+            if next() > 0.5 {
+                for item in &mut p.items {
+                    item.storage_gb = (next() * 4.0).round() / 2.0;
+                    item.rate_per_s = (next() * 30.0).round();
+                }
+                for bin in &mut p.bins {
+                    bin.storage_gb = Some((next() * 6.0).round());
+                    bin.base_utilisation = (next() * 0.5 * 100.0).round() / 100.0;
+                }
+            }
             let e = place_exact(&p).unwrap();
             let want = brute_force(&p);
             assert_eq!(e.unplaced.len(), want.0, "{p:?}");
             assert!((e.cost - want.1).abs() < 1e-6, "{} vs {} for {p:?}", e.cost, want.1);
             let h = place_heuristic(&p).unwrap();
             assert!(p.evaluate(&h.assignment).is_some(), "heuristic broke a capacity: {h:?}");
+            assert!(e.utilisation.iter().all(|&u| u < 1.0), "{e:?}");
             assert_ne!(e.compare(&h), Ordering::Greater);
         }
     }

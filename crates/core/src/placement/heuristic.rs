@@ -15,7 +15,7 @@
 //!    until a round changes nothing. Every step strictly improves the
 //!    lexicographic objective, so this ends; [`MAX_ROUNDS`] is a backstop.
 
-use super::problem::{EPS, Placement, PlacementError, PlacementProblem};
+use super::problem::{BinLoad, EPS, Placement, PlacementError, PlacementProblem};
 
 /// Upper bound on local-search rounds.
 const MAX_ROUNDS: usize = 10_000;
@@ -29,32 +29,65 @@ pub fn place_heuristic(problem: &PlacementProblem) -> Result<Placement, Placemen
     Ok(problem.finish(draft.assignment))
 }
 
-/// A placement being built: the bin of each item and the memory used on
-/// each bin, kept in step.
+/// A placement being built: the bin of each item and what the items take
+/// on each bin, kept in step.
 struct Draft<'a> {
     p: &'a PlacementProblem,
     assignment: Vec<Option<usize>>,
-    used: Vec<f64>,
+    load: Vec<BinLoad>,
 }
 
 impl<'a> Draft<'a> {
     fn empty(p: &'a PlacementProblem) -> Self {
-        Draft { p, assignment: vec![None; p.items.len()], used: vec![0.0; p.bins.len()] }
+        Draft { p, assignment: vec![None; p.items.len()], load: vec![BinLoad::default(); p.bins.len()] }
     }
 
-    /// Bin `b` can take `extra_mb` more.
-    fn has_room(&self, b: usize, extra_mb: f64) -> bool {
-        self.used[b] + extra_mb <= self.p.bins[b].capacity_mb + EPS
+    #[cfg(test)]
+    fn with(p: &'a PlacementProblem, assignment: Vec<Option<usize>>) -> Self {
+        let load = p.loads(&assignment).unwrap_or_default();
+        Draft { p, assignment, load }
+    }
+
+    #[cfg(test)]
+    fn used_mb(&self) -> Vec<f64> {
+        self.load.iter().map(|l| l.memory_mb).collect()
+    }
+
+    /// Bin `b` can also take item `i` (memory, storage, a draining queue).
+    fn has_room(&self, b: usize, i: usize) -> bool {
+        self.p.fits(i, b, &self.load[b])
+    }
+
+    fn put(&mut self, i: usize, b: usize) {
+        let l = self.p.load_of(i, b);
+        let t = &mut self.load[b];
+        t.memory_mb += l.memory_mb;
+        t.storage_gb += l.storage_gb;
+        t.utilisation += l.utilisation;
+        self.assignment[i] = Some(b);
+    }
+
+    fn take(&mut self, i: usize) {
+        if let Some(b) = self.assignment[i].take() {
+            let l = self.p.load_of(i, b);
+            let t = &mut self.load[b];
+            t.memory_mb -= l.memory_mb;
+            t.storage_gb -= l.storage_gb;
+            t.utilisation -= l.utilisation;
+        }
+    }
+
+    /// The objective's cost part now (every placed item's queued latency).
+    fn cost(&self) -> f64 {
+        self.p.cost_with(&self.assignment, &self.load).unwrap_or(f64::INFINITY)
     }
 
     /// Put unplaced item `i` on the cheapest bin it runs on with room; false
     /// when there is none.
     fn insert(&mut self, i: usize) -> bool {
-        let mem = self.p.items[i].memory_mb;
-        match cheapest_bin(self.p, i, |b| self.has_room(b, mem), None) {
+        match cheapest_bin(self.p, i, |b| self.has_room(b, i), None) {
             Some(b) => {
-                self.assignment[i] = Some(b);
-                self.used[b] += mem;
+                self.put(i, b);
                 true
             }
             None => false,
@@ -108,46 +141,51 @@ fn place_unplaced(draft: &mut Draft) -> bool {
 /// items to another bin with room. True when it worked.
 fn eject_one_for(draft: &mut Draft, u: usize) -> bool {
     let p = draft.p;
-    let mem_u = p.items[u].memory_mb;
     for b in 0..p.bins.len() {
         if p.latency_ms[u][b].is_none() {
             continue;
         }
         for i in 0..p.items.len() {
-            if draft.assignment[i] != Some(b)
-                || draft.used[b] - p.items[i].memory_mb + mem_u > p.bins[b].capacity_mb + EPS
-            {
+            if draft.assignment[i] != Some(b) {
                 continue;
             }
-            if let Some(b2) = cheapest_bin(p, i, |b2| draft.has_room(b2, p.items[i].memory_mb), Some(b)) {
-                draft.used[b] -= p.items[i].memory_mb;
-                draft.used[b2] += p.items[i].memory_mb;
-                draft.assignment[i] = Some(b2);
-                draft.used[b] += mem_u;
-                draft.assignment[u] = Some(b);
-                return true;
+            draft.take(i);
+            if draft.has_room(b, u) {
+                draft.put(u, b);
+                if let Some(b2) = cheapest_bin(p, i, |b2| draft.has_room(b2, i), Some(b)) {
+                    draft.put(i, b2);
+                    return true;
+                }
+                draft.take(u);
             }
+            draft.put(i, b);
         }
     }
     false
 }
 
-/// Each placed item to a cheaper bin with room. True when any moved.
+/// Each placed item to a bin with room where the whole objective is
+/// cheaper (its queue and the others' both counted). True when any moved.
 fn move_to_cheaper(draft: &mut Draft) -> bool {
     let p = draft.p;
     let mut improved = false;
     for i in 0..p.items.len() {
         let Some(cur) = draft.assignment[i] else { continue };
-        let Some(now) = p.pair_cost(i, cur) else { continue };
-        let mem = p.items[i].memory_mb;
-        if let Some(b) = cheapest_bin(p, i, |b| draft.has_room(b, mem), Some(cur))
-            && p.pair_cost(i, b).is_some_and(|c| c < now - EPS)
-        {
-            draft.used[cur] -= mem;
-            draft.used[b] += mem;
-            draft.assignment[i] = Some(b);
-            improved = true;
+        let now = draft.cost();
+        let mut best: Option<(usize, f64)> = None;
+        draft.take(i);
+        for b in (0..p.bins.len()).filter(|&b| b != cur) {
+            if draft.has_room(b, i) {
+                draft.put(i, b);
+                let c = draft.cost();
+                if c < now - EPS * (1.0 + now.abs()) && best.is_none_or(|(_, bc)| c < bc) {
+                    best = Some((b, c));
+                }
+                draft.take(i);
+            }
         }
+        draft.put(i, best.map_or(cur, |(b, _)| b));
+        improved |= best.is_some();
     }
     improved
 }
@@ -164,21 +202,27 @@ fn swap_pairs(draft: &mut Draft) -> bool {
             if bi == bj {
                 continue;
             }
-            let (Some(ci), Some(cj), Some(ci2), Some(cj2)) =
-                (p.pair_cost(i, bi), p.pair_cost(j, bj), p.pair_cost(i, bj), p.pair_cost(j, bi))
-            else {
-                continue;
+            let now = draft.cost();
+            draft.take(i);
+            draft.take(j);
+            let fits = draft.has_room(bj, i) && {
+                draft.put(i, bj);
+                let ok = draft.has_room(bi, j);
+                draft.take(i);
+                ok
             };
-            let (mi, mj) = (p.items[i].memory_mb, p.items[j].memory_mb);
-            let fits = draft.used[bi] - mi + mj <= p.bins[bi].capacity_mb + EPS
-                && draft.used[bj] - mj + mi <= p.bins[bj].capacity_mb + EPS;
-            if fits && ci2 + cj2 < ci + cj - EPS {
-                draft.used[bi] += mj - mi;
-                draft.used[bj] += mi - mj;
-                draft.assignment[i] = Some(bj);
-                draft.assignment[j] = Some(bi);
-                improved = true;
+            if fits {
+                draft.put(i, bj);
+                draft.put(j, bi);
+                if draft.cost() < now - EPS * (1.0 + now.abs()) {
+                    improved = true;
+                    continue;
+                }
+                draft.take(i);
+                draft.take(j);
             }
+            draft.put(i, bi);
+            draft.put(j, bj);
         }
     }
     improved
@@ -238,14 +282,14 @@ mod tests {
         // Ejecting item 0 to bin 1 lets item 1 in.
         assert!(place_unplaced(&mut d));
         assert_eq!(d.assignment, vec![Some(1), Some(0)]);
-        assert_eq!(d.used, vec![80.0, 60.0]);
+        assert_eq!(d.used_mb(), vec![80.0, 60.0]);
         assert!(!move_to_cheaper(&mut d) && !swap_pairs(&mut d));
 
         // A placed item moves to a cheaper bin with room.
         let p = problem(&[10.0], &[1.0], &[100.0, 100.0], vec![vec![Some(5.0), Some(1.0)]]);
-        let mut d = Draft { assignment: vec![Some(0)], used: vec![10.0, 0.0], ..Draft::empty(&p) };
+        let mut d = Draft::with(&p, vec![Some(0)]);
         assert!(move_to_cheaper(&mut d));
-        assert_eq!((d.assignment, d.used), (vec![Some(1)], vec![0.0, 10.0]));
+        assert_eq!((d.assignment.clone(), d.used_mb()), (vec![Some(1)], vec![0.0, 10.0]));
 
         // Two full bins trade their items when that is cheaper.
         let p = problem(
@@ -254,7 +298,7 @@ mod tests {
             &[50.0, 50.0],
             vec![vec![Some(9.0), Some(1.0)], vec![Some(1.0), Some(9.0)]],
         );
-        let mut d = Draft { assignment: vec![Some(0), Some(1)], used: vec![50.0, 50.0], ..Draft::empty(&p) };
+        let mut d = Draft::with(&p, vec![Some(0), Some(1)]);
         assert!(!move_to_cheaper(&mut d));
         assert!(swap_pairs(&mut d));
         assert_eq!(d.assignment, vec![Some(1), Some(0)]);

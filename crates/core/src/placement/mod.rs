@@ -1,14 +1,18 @@
 //! Placement: which model goes on which device.
 //!
-//! Each item (a model) has a priority and a memory need; each bin (a device)
-//! has a memory capacity; each (item, bin) pair has a latency from the fit
-//! estimator (or none when the model cannot run there) and a cost. A
-//! placement minimises, lexicographically,
+//! Each item (a model) has a priority, a memory and a storage need and a
+//! request rate; each bin (a device) has memory and storage capacities and
+//! the utilisation its inference thread already carries; each (item, bin)
+//! pair has a service time from the fit estimator (or none when the model
+//! cannot run there) and a cost. A placement minimises, lexicographically,
 //!
 //! 1. the number of items left unplaced, then
-//! 2. Σ over placed items of latency × priority + cost,
+//! 2. Σ over placed items of queued latency × priority + cost, the queued
+//!    latency being M/M/1 on the bin: service ÷ (1 − ρ), ρ the bin's
+//!    utilisation with every item on it (rate × service time each),
 //!
-//! subject to the memory of the items on each bin fitting its capacity.
+//! subject to the memory and the storage of the items on each bin fitting
+//! its capacities and ρ < 1 on every bin (a queue that never drains).
 //! Items that cannot be placed are reported with the reason, never dropped.
 //!
 //! - `problem`: the [`PlacementProblem`] (built by hand or

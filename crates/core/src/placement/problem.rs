@@ -1,7 +1,15 @@
-//! The placement problem: models with priorities and memory needs (items),
-//! devices with memory capacities (bins), and what each model costs on each
-//! device; how a problem is built from the fit estimator, checked, and how
-//! an assignment is scored and reported.
+//! The placement problem: models with priorities, request rates and
+//! memory and storage needs (items), devices with memory and storage
+//! capacities and the load they already carry (bins), and what each model
+//! costs on each device; how a problem is built from the fit estimator,
+//! checked, and how an assignment is scored and reported.
+//!
+//! A device serves its models' requests on one inference thread, an M/M/1
+//! queue: model `i` on device `b` keeps it busy `rate_i × service_ib` of the
+//! time (its utilisation); the device's utilisation ρ_b is what it already
+//! carries plus the sum over its models, and must stay below 1 (a queue at
+//! ρ ≥ 1 grows without end). A model's latency there is its service time ÷
+//! (1 − ρ_b): waiting behind every model of that device is counted.
 
 use crate::device::Device;
 use crate::fit::{FitConfig, estimate_fit};
@@ -19,6 +27,12 @@ pub struct PlacementItem {
     /// Weight of this item's latency in the objective (≥ 0).
     pub priority: f64,
     pub memory_mb: f64,
+    /// Its file on the device's storage, GB.
+    #[serde(default)]
+    pub storage_gb: f64,
+    /// Requests per second it will serve (0: latency only, no load).
+    #[serde(default)]
+    pub rate_per_s: f64,
 }
 
 /// A device to place models on.
@@ -26,6 +40,25 @@ pub struct PlacementItem {
 pub struct PlacementBin {
     pub device_id: String,
     pub capacity_mb: f64,
+    /// Storage the models may take, GB (`None`: not limited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_gb: Option<f64>,
+    /// Utilisation of its inference thread before anything is placed (the
+    /// requests it already serves), in 0..1.
+    #[serde(default)]
+    pub base_utilisation: f64,
+}
+
+/// A queue at or above this utilisation never drains: no placement may
+/// reach it.
+pub const MAX_UTILISATION: f64 = 1.0;
+
+/// What the items on one bin take, kept in step with an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct BinLoad {
+    pub memory_mb: f64,
+    pub storage_gb: f64,
+    pub utilisation: f64,
 }
 
 /// A placement problem. `latency_ms[i][b]` is `None` when item `i` cannot
@@ -55,6 +88,10 @@ pub struct Placement {
     pub unplaced: Vec<Unplaced>,
     /// Memory used on each bin.
     pub used_mb: Vec<f64>,
+    /// Utilisation of each bin's inference thread, what it carried before
+    /// included.
+    #[serde(default)]
+    pub utilisation: Vec<f64>,
 }
 
 impl Placement {
@@ -115,13 +152,21 @@ impl PlacementProblem {
             latency_ms.push(
                 fits.iter().map(|f| f.per_batch.first().filter(|_| f.compatible).map(|b| b.latency_ms.mid())).collect(),
             );
-            items.push(PlacementItem { name: m.name.clone(), priority, memory_mb });
+            items.push(PlacementItem {
+                name: m.name.clone(),
+                priority,
+                memory_mb,
+                storage_gb: m.storage_bytes() as f64 / crate::fit::BYTES_PER_GB,
+                rate_per_s: 0.0,
+            });
         }
         let bins = devices
             .iter()
             .map(|d| PlacementBin {
                 device_id: d.device_id.clone(),
                 capacity_mb: cfg.mem_fit_fraction * d.effective_free_memory_mb() as f64,
+                storage_gb: Some(cfg.storage_fraction * d.effective_free_storage_gb().max(0.0)),
+                base_utilisation: 0.0,
             })
             .collect();
         let cost = vec![device_cost.to_vec(); models.len()];
@@ -148,6 +193,8 @@ impl PlacementProblem {
         for (i, item) in self.items.iter().enumerate() {
             check("priority", i, item.priority)?;
             check("memory_mb", i, item.memory_mb)?;
+            check("storage_gb", i, item.storage_gb)?;
+            check("rate_per_s", i, item.rate_per_s)?;
             if self.latency_ms[i].len() != k {
                 return Err(PlacementError::Shape { table: "latency_ms", want: k, got: self.latency_ms[i].len() });
             }
@@ -163,57 +210,129 @@ impl PlacementProblem {
         }
         for (b, bin) in self.bins.iter().enumerate() {
             check("capacity_mb", b, bin.capacity_mb)?;
+            if let Some(gb) = bin.storage_gb {
+                check("storage_gb", b, gb)?;
+            }
+            if !(bin.base_utilisation.is_finite() && (0.0..MAX_UTILISATION).contains(&bin.base_utilisation)) {
+                return Err(PlacementError::BadValue {
+                    field: "base_utilisation",
+                    index: b,
+                    value: bin.base_utilisation,
+                });
+            }
         }
         Ok(())
     }
 
-    /// latency × priority + cost of item `i` on bin `b`, or `None` when it
-    /// cannot run there.
-    pub fn pair_cost(&self, i: usize, b: usize) -> Option<f64> {
-        self.latency_ms[i][b].map(|l| l * self.items[i].priority + self.cost[i][b])
+    /// How busy item `i` keeps bin `b`'s inference thread: requests per
+    /// second × service time (0 when it cannot run there).
+    pub fn utilisation(&self, i: usize, b: usize) -> f64 {
+        self.latency_ms[i][b].map_or(0.0, |l| self.items[i].rate_per_s * l / 1000.0)
     }
 
-    /// Cost of an assignment, or `None` when it breaks a constraint.
+    /// Whether bin `b`, carrying `load`, can also take item `i`: memory,
+    /// storage and a queue that still drains.
+    pub(super) fn fits(&self, i: usize, b: usize, load: &BinLoad) -> bool {
+        let (item, bin) = (&self.items[i], &self.bins[b]);
+        self.latency_ms[i][b].is_some()
+            && load.memory_mb + item.memory_mb <= bin.capacity_mb + EPS
+            && bin.storage_gb.is_none_or(|cap| load.storage_gb + item.storage_gb <= cap + EPS)
+            && bin.base_utilisation + load.utilisation + self.utilisation(i, b) < MAX_UTILISATION
+    }
+
+    /// The load of item `i` on bin `b`.
+    pub(super) fn load_of(&self, i: usize, b: usize) -> BinLoad {
+        BinLoad {
+            memory_mb: self.items[i].memory_mb,
+            storage_gb: self.items[i].storage_gb,
+            utilisation: self.utilisation(i, b),
+        }
+    }
+
+    /// The loads of an assignment (`None` when it names a bin that is not there).
+    pub(super) fn loads(&self, assignment: &[Option<usize>]) -> Option<Vec<BinLoad>> {
+        let mut loads = vec![BinLoad::default(); self.bins.len()];
+        for (i, a) in assignment.iter().enumerate() {
+            if let Some(b) = *a {
+                if b >= loads.len() {
+                    return None;
+                }
+                let l = self.load_of(i, b);
+                let t = &mut loads[b];
+                t.memory_mb += l.memory_mb;
+                t.storage_gb += l.storage_gb;
+                t.utilisation += l.utilisation;
+            }
+        }
+        Some(loads)
+    }
+
+    /// Latency of item `i` on bin `b` whose inference thread is
+    /// `utilisation` busy in all: M/M/1, service ÷ (1 − ρ).
+    pub fn queued_latency_ms(&self, i: usize, b: usize, utilisation: f64) -> Option<f64> {
+        let service = self.latency_ms[i][b]?;
+        (utilisation < MAX_UTILISATION).then(|| service / (1.0 - utilisation))
+    }
+
+    /// The cost of the placed items given the bins' loads: Σ priority ×
+    /// queued latency + cost.
+    pub(super) fn cost_with(&self, assignment: &[Option<usize>], loads: &[BinLoad]) -> Option<f64> {
+        let mut cost = 0.0;
+        for (i, a) in assignment.iter().enumerate() {
+            if let Some(b) = *a {
+                let rho = self.bins[b].base_utilisation + loads[b].utilisation;
+                cost += self.queued_latency_ms(i, b, rho)? * self.items[i].priority + self.cost[i][b];
+            }
+        }
+        Some(cost)
+    }
+
+    /// A lower bound of item `i`'s share of the objective on bin `b` —
+    /// priority × its latency with the bin carrying only what it carried
+    /// before and this item, + cost — or `None` when it cannot run there
+    /// (or alone would overload it). Other items on the bin only add to it.
+    pub fn pair_cost(&self, i: usize, b: usize) -> Option<f64> {
+        let rho = self.bins[b].base_utilisation + self.utilisation(i, b);
+        self.queued_latency_ms(i, b, rho).map(|l| l * self.items[i].priority + self.cost[i][b])
+    }
+
+    /// Cost of an assignment, or `None` when it breaks a constraint
+    /// (memory, storage, or a queue that would not drain).
     pub fn evaluate(&self, assignment: &[Option<usize>]) -> Option<f64> {
         if assignment.len() != self.items.len() {
             return None;
         }
-        let mut used = vec![0.0; self.bins.len()];
-        let mut cost = 0.0;
-        for (i, a) in assignment.iter().enumerate() {
-            if let Some(b) = *a {
-                if b >= used.len() {
-                    return None;
-                }
-                cost += self.pair_cost(i, b)?;
-                used[b] += self.items[i].memory_mb;
+        let loads = self.loads(assignment)?;
+        for (b, (load, bin)) in loads.iter().zip(&self.bins).enumerate() {
+            let placed_here = assignment.iter().enumerate().filter(|(_, a)| **a == Some(b));
+            let runs = placed_here.clone().all(|(i, _)| self.latency_ms[i][b].is_some());
+            let fits = load.memory_mb <= bin.capacity_mb + EPS
+                && bin.storage_gb.is_none_or(|cap| load.storage_gb <= cap + EPS)
+                && bin.base_utilisation + load.utilisation < MAX_UTILISATION;
+            if !(runs && fits) {
+                return None;
             }
         }
-        let fits = used.iter().zip(&self.bins).all(|(u, bin)| *u <= bin.capacity_mb + EPS);
-        fits.then_some(cost)
+        self.cost_with(assignment, &loads)
     }
 
     /// The [`Placement`] of a feasible assignment: its cost, the memory
-    /// used per bin, and every unplaced item with the reason.
+    /// used and utilisation per bin, and every unplaced item with the reason.
     pub(super) fn finish(&self, assignment: Vec<Option<usize>>) -> Placement {
-        let mut used_mb = vec![0.0; self.bins.len()];
-        let mut cost = 0.0;
-        for (i, a) in assignment.iter().enumerate() {
-            if let Some(b) = *a {
-                used_mb[b] += self.items[i].memory_mb;
-                cost += self.pair_cost(i, b).unwrap_or(0.0);
-            }
-        }
+        let loads = self.loads(&assignment).unwrap_or_else(|| vec![BinLoad::default(); self.bins.len()]);
+        let cost = self.cost_with(&assignment, &loads).unwrap_or(f64::INFINITY);
         let unplaced = assignment
             .iter()
             .enumerate()
             .filter(|(_, a)| a.is_none())
-            .map(|(i, _)| Unplaced { item: i, reason: self.unplaced_reason(i, &used_mb) })
+            .map(|(i, _)| Unplaced { item: i, reason: self.unplaced_reason(i, &loads) })
             .collect();
-        Placement { assignment, cost, unplaced, used_mb }
+        let used_mb = loads.iter().map(|l| l.memory_mb).collect();
+        let utilisation = loads.iter().zip(&self.bins).map(|(l, bin)| bin.base_utilisation + l.utilisation).collect();
+        Placement { assignment, cost, unplaced, used_mb, utilisation }
     }
 
-    fn unplaced_reason(&self, i: usize, used_mb: &[f64]) -> String {
+    fn unplaced_reason(&self, i: usize, loads: &[BinLoad]) -> String {
         let item = &self.items[i];
         let runnable: Vec<usize> = (0..self.bins.len()).filter(|&b| self.latency_ms[i][b].is_some()).collect();
         if runnable.is_empty() {
@@ -223,21 +342,38 @@ impl PlacementProblem {
                 self.bins.len()
             );
         }
-        let biggest = runnable.iter().map(|&b| self.bins[b].capacity_mb).fold(0.0, f64::max);
-        if item.memory_mb > biggest + EPS {
-            return format!(
-                "`{}` needs {:.1} MB; the largest device it can run on has room for {:.1} MB",
-                item.name, item.memory_mb, biggest
-            );
+        // What stops it on each device it runs on, the first check failing.
+        let mut why = Vec::new();
+        for &b in &runnable {
+            let (bin, load) = (&self.bins[b], &loads[b]);
+            let rho = bin.base_utilisation + load.utilisation + self.utilisation(i, b);
+            let reason = if item.memory_mb > bin.capacity_mb + EPS {
+                format!("needs {:.1} MB, it has room for {:.1} MB", item.memory_mb, bin.capacity_mb)
+            } else if load.memory_mb + item.memory_mb > bin.capacity_mb + EPS {
+                format!(
+                    "needs {:.1} MB; after placing the others {:.1} MB is left",
+                    item.memory_mb,
+                    bin.capacity_mb - load.memory_mb
+                )
+            } else if bin.storage_gb.is_some_and(|cap| load.storage_gb + item.storage_gb > cap + EPS) {
+                format!(
+                    "its file needs {:.3} GB of storage, {:.3} GB is left",
+                    item.storage_gb,
+                    bin.storage_gb.unwrap_or(0.0) - load.storage_gb
+                )
+            } else if rho >= MAX_UTILISATION {
+                format!(
+                    "at {:.1} requests/s it would keep the device {:.0}% busy (with what it already serves): \
+                     the queue would never drain",
+                    item.rate_per_s,
+                    rho * 100.0
+                )
+            } else {
+                "a better use of it was found for another model".to_owned()
+            };
+            why.push(format!("{}: {reason}", bin.device_id));
         }
-        let (best_bin, most_left) = runnable
-            .iter()
-            .map(|&b| (b, self.bins[b].capacity_mb - used_mb[b]))
-            .fold((runnable[0], f64::NEG_INFINITY), |acc, x| if x.1 > acc.1 { x } else { acc });
-        format!(
-            "`{}` needs {:.1} MB; after placing the others the most room left on a device it can run on is {:.1} MB ({})",
-            item.name, item.memory_mb, most_left, self.bins[best_bin].device_id
-        )
+        format!("`{}` fits no device it can run on — {}", item.name, why.join("; "))
     }
 }
 
@@ -266,7 +402,11 @@ mod tests {
         let p = problem(&[60.0, 60.0], &[1.0, 1.0], &[100.0], vec![vec![Some(1.0)], vec![Some(1.0)]]);
         let h = place_heuristic(&p).unwrap();
         assert_eq!(h.unplaced.len(), 1);
-        assert!(h.unplaced[0].reason.contains("40.0 MB (d0)"), "{}", h.unplaced[0].reason);
+        assert!(
+            h.unplaced[0].reason.contains("d0: needs 60.0 MB; after placing the others 40.0 MB is left"),
+            "{}",
+            h.unplaced[0].reason
+        );
     }
 
     #[test]
@@ -316,5 +456,36 @@ mod tests {
         let e = place_exact(&p).unwrap();
         assert_eq!(e.assignment, vec![Some(0), Some(1)]);
         assert!(PlacementProblem::from_fits(&[tiny], &[], &devices, &[0.0, 0.0], &FitConfig::default()).is_err());
+    }
+
+    #[test]
+    fn a_device_whose_queue_would_not_drain_is_refused_and_queues_count_in_the_cost() {
+        // Two models at 30 requests/s of 20 ms each: 60% busy apiece. Both
+        // on one device would be 120%: one goes to the slower device.
+        let mut p = problem(&[10.0, 10.0], &[1.0, 1.0], &[100.0, 100.0], vec![vec![Some(20.0), Some(30.0)]; 2]);
+        for item in &mut p.items {
+            item.rate_per_s = 30.0;
+        }
+        assert_eq!(p.evaluate(&[Some(0), Some(0)]), None, "120% busy");
+        let e = place_exact(&p).unwrap();
+        let h = place_heuristic(&p).unwrap();
+        assert!(e.unplaced.is_empty() && h.unplaced.is_empty());
+        assert_ne!(e.assignment[0], e.assignment[1]);
+        // 20 ms at 60% busy waits 20 / 0.4 = 50 ms; 30 ms at 90% busy 300 ms.
+        assert!((e.cost - (50.0 + 300.0)).abs() < 1e-9, "{}", e.cost);
+        assert!((e.utilisation[0] - 0.6).abs() < 1e-12 && (e.utilisation[1] - 0.9).abs() < 1e-12);
+        assert_eq!(h.compare(&e), std::cmp::Ordering::Equal);
+        // A device already 50% busy cannot take a 60% model.
+        p.bins[0].base_utilisation = 0.5;
+        p.bins[1].base_utilisation = 0.5;
+        let e = place_exact(&p).unwrap();
+        assert_eq!(e.unplaced.len(), 2);
+        assert!(e.unplaced[0].reason.contains("the queue would never drain"), "{}", e.unplaced[0].reason);
+        // Storage: a 3 GB file on a device with 2 GB for models.
+        let mut p = problem(&[10.0], &[1.0], &[100.0], vec![vec![Some(1.0)]]);
+        p.items[0].storage_gb = 3.0;
+        p.bins[0].storage_gb = Some(2.0);
+        let e = place_heuristic(&p).unwrap();
+        assert!(e.unplaced[0].reason.contains("3.000 GB of storage"), "{}", e.unplaced[0].reason);
     }
 }
