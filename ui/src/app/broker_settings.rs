@@ -29,13 +29,15 @@ impl BrokerSettings {
         let mut spec = BrokerSpec::new(url, fleet).map_err(|e| e.to_string())?;
         let user = self.user.trim();
         if !user.is_empty() {
-            spec.username = Some(user.to_owned());
             let file = self.password_file.trim();
-            if !file.is_empty() {
+            let password = if file.is_empty() {
+                None
+            } else {
                 let text = std::fs::read_to_string(file)
                     .map_err(|e| format!("cannot read the broker password file {file}: {e}"))?;
-                spec.password = Some(text.lines().next().unwrap_or_default().trim_end().to_owned());
-            }
+                Some(text.lines().next().unwrap_or_default().trim_end().to_owned())
+            };
+            spec = spec.login(user, password);
         }
         Ok(Some(spec))
     }
@@ -62,5 +64,6 @@ mod tests {
         let with = BrokerSettings { user: "u".into(), password_file: pw.display().to_string(), ..s };
         let spec = with.spec().unwrap().unwrap();
         assert_eq!((spec.username.as_deref(), spec.password.as_deref()), (Some("u"), Some("secret")));
+        assert_eq!(spec.console_id, "u", "the login names the console (its rollout reports' topic)");
     }
 }

@@ -64,12 +64,17 @@ impl BrokerFlags {
             Ok(s) => s,
             Err(e) => bad_input!("{e}"),
         };
-        spec.username = self.broker_user.clone();
         spec.serve_models_on = self.serve_models_on;
-        if let Some(path) = &self.broker_password_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
-            spec.password = Some(text.lines().next().unwrap_or_default().trim_end().to_owned());
+        let password = match &self.broker_password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
+                Some(text.lines().next().unwrap_or_default().trim_end().to_owned())
+            }
+            None => None,
+        };
+        if let Some(user) = &self.broker_user {
+            spec = spec.login(user, password);
         }
         Ok(Some(spec))
     }

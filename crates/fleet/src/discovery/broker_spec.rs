@@ -51,6 +51,19 @@ impl BrokerSpec {
         Ok(BrokerSpec { addr, fleet, username: None, password: None, serve_models_on, console_id, tls })
     }
 
+    /// Log in as `user` (with `password`). A user name that can be a topic
+    /// level also becomes this console's id, so a broker ACL can let each
+    /// console write only its own rollout reports
+    /// (`edgefleet/v1/+/console/USER/rollout`).
+    pub fn login(mut self, user: &str, password: Option<String>) -> Self {
+        if mqtt_wire::rollout_topic(&self.fleet, user).is_ok() {
+            self.console_id = user.to_owned();
+        }
+        self.username = Some(user.to_owned());
+        self.password = password;
+        self
+    }
+
     pub(crate) fn options(&self, role: &str) -> MqttOptions {
         let id = format!("edgefleet-{role}-{:016x}", fastrand::u64(..));
         let mut opts = MqttOptions::new(id, &self.addr.host, self.addr.port);
