@@ -77,6 +77,23 @@ fn pair_checks_the_key_then_unpair_forgets_token_and_key() {
         assert_eq!(std::fs::metadata(&key).expect("signing key").permissions().mode() & 0o777, 0o600);
     }
 
+    // Another agent claiming cam-1 (its own key) answers a sweep: the scan
+    // warns, and the registry keeps the real device's address.
+    let other_dir = dir.path().join("impostor");
+    let mut config = AgentConfig::new(Device::new("cam-1", DeviceType::SmartCamera, 4, 2048, 32.0), &other_dir);
+    config.token = Some("lab-token-123".into());
+    config.tls = true;
+    config.benchmark_duration = std::time::Duration::from_millis(10);
+    let impostor = rt.block_on(spawn(config)).expect("impostor");
+    let sweep = format!("127.0.0.1/32:{}", impostor.addr.port());
+    let out =
+        edgefleet(&db, &["scan", "--no-mdns", "--sweep", &sweep, "--token", "lab-token-123", "--timeout-ms", "3000"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: device cam-1 now presents a different key"), "{stderr}");
+    let rec = Store::open(&db).expect("open").get_device("cam-1").expect("get").expect("cam-1");
+    assert_eq!(rec.port, Some(agent.addr.port()), "the entry was re-pointed to the impostor");
+    rt.block_on(impostor.shutdown());
+
     let out = edgefleet(&db, &["unpair", "cam-1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "unpaired cam-1");

@@ -37,6 +37,9 @@ fn start_binary(data_dir: &Path) -> (Child, SocketAddr) {
 
 #[tokio::test]
 async fn sigkill_during_upload_keeps_the_active_model() {
+    // Built with the console's TLS (a workspace build), reqwest needs a
+    // process-wide crypto provider before any client exists.
+    edgefleet_agent::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let model = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();

@@ -269,6 +269,17 @@ async fn sweep_done(task: &mut Option<tokio::task::JoinHandle<Vec<SocketAddr>>>)
 /// are over, with what it found). Each candidate is confirmed as soon as it
 /// is found, at most [`CONFIRM_CONCURRENCY`] at once.
 pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Option<usize>) -> Result<Vec<Found>> {
+    Ok(scan_with_warnings(http, opts, expect).await?.0)
+}
+
+/// [`scan_until`], also returning the warnings the user must see: each
+/// address that claimed a paired device with another key
+/// ([`FleetError::KeyMismatch`]; it got no token and no entry).
+pub async fn scan_with_warnings(
+    http: &reqwest::Client,
+    opts: &ScanOptions,
+    expect: Option<usize>,
+) -> Result<(Vec<Found>, Vec<String>)> {
     let started = Instant::now();
     let mut sweep_task = opts.sweep.as_ref().map(|spec| {
         let http = http.clone();
@@ -282,6 +293,7 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
     let mut waiting: Vec<(SocketAddr, Option<Device>, Source)> = Vec::new();
     let mut confirms = FuturesUnordered::new();
     let mut by_id: BTreeMap<String, Found> = BTreeMap::new();
+    let mut warnings = Vec::new();
     loop {
         while confirms.len() < CONFIRM_CONCURRENCY
             && let Some((addr, adv, source)) = waiting.pop()
@@ -319,9 +331,12 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
                     f.found_after_ms = Some(started.elapsed().as_millis() as u64);
                     keep(&mut by_id, f);
                 }
-                // A key mismatch is a warning the user must see: printed
-                // by the CLI's log, never turned into a registry entry.
-                Err(e @ FleetError::KeyMismatch { .. }) => tracing::warn!("{e}"),
+                // A key mismatch is a warning the user must see (the CLI
+                // prints it), never turned into a registry entry.
+                Err(e @ FleetError::KeyMismatch { .. }) => {
+                    tracing::warn!("{e}");
+                    warnings.push(e.to_string());
+                }
                 Err(e) => tracing::warn!("{addr}: {e}"),
             },
         }
@@ -332,5 +347,5 @@ pub async fn scan_until(http: &reqwest::Client, opts: &ScanOptions, expect: Opti
     if let Some(t) = sweep_task {
         t.abort();
     }
-    Ok(by_id.into_values().collect())
+    Ok((by_id.into_values().collect(), warnings))
 }

@@ -111,8 +111,14 @@ pub fn run(global: &GlobalArgs, args: ScanArgs) -> anyhow::Result<()> {
     let lan = !args.no_mdns || opts.sweep.is_some();
     let found = super::runtime()?.block_on(async {
         let http = edgefleet_fleet::http_client()?;
-        let mut found =
-            if lan { edgefleet_fleet::scan::scan_until(&http, &opts, args.expect).await? } else { Vec::new() };
+        let (mut found, warnings) = if lan {
+            edgefleet_fleet::scan::scan_with_warnings(&http, &opts, args.expect).await?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         if let Some(spec) = &broker {
             let paired = |id: &str| opts.token_for(id).is_some();
             // A device found on the LAN too keeps its LAN record (confirmed over HTTP).
