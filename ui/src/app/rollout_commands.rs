@@ -264,7 +264,7 @@ async fn stoppable(
         outcome = rollout => {
             let o = outcome.map_err(|e| e.to_string())?;
             let summary = format!(
-                "deployment {} of {} {}: {} ({} done, {} failed, {} rolled back)",
+                "deployment {} of {} v{}: {} ({} done, {} failed, {} rolled back)",
                 o.deployment_id, o.name, o.version, o.state, o.done.len(), o.failed.len(), o.rolled_back.len()
             );
             let detail = o.detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default();
