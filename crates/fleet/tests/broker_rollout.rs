@@ -420,3 +420,73 @@ fn broker_activations_carry_the_consoles_model_signature() {
     rt.block_on(agent.shutdown());
     broker.kill();
 }
+
+/// A console that stops mid-rollout (its rollout task dropped, its broker
+/// connection gone) and starts again resumes the rollout from the store
+/// through a new broker connection: every device ends done, none
+/// half-installed, the download resumed where the agent's part ended.
+#[test]
+fn a_rollout_to_broker_devices_resumes_after_a_console_restart() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ids = ["re-0", "re-1"];
+    let agents: Vec<AgentHandle> =
+        ids.iter().zip(&dirs).map(|(id, d)| rt.block_on(agent_on(&broker.url(), id, d))).collect();
+    let db = tempfile::tempdir().unwrap();
+    let store = Arc::new(Mutex::new(Store::open(&db.path().join("registry.db")).unwrap()));
+    let files = tempfile::tempdir().unwrap();
+    let model = padded_model(files.path(), "resumed.onnx", 8_000_000, 4);
+    let size = std::fs::metadata(&model).unwrap().len();
+    let targets: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+
+    let deployment_id = rt.block_on(async {
+        let watch = BrokerWatch::start(&BrokerSpec::new(&broker.url(), FLEET).unwrap(), |_| {});
+        connected(&watch).await;
+        let directory = broker_directory(&agents, &watch);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress: rollout::ProgressFn = Arc::new(move |p: StepProgress| {
+            if p.device_id == "re-1" && p.state == StepState::Uploading && p.bytes_sent > 0 {
+                let _ = tx.send(p.deployment_id);
+            }
+        });
+        let plan = RolloutPlan { canary: 1, parallel: 1, ..RolloutPlan::default() };
+        let req = RolloutRequest::for_file(&model, targets.clone(), plan);
+        let task = tokio::spawn(run_rollout(store.clone(), directory, req, progress));
+        let id = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap();
+        // The console goes away mid-download: its rollout and its connection.
+        task.abort();
+        let _ = task.await;
+        watch.stop();
+        id
+    });
+    let stopped = store.lock().unwrap().get_deployment(deployment_id).unwrap().unwrap();
+    assert!(!["done", "failed", "rolled_back"].contains(&stopped.state.as_str()), "{stopped:?}");
+
+    rt.block_on(async {
+        let watch = BrokerWatch::start(&BrokerSpec::new(&broker.url(), FLEET).unwrap(), |_| {});
+        connected(&watch).await;
+        let directory = broker_directory(&agents, &watch);
+        let (seen, progress) = recorder();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(90),
+            rollout::resume_rollout(store.clone(), directory, deployment_id, progress),
+        )
+        .await
+        .expect("resumed within 90 s")
+        .unwrap();
+        assert_eq!(outcome.state, "done", "{outcome:?}");
+        let first = seen.lock().unwrap().iter().find(|p| p.device_id == "re-1" && p.bytes_sent > 0).cloned();
+        eprintln!("re-1 resumed at {:?} of {size} bytes", first.map(|p| p.bytes_sent));
+        watch.stop();
+    });
+    let sha = sha256_of(&model);
+    for (a, d) in agents.iter().zip(&dirs) {
+        assert_eq!(rt.block_on(active(a, "resumed")), Some((rollout::default_version(&sha), sha.clone())));
+        assert_eq!(parts_left(d), Vec::<String>::new());
+    }
+    for a in agents {
+        rt.block_on(a.shutdown());
+    }
+    broker.kill();
+}
