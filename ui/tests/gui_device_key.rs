@@ -2,12 +2,14 @@
 //! against a real agent serving HTTPS on 127.0.0.1 and found over mDNS on
 //! loopback: the detail of the unpaired device shows the fingerprint the
 //! agent printed before the token is given, Pair pins exactly that key, and
-//! the paired device's detail shows it as its key.
+//! the paired device's detail shows it as its key. Another agent claiming
+//! the same id with its own key is a warning in the log and in the device's
+//! recent events, and the device keeps its address.
 
 use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
 use edgefleet_core::{Device, DeviceType};
 use edgefleet_fleet::EngineConfig;
-use edgefleet_ui::app::{App, AppConfig};
+use edgefleet_ui::app::{App, AppConfig, UiCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
@@ -73,5 +75,23 @@ fn pairing_shows_the_device_key_and_pins_it() {
     assert!(log.contains(&format!("{name}: key {} pinned", agent.fingerprint)), "{:?}", log.lines);
     // The detail's Key row shows the pinned key.
     assert!(h.query_all_by_label(&agent.fingerprint).next().is_some(), "the Key row shows the pinned key");
+
+    // Another agent claiming the same id with its own key, added by address
+    // (as a sweep would find it): a warning in the log and in the device's
+    // recent events; the device keeps its address.
+    let other = tempfile::tempdir().expect("tmp");
+    let mut config = AgentConfig::new(Device::new(&name, DeviceType::SmartCamera, 2, 2048, 16.0), other.path());
+    config.token = Some(TOKEN.into());
+    config.tls = true;
+    config.benchmark_duration = Duration::from_millis(10);
+    let impostor: AgentHandle = rt.block_on(spawn(config)).expect("impostor");
+    h.state_mut().push_command(UiCommand::AddDevice { addr: impostor.addr.to_string() });
+    let warning = format!("device {name} now presents a different key");
+    wait_until(&mut h, Duration::from_secs(20), "the key warning", |app| app.state.log.contains(&warning));
+    // Once in the event log, once in the selected device's Recent events.
+    let shown = h.query_all_by_label_contains(&warning).count();
+    assert!(shown >= 2, "the warning is on screen {shown} time(s), not in the log and on the device");
+    assert_eq!(h.state().state.fleet.get(&name).and_then(|e| e.addr), Some(agent.addr), "the entry was re-pointed");
+    rt.block_on(impostor.shutdown());
     rt.block_on(agent.shutdown());
 }
