@@ -4,8 +4,8 @@
 //! the calibrated range is narrower and holds the measured value; another
 //! model's estimate on the same device is calibrated from it; battery life
 //! shows for battery devices only; a corrupt kept row is a clear error;
-//! `edgefleet place --json` respects every device's memory and matches the
-//! exact search.
+//! `edgefleet place --json` respects every device's memory, storage and compute and matches the
+//! exact search; `edgefleet deploy --offload-sla-ms` reaches the agent.
 
 use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
 use edgefleet_core::{Device, DeviceType};
@@ -252,4 +252,36 @@ async fn measuring_calibrates_this_and_other_models_and_place_respects_memory() 
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt row in table `calibrations`"), "{}", text(&out));
     let n: i64 = raw.query_row("SELECT count(*) FROM calibrations", [], |r| r.get(0)).expect("count");
     assert!(n >= 8, "nothing was deleted: {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_sets_the_offload_threshold_and_latency_sla_on_the_agent() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("console.db");
+    let a = agent(dir.path(), Device::new("fit-sla", DeviceType::EdgeServer, 2, 4_096, 16.0)).await;
+    add(&db, &a);
+    let deploy = |extra: &[&str]| {
+        edgefleet(&db)
+            .arg("deploy")
+            .arg(asset("mlp_digits.onnx"))
+            .args(["--to", "fit-sla", "--name", "digits"])
+            .args(extra)
+            .output()
+            .expect("run edgefleet deploy")
+    };
+    let out = deploy(&["--offload-threshold", "0.6", "--offload-sla-ms", "25"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let client = edgefleet_fleet::AgentClient::new(
+        edgefleet_fleet::http_client().expect("http"),
+        a.addr,
+        Some(TOKEN.to_owned()),
+    );
+    let models = client.models().await.expect("GET /v1/models");
+    let digits = models.models.iter().find(|m| m.name == "digits" && m.active).expect("digits is active");
+    assert_eq!(digits.offload_sla_ms, Some(25.0), "the SLA reaches the agent: {models:?}");
+    assert_eq!(digits.offload_threshold, Some(0.6), "{models:?}");
+    // A bad SLA is refused before anything is sent.
+    let out = deploy(&["--offload-sla-ms", "-3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    a.shutdown().await;
 }

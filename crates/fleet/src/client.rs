@@ -385,7 +385,20 @@ impl AgentClient {
         version: &str,
         confidence_threshold: Option<f64>,
     ) -> Result<ActivateResponse> {
-        let body = ActivateRequest { version: version.to_owned(), confidence_threshold, offload_sla_ms: None };
+        self.activate_with_offload(name, version, confidence_threshold, None).await
+    }
+
+    /// [`AgentClient::activate`] that also sets the model's offload latency
+    /// SLA (ms): the agent sends a row upstream when answering it locally
+    /// would take longer.
+    pub async fn activate_with_offload(
+        &self,
+        name: &str,
+        version: &str,
+        confidence_threshold: Option<f64>,
+        offload_sla_ms: Option<f64>,
+    ) -> Result<ActivateResponse> {
+        let body = ActivateRequest { version: version.to_owned(), confidence_threshold, offload_sla_ms };
         let mut req =
             self.request(reqwest::Method::POST, &format!("/models/{name}/activate")).timeout(LONG_TIMEOUT).json(&body);
         if let Some(signature) = self.signer.as_ref().and_then(|s| s.signature_for(name, version)) {

@@ -154,14 +154,22 @@ impl DeviceLink {
     }
 
     pub async fn activate(&self, name: &str, version: &str, threshold: Option<f64>) -> Result<ActivateResponse> {
+        self.activate_with_offload(name, version, threshold, None).await
+    }
+
+    /// Activate with the offload threshold and latency SLA (ms) to set.
+    pub async fn activate_with_offload(
+        &self,
+        name: &str,
+        version: &str,
+        threshold: Option<f64>,
+        offload_sla_ms: Option<f64>,
+    ) -> Result<ActivateResponse> {
         match self {
-            DeviceLink::Http(c) => c.activate(name, version, threshold).await,
+            DeviceLink::Http(c) => c.activate_with_offload(name, version, threshold, offload_sla_ms).await,
             DeviceLink::Broker(b) => {
-                let request = ActivateRequest {
-                    version: version.to_owned(),
-                    confidence_threshold: threshold,
-                    offload_sla_ms: None,
-                };
+                let request =
+                    ActivateRequest { version: version.to_owned(), confidence_threshold: threshold, offload_sla_ms };
                 let signature = b.signer.as_ref().and_then(|s| s.signature_for(name, version));
                 let command = BrokerCommand::Activate { model: name.to_owned(), request, signature };
                 b.call(command, SLOW_REPLY, &|_| {}).await

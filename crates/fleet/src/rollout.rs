@@ -58,6 +58,9 @@ pub struct RolloutPlan {
     pub retries: u32,
     /// Offload threshold set on activation (the agent's default when `None`).
     pub confidence_threshold: Option<f64>,
+    /// Offload latency SLA (ms) set on activation: rows the device would
+    /// answer slower go upstream (none when `None`).
+    pub offload_sla_ms: Option<f64>,
     /// How long a device that answered during the rollout and then went
     /// away (rebooting) is waited for before its step fails, in seconds.
     pub wait_for_device_s: u64,
@@ -76,6 +79,7 @@ impl Default for RolloutPlan {
             max_failures: 0,
             retries: 3,
             confidence_threshold: None,
+            offload_sla_ms: None,
             wait_for_device_s: DEFAULT_WAIT_FOR_DEVICE_S,
         }
     }
@@ -100,6 +104,11 @@ impl RolloutPlan {
             && !(t.is_finite() && (0.0..=1.0).contains(&t))
         {
             return Err(FleetError::BadInput(format!("confidence threshold must be within 0..=1, got {t}")));
+        }
+        if let Some(ms) = self.offload_sla_ms
+            && !(ms.is_finite() && ms > 0.0)
+        {
+            return Err(FleetError::BadInput(format!("the offload SLA must be a number of ms > 0, got {ms}")));
         }
         Ok(())
     }

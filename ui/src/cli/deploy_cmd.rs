@@ -56,6 +56,10 @@ pub struct DeployArgs {
     /// confidence is below it go to the device's upstream.
     #[arg(long, visible_alias = "offload-threshold")]
     pub confidence_threshold: Option<f64>,
+    /// Offload latency SLA to set on activation, ms: rows the device would
+    /// answer slower than this go to its upstream.
+    #[arg(long, value_name = "MS")]
+    pub offload_sla_ms: Option<f64>,
     /// Continue deployment ID instead of starting one.
     #[arg(long, value_name = "ID", conflicts_with_all = ["model", "to", "all"])]
     pub resume: Option<i64>,
@@ -167,6 +171,7 @@ pub fn run(global: &GlobalArgs, args: DeployArgs) -> anyhow::Result<()> {
         max_failures: args.max_failures,
         retries: args.retries,
         confidence_threshold: args.confidence_threshold,
+        offload_sla_ms: args.offload_sla_ms,
         wait_for_device_s: args.wait_for_device_s,
     };
     let store = open_store(global)?;

@@ -368,13 +368,13 @@ impl StepCtx {
         prior: &Prior,
     ) -> Result<std::result::Result<(), StepEnd>> {
         self.rec.step(device_id, StepState::Activating, self.rec.total_bytes, Some(prior.note(""))).await?;
-        if *prior == Prior::Same && self.plan.confidence_threshold.is_none() {
+        if *prior == Prior::Same && self.plan.confidence_threshold.is_none() && self.plan.offload_sla_ms.is_none() {
             return Ok(Ok(()));
         }
-        let threshold = self.plan.confidence_threshold;
+        let (threshold, sla) = (self.plan.confidence_threshold, self.plan.offload_sla_ms);
         let total = AtomicU64::new(self.rec.total_bytes);
         let at = At { state: StepState::Activating, bytes: &total, prior: Some(prior), keep: "" };
-        match self.call(device_id, at, || client.activate(&self.name, &self.version, threshold)).await {
+        match self.call(device_id, at, || client.activate_with_offload(&self.name, &self.version, threshold, sla)).await {
             Ok(_) => Ok(Ok(())),
             // The agent loads the model before switching: a refusal leaves
             // the old version active, so there is nothing to roll back.
