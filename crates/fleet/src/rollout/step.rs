@@ -374,7 +374,8 @@ impl StepCtx {
         let (threshold, sla) = (self.plan.confidence_threshold, self.plan.offload_sla_ms);
         let total = AtomicU64::new(self.rec.total_bytes);
         let at = At { state: StepState::Activating, bytes: &total, prior: Some(prior), keep: "" };
-        match self.call(device_id, at, || client.activate_with_offload(&self.name, &self.version, threshold, sla)).await {
+        match self.call(device_id, at, || client.activate_with_offload(&self.name, &self.version, threshold, sla)).await
+        {
             Ok(_) => Ok(Ok(())),
             // The agent loads the model before switching: a refusal leaves
             // the old version active, so there is nothing to roll back.
