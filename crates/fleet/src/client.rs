@@ -389,8 +389,8 @@ impl AgentClient {
     }
 
     /// [`AgentClient::activate`] that also sets the model's offload latency
-    /// SLA (ms): the agent sends a row upstream when answering it locally
-    /// would take longer.
+    /// SLA (ms): a row below the confidence threshold goes upstream only
+    /// when local time + the upstream's time stays within it.
     pub async fn activate_with_offload(
         &self,
         name: &str,

@@ -58,8 +58,9 @@ pub struct RolloutPlan {
     pub retries: u32,
     /// Offload threshold set on activation (the agent's default when `None`).
     pub confidence_threshold: Option<f64>,
-    /// Offload latency SLA (ms) set on activation: rows the device would
-    /// answer slower go upstream (none when `None`).
+    /// Offload latency SLA (ms) set on activation: an unsure row goes
+    /// upstream only when local + upstream time stays within it (no limit
+    /// when `None`).
     pub offload_sla_ms: Option<f64>,
     /// How long a device that answered during the rollout and then went
     /// away (rebooting) is waited for before its step fails, in seconds.

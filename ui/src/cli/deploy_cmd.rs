@@ -56,8 +56,8 @@ pub struct DeployArgs {
     /// confidence is below it go to the device's upstream.
     #[arg(long, visible_alias = "offload-threshold")]
     pub confidence_threshold: Option<f64>,
-    /// Offload latency SLA to set on activation, ms: rows the device would
-    /// answer slower than this go to its upstream.
+    /// Offload latency SLA to set on activation, ms: a row below the
+    /// threshold goes upstream only when local + upstream time stays within it.
     #[arg(long, value_name = "MS")]
     pub offload_sla_ms: Option<f64>,
     /// Continue deployment ID instead of starting one.
