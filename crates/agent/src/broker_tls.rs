@@ -118,6 +118,16 @@ pub fn tls_for(
     }
 }
 
+/// Turn off Nagle's algorithm on a broker connection: commands and replies
+/// are small messages each waited for, which Nagle plus delayed ACKs hold
+/// back by tens of milliseconds per hop (measured: 88 ms per command round
+/// trip through a local Mosquitto, 14 ms without).
+pub fn no_delay(events: &mut rumqttc::EventLoop) {
+    let mut net = events.network_options();
+    net.set_tcp_nodelay(true);
+    events.set_network_options(net);
+}
+
 /// How to reach `addr`: plain TCP, or TLS with `tls` (an `mqtts://`
 /// broker without a config cannot be reached: [`BrokerTlsError::MissingCa`]).
 pub fn transport(addr: &BrokerAddr, tls: Option<&BrokerTlsConfig>) -> Result<Transport, BrokerTlsError> {

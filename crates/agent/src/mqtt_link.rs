@@ -171,6 +171,7 @@ async fn run(
 ) {
     let device_id = state.device.device_id.clone();
     let (client, mut events) = AsyncClient::new(options(&config, &device_id, &topics.state, transport), CLIENT_QUEUE);
+    crate::broker_tls::no_delay(&mut events);
     let topics = Arc::new(topics);
     let permits = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
     let mut telemetry = tokio::time::interval(config.telemetry_interval.max(Duration::from_millis(100)));

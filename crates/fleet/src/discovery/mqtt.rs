@@ -140,6 +140,7 @@ impl BrokerWatch {
     /// through [`BrokerWatch::link`] go to their sender, not to `forward`.
     pub fn start(spec: &BrokerSpec, forward: impl Fn(BrokerEvent) + Send + 'static) -> BrokerWatch {
         let (client, mut events) = AsyncClient::new(spec.options("console"), CLIENT_QUEUE);
+        edgefleet_agent::broker_tls::no_delay(&mut events);
         let filters: Vec<SubscribeFilter> = [Channel::State, Channel::Telemetry, Channel::Reply]
             .into_iter()
             .filter_map(|c| mqtt_wire::fleet_filter(&spec.fleet, c).ok())
@@ -301,6 +302,7 @@ pub async fn send_command(
     let msg = CommandMessage { id: id.clone(), token: token.to_owned(), command };
     let bytes = mqtt_wire::encode(&msg).map_err(|e| FleetError::BadInput(e.to_string()))?;
     let (client, mut events) = AsyncClient::new(spec.options("cmd"), 16);
+    edgefleet_agent::broker_tls::no_delay(&mut events);
     let exchange = async {
         loop {
             match events.poll().await.map_err(|e| spec.error(describe(&e)))? {
