@@ -34,6 +34,8 @@ fn app() -> Router {
 }
 
 async fn measure(addr: SocketAddr) -> anyhow::Result<(f64, f64)> {
+    // reqwest is built with rustls and no provider of its own.
+    edgefleet_agent::install_crypto_provider();
     let client = reqwest::Client::new();
     let url = format!("http://{addr}");
     let mut times = Vec::with_capacity(SMALL_REQUESTS);

@@ -84,6 +84,8 @@ async fn main() {
     let addr = line.trim().strip_prefix("listening on ").unwrap().to_owned();
     let pid = child.id();
 
+    // reqwest is built with rustls and no provider of its own.
+    edgefleet_agent::install_crypto_provider();
     let http = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build().unwrap();
     let base = format!("http://{addr}/v1");
     let model = std::fs::read(assets().join("mlp_digits.onnx")).unwrap();

@@ -75,6 +75,10 @@ pub struct AgentArgs {
     /// Bearer token for the upstream.
     #[arg(long, env = "EDGEFLEET_UPSTREAM_TOKEN")]
     pub upstream_token: Option<String>,
+    /// Key fingerprint of an https:// upstream (the `fingerprint` it
+    /// prints): only that key is trusted.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub upstream_fingerprint: Option<String>,
     /// Largest model upload accepted, in MB.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024))]
     pub max_upload_mb: u64,
@@ -278,6 +282,7 @@ async fn run_agent(args: AgentArgs) -> Result<()> {
     config.advertise = !args.no_advertise;
     config.upstream = args.upstream.clone();
     config.upstream_token = args.upstream_token.clone();
+    config.upstream_fingerprint = args.upstream_fingerprint.clone();
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     config.max_parts_bytes = args.max_parts_mb.saturating_mul(1024 * 1024);
     config.keep_versions = args.keep_versions.max(1);

@@ -35,6 +35,8 @@ pub struct AgentConfig {
     pub upstream: Option<String>,
     /// Bearer token for the upstream.
     pub upstream_token: Option<String>,
+    /// Fingerprint of an `https://` upstream's key: only that key is trusted.
+    pub upstream_fingerprint: Option<String>,
     /// Largest model upload accepted (413 beyond).
     pub max_upload_bytes: u64,
     /// Bytes all partial uploads together may hold (507 beyond).
@@ -89,6 +91,7 @@ impl AgentConfig {
             advertise: false,
             upstream: None,
             upstream_token: None,
+            upstream_fingerprint: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_parts_bytes: DEFAULT_MAX_PARTS_BYTES,
             part_ttl: DEFAULT_PART_TTL,

@@ -37,6 +37,7 @@ mod synthetic;
 mod system_probe;
 mod token_gate;
 mod upstream;
+mod upstream_tls;
 mod work_limits;
 
 pub use advertise::{Advertisement, MdnsDaemon, txt_properties};

@@ -161,7 +161,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
     }
     let upstream = match &config.upstream {
         Some(url) => Some(
-            Upstream::new(url, config.upstream_token.clone())
+            Upstream::new(url, config.upstream_token.clone(), config.upstream_fingerprint.as_deref())
                 .map_err(|e| AgentError::Config(format!("upstream {url}: {e}")))?,
         ),
         None => None,

@@ -110,13 +110,6 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
     if opts.count == 0 {
         return Err(AgentError::Config("simulate needs --count of at least 1".into()));
     }
-    if opts.tls && opts.offload_to_edge {
-        // The upstream client checks no pinned key, so it cannot trust an
-        // edge server's self-signed certificate.
-        return Err(AgentError::Config(
-            "--offload-to-edge needs --insecure-http: forwarding to an HTTPS upstream is not supported yet".into(),
-        ));
-    }
     let daemon = if opts.advertise { Some(MdnsDaemon::new(&opts.interfaces)?) } else { None };
     let mut fleet = SimulatedFleet { agents: Vec::with_capacity(opts.count), daemon };
     let devices: Vec<_> = (0..opts.count).map(|i| synthetic_device(i, opts.seed, opts.center)).collect();
@@ -126,7 +119,8 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         order.sort_by_key(|&i| devices[i].device_type != DeviceType::EdgeServer);
     }
     let mut started: Vec<(usize, AgentHandle)> = Vec::with_capacity(opts.count);
-    let mut servers: Vec<(String, String)> = Vec::new();
+    // (base URL, token, key fingerprint) of each edge server started.
+    let mut servers: Vec<(String, String, String)> = Vec::new();
     for index in order {
         let device = devices[index].clone();
         let is_server = device.device_type == DeviceType::EdgeServer;
@@ -142,14 +136,16 @@ pub async fn simulate(opts: SimulateOptions) -> Result<SimulatedFleet, AgentErro
         config.mdns = fleet.daemon.clone();
         config.seed = opts.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
         if opts.offload_to_edge && !is_server && !servers.is_empty() {
-            let (url, token) = &servers[index % servers.len()];
+            let (url, token, fingerprint) = &servers[index % servers.len()];
             config.upstream = Some(url.clone());
             config.upstream_token = Some(token.clone());
+            // Over HTTPS the upstream is trusted by its key, as a console pins it.
+            config.upstream_fingerprint = opts.tls.then(|| fingerprint.clone());
         }
         match spawn_on(SocketAddr::new(opts.bind, 0), config).await {
             Ok(handle) => {
                 if is_server {
-                    servers.push((handle.base_url(), handle.token.clone()));
+                    servers.push((handle.base_url(), handle.token.clone(), handle.fingerprint.clone()));
                 }
                 started.push((index, handle));
             }

@@ -54,10 +54,24 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(base_url: &str, token: Option<String>) -> Result<Upstream, reqwest::Error> {
+    /// An upstream at `base_url`. An `https://` one needs the fingerprint
+    /// of its key (`--upstream-fingerprint`): only that key is trusted.
+    pub fn new(base_url: &str, token: Option<String>, fingerprint: Option<&str>) -> Result<Upstream, String> {
         // Redirects are not followed: the token would go wherever one points.
-        let client =
-            reqwest::Client::builder().timeout(UPSTREAM_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
+        let builder = reqwest::Client::builder().timeout(UPSTREAM_TIMEOUT).redirect(reqwest::redirect::Policy::none());
+        let builder = match (base_url.starts_with("https://"), fingerprint) {
+            (true, Some(fp)) => {
+                let tls = crate::upstream_tls::pinned_client_config(fp).map_err(|e| e.to_string())?;
+                builder.use_preconfigured_tls(tls)
+            }
+            (true, None) => return Err("an https:// upstream needs the fingerprint of its key".into()),
+            (false, Some(_)) => return Err("a fingerprint is only for an https:// upstream".into()),
+            (false, None) => {
+                crate::device_key::install_crypto_provider();
+                builder
+            }
+        };
+        let client = builder.build().map_err(|e| e.to_string())?;
         Ok(Upstream { base_url: base_url.trim_end_matches('/').to_owned(), token, client, id: OnceCell::new() })
     }
 

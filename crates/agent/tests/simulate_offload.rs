@@ -1,5 +1,9 @@
 //! `simulate` with `offload_to_edge`: small devices name an edge server of
-//! the fleet as their upstream, so unsure predictions are answered by it.
+//! the fleet as their upstream, so unsure predictions are answered by it —
+//! over plain HTTP, and over HTTPS with the edge server's key pinned.
+
+// Helpers outside #[test] fns: a failed setup step should panic at once.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -42,13 +46,27 @@ async fn predict(http: &reqwest::Client, agent: &AgentHandle, rows: Vec<Vec<f32>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_devices_fall_back_to_an_edge_server_of_the_fleet() {
+    fall_back_to_an_edge_server(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_devices_fall_back_to_an_edge_server_over_pinned_https() {
+    fall_back_to_an_edge_server(true).await;
+}
+
+async fn fall_back_to_an_edge_server(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = SimulateOptions::loopback(6, dir.path());
     opts.advertise = false;
     opts.token = Some("sim-offload".into());
     opts.offload_to_edge = true;
+    opts.tls = tls;
     let fleet = simulate(opts).await.unwrap();
-    let http = reqwest::Client::new();
+    assert!(
+        fleet.agents().iter().all(|a| a.tls == tls && a.base_url().starts_with(if tls { "https" } else { "http:" }))
+    );
+    // This test's own client does not check keys (the agents' upstream client does).
+    let http = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
     let model = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();
 
     // agents() keeps device-index order even though servers start first.

@@ -70,7 +70,8 @@ impl DemoFleet {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: true,
             broker: None,
-            // Offload forwards to edge servers over plain HTTP (see simulate).
+            // Loopback only, and its background traffic speaks plain HTTP
+            // to the agents: a demo, not a fleet to protect.
             tls: false,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
