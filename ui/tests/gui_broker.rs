@@ -192,3 +192,55 @@ fn a_saved_broker_is_watched_from_the_start() {
     drop(h);
     rt.block_on(agent.shutdown());
 }
+
+/// Another console on the same fleet rolls a model out: this app records
+/// it and its Deployments history shows it as "… · by console console-b".
+#[test]
+fn another_consoles_rollout_shows_in_the_deployments_history() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = AgentConfig::new(Device::new("shared-cam", DeviceType::SmartCamera, 4, 2048, 16.0), dir.path());
+    config.token = Some(TOKEN.into());
+    config.broker = Some(BrokerConfig::new(broker.url().parse().unwrap(), FLEET));
+    let agent = rt.block_on(spawn(config)).unwrap();
+
+    let saved = edgefleet_ui::app::AppState {
+        broker: BrokerSettings { url: broker.url(), fleet_name: FLEET.into(), ..BrokerSettings::default() },
+        tab: Tab::Deployments,
+        ..Default::default()
+    };
+    let engine = EngineConfig { mdns: false, default_token: Some(TOKEN.into()), ..EngineConfig::default() };
+    let app = App::restore(AppConfig { seed_library: false, ..AppConfig::new(engine, None) }, saved).unwrap();
+    let mut h = harness(app);
+    wait_until(&mut h, Duration::from_secs(15), "the shared agent", |app| app.state.fleet.get("shared-cam").is_some());
+
+    // Console B: its own engine and registry, the same broker fleet.
+    let db = tempfile::tempdir().unwrap();
+    let store =
+        std::sync::Arc::new(std::sync::Mutex::new(edgefleet_store::Store::open(&db.path().join("b.db")).unwrap()));
+    let b_config =
+        EngineConfig { mdns: false, default_token: Some(TOKEN.into()), store: Some(store), ..EngineConfig::default() };
+    let b = edgefleet_fleet::FleetEngine::start(b_config, || {}).unwrap();
+    let mut spec = edgefleet_fleet::discovery::mqtt::BrokerSpec::new(&broker.url(), FLEET).unwrap();
+    spec.console_id = "console-b".into();
+    b.send(edgefleet_fleet::Command::SetBroker { broker: Some(spec) }).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Some(edgefleet_fleet::Event::Device(_)) = b.recv_timeout(Duration::from_millis(50)) {
+            break;
+        }
+    }
+    let req = edgefleet_fleet::RolloutRequest::for_file(model(), vec!["shared-cam".into()], RolloutPlan::default());
+    let run = edgefleet_fleet::rollout_job(req);
+    b.send(edgefleet_fleet::Command::Job { id: edgefleet_fleet::JobId(1), title: "b rolls out".into(), run }).unwrap();
+    wait_until(&mut h, Duration::from_secs(60), "console b's finished rollout in the history", |app| {
+        app.state.history.iter().any(|d| d.origin.as_deref() == Some("console-b") && d.state == "done")
+    });
+    h.get_by_label_contains("mlp_digits v");
+    h.get_by_label_contains("· by console console-b");
+    assert!(h.state().rollouts().list.is_empty(), "nothing to resume or control here");
+    drop(h);
+    drop(b);
+    rt.block_on(agent.shutdown());
+}
