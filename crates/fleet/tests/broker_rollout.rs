@@ -303,6 +303,19 @@ fn the_engine_rolls_out_to_devices_it_found_on_the_broker() {
         }
     }
     assert!(matches!(ended, Some(JobState::Done(_))), "{ended:?}");
+    // The installed models of a broker device are listed through the broker too.
+    engine.send(Command::RefreshModels { device_id: "eng-0".into() }).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut listed = None;
+    while listed.is_none() && Instant::now() < deadline {
+        if let Some(Event::Models { device_id, models }) = engine.recv_timeout(Duration::from_millis(50))
+            && device_id == "eng-0"
+        {
+            listed = Some(models);
+        }
+    }
+    let listed = listed.expect("eng-0's models through the broker");
+    assert!(listed.iter().any(|m| m.name == "mlp_digits" && m.active), "{listed:?}");
     let sha = sha256_of(&mlp_path());
     for a in &agents {
         assert_eq!(rt.block_on(active(a, "mlp_digits")).map(|x| x.1), Some(sha.clone()));

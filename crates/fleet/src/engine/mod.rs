@@ -537,7 +537,8 @@ impl Engine {
     }
 
     fn refresh_models(&self, device_id: String) {
-        let Some(client) = self.directory.client(&device_id) else { return };
+        // Over HTTP, or through the broker for a device found there.
+        let Some(client) = self.directory.link(&device_id) else { return };
         let sink = self.sink.clone();
         tokio::spawn(async move {
             match client.models().await {
