@@ -60,7 +60,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (mb, rounds, calls, devices) = (arg("--mb", 32), arg("--rounds", 3), arg("--calls", 500), arg("--devices", 40));
-    let profile = if cfg!(debug_assertions) { "dev (unoptimised)" } else { "release" };
+    // The dev profile builds this workspace unoptimised but ring and rustls
+    // optimised (Cargo.toml), as it does sha2 and tract.
+    let profile = if cfg!(debug_assertions) { "dev (ring, rustls optimised)" } else { "release" };
     println!(
         "bench_tls: profile {profile}; upload {mb} MiB × {rounds} rounds; {calls} predict calls; {devices} devices"
     );
