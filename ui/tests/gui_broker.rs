@@ -109,6 +109,7 @@ fn the_broker_set_in_settings_finds_devices_a_rollout_reaches_them_and_a_refused
         fleet_name: FLEET.into(),
         user: "site".into(),
         password_file: dir.path().join("pw").display().to_string(),
+        ..BrokerSettings::default()
     };
     h.state_mut().state.broker_edit = Some(settings.clone());
     h.run_steps(1);

@@ -1,7 +1,11 @@
-//! The MQTT broker settings: URL, fleet, user and password file, saved
+//! The MQTT broker settings: URL, fleet, user and password file, and for
+//! an `mqtts://` broker its CA file and an optional client certificate and
+//! key (the CLI's `--broker-ca/--broker-cert/--broker-key`), saved
 //! with the app's state and turned into the engine's [`BrokerSpec`] (the
 //! panel that edits them: `broker_settings_panel`).
 
+use edgefleet_agent::broker_tls::tls_for;
+use edgefleet_core::mqtt_wire::BrokerAddr;
 use edgefleet_fleet::discovery::mqtt::BrokerSpec;
 
 /// The broker fields as saved (empty URL: no broker).
@@ -12,6 +16,10 @@ pub struct BrokerSettings {
     pub fleet_name: String,
     pub user: String,
     pub password_file: String,
+    /// PEM files for `mqtts://` (empty: none).
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 impl BrokerSettings {
@@ -26,7 +34,12 @@ impl BrokerSettings {
         if fleet.is_empty() {
             return Err("a broker needs a fleet name".into());
         }
-        let mut spec = BrokerSpec::new(url, fleet).map_err(|e| e.to_string())?;
+        let addr: BrokerAddr = url.parse().map_err(|e: edgefleet_core::mqtt_wire::MqttWireError| e.to_string())?;
+        let file = |f: &str| Some(std::path::PathBuf::from(f.trim())).filter(|p| !p.as_os_str().is_empty());
+        let (ca, cert, key) = (file(&self.ca_file), file(&self.cert_file), file(&self.key_file));
+        let tls =
+            tls_for(&addr, ca.as_deref(), cert.as_deref(), key.as_deref()).map_err(|e| format!("broker TLS: {e}"))?;
+        let mut spec = BrokerSpec::with_tls(url, fleet, tls).map_err(|e| e.to_string())?;
         let user = self.user.trim();
         if !user.is_empty() {
             let file = self.password_file.trim();
@@ -65,5 +78,11 @@ mod tests {
         let spec = with.spec().unwrap().unwrap();
         assert_eq!((spec.username.as_deref(), spec.password.as_deref()), (Some("u"), Some("secret")));
         assert_eq!(spec.console_id, "u", "the login names the console (its rollout reports' topic)");
+        let tls = BrokerSettings { url: "mqtts://127.0.0.1".into(), ..with.clone() };
+        assert!(tls.spec().unwrap_err().contains("CA certificate"), "mqtts needs a CA");
+        let junk = BrokerSettings { ca_file: pw.display().to_string(), ..tls };
+        assert!(junk.spec().unwrap_err().contains("no PEM certificate"), "a CA file that is not one is refused");
+        let plain_with_ca = BrokerSettings { ca_file: pw.display().to_string(), ..with };
+        assert!(plain_with_ca.spec().unwrap_err().contains("mqtts://"));
     }
 }

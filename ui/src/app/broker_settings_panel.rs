@@ -24,6 +24,9 @@ pub fn broker_settings_ui(ui: &mut Ui, state: &mut AppState, demo: bool, command
                 ("Fleet", &mut edit.fleet_name, "fleet name"),
                 ("User", &mut edit.user, "optional"),
                 ("Password file", &mut edit.password_file, "path to a file"),
+                ("CA file", &mut edit.ca_file, "mqtts://: the broker's CA (PEM)"),
+                ("Client certificate", &mut edit.cert_file, "optional (PEM)"),
+                ("Client key", &mut edit.key_file, "with the certificate (PEM)"),
             ] {
                 ui.label(label);
                 ui.add(egui::TextEdit::singleline(text).hint_text(hint).desired_width(220.0));
