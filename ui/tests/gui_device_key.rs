@@ -2,7 +2,8 @@
 //! against a real agent serving HTTPS on 127.0.0.1 and found over mDNS on
 //! loopback: the detail of the unpaired device shows the fingerprint the
 //! agent printed before the token is given, Pair pins exactly that key, and
-//! the paired device's detail shows it as its key. Another agent claiming
+//! the paired device's detail shows it as its key; Rotate token gives it a
+//! new token the console keeps using. Another agent claiming
 //! the same id with its own key is a warning in the log and in the device's
 //! recent events, and the device keeps its address.
 
@@ -37,13 +38,15 @@ fn pairing_shows_the_device_key_and_pins_it() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tmp");
     let name = format!("keyed-{}", std::process::id());
+    // Its own token, generated on first start (a token given on the command
+    // line cannot be rotated).
     let mut config = AgentConfig::new(Device::new(&name, DeviceType::SmartCamera, 2, 2048, 16.0), dir.path());
-    config.token = Some(TOKEN.into());
     config.tls = true;
     config.advertise = true;
     config.interfaces = vec!["lo".into()];
     config.benchmark_duration = Duration::from_millis(10);
     let agent: AgentHandle = rt.block_on(spawn(config)).expect("agent");
+    let token = agent.token.clone();
 
     let engine =
         EngineConfig { mdns: true, interfaces: vec!["lo".into()], poll_interval_ms: 250, ..EngineConfig::default() };
@@ -64,7 +67,7 @@ fn pairing_shows_the_device_key_and_pins_it() {
     h.get_by_label("Not paired: the console has no valid token for it");
     h.get_by_label(&format!("Device key: {}", agent.fingerprint));
 
-    h.state_mut().state.pair_token = TOKEN.into();
+    h.state_mut().state.pair_token = token.clone();
     h.run_steps(1);
     h.get_by_label("Pair").click();
     h.run_steps(2);
@@ -75,6 +78,19 @@ fn pairing_shows_the_device_key_and_pins_it() {
     assert!(log.contains(&format!("{name}: key {} pinned", agent.fingerprint)), "{:?}", log.lines);
     // The detail's Key row shows the pinned key.
     assert!(h.query_all_by_label(&agent.fingerprint).next().is_some(), "the Key row shows the pinned key");
+
+    // Rotate its token from the detail: the device takes a new one, the
+    // console keeps talking to it, the old token stops working.
+    h.get_by_label("Rotate token").click();
+    h.run_steps(2);
+    wait_until(&mut h, Duration::from_secs(20), "the rotation", |app| app.state.log.contains("token rotated"));
+    let polls_before = h.state().state.fleet.get(&name).and_then(|e| e.metrics.as_ref().map(|m| m.uptime_s));
+    wait_until(&mut h, Duration::from_secs(20), "metrics with the new token", |app| {
+        app.state.fleet.get(&name).is_some_and(|e| e.paired && e.metrics.as_ref().map(|m| m.uptime_s) != polls_before)
+    });
+    let http = edgefleet_fleet::http_client().expect("http");
+    let old = edgefleet_fleet::AgentClient::pinned(http, agent.addr, &agent.fingerprint, Some(token));
+    assert_eq!(rt.block_on(old.info()).expect_err("the old token").status(), Some(401));
 
     // Another agent claiming the same id with its own key, added by address
     // (as a sweep would find it): a warning in the log and in the device's

@@ -105,6 +105,11 @@ pub enum UiCommand {
     Unpair {
         device_id: String,
     },
+    /// Give a paired device a new token; the old one stops working
+    /// (`edgefleet rotate-token`).
+    RotateToken {
+        device_id: String,
+    },
     /// Remove a model from the library (its file stays on disk).
     RemoveModel {
         card_id: i64,

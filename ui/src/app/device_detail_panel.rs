@@ -122,6 +122,14 @@ pub fn device_detail_ui(
     {
         commands.push(UiCommand::Unpair { device_id: e.id().to_owned() });
     }
+    if e.paired
+        && ui
+            .small_button("Rotate token")
+            .on_hover_text("Give the device a new token; the old one stops working (edgefleet rotate-token)")
+            .clicked()
+    {
+        commands.push(UiCommand::RotateToken { device_id: e.id().to_owned() });
+    }
     // The spec and live numbers below the actions.
     ui.add_space(4.0);
     egui::Grid::new("device-detail").num_columns(2).spacing([12.0, 3.0]).show(ui, |ui| {

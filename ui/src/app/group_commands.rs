@@ -45,6 +45,7 @@ impl App {
             UiCommand::Sweep { spec } => self.sweep(&spec),
             UiCommand::Pair { device_ids, token } => self.pair_devices(device_ids, token),
             UiCommand::Unpair { device_id } => self.send(Command::Unpair { device_id }),
+            UiCommand::RotateToken { device_id } => self.rotate_token(device_id),
             UiCommand::OpenCompare { card_id } => self.state.compare = Some(card_id),
             UiCommand::CloseCompare => self.state.compare = None,
             // The rest are executed in command_handling.rs.

@@ -93,6 +93,7 @@ impl App {
                     if ended {
                         self.forget_cancel(update.id);
                         self.placement_job_ended(update.id);
+                        self.rotation_ended(update.id, matches!(update.state, JobState::Done(_)));
                     }
                     if ended && let Some(device_id) = self.refresh_after.remove(&update.id) {
                         self.send(Command::RefreshModels { device_id });

@@ -111,6 +111,9 @@ pub struct App {
     commands: Vec<UiCommand>,
     /// Deploy jobs whose end should refresh a device's models.
     refresh_after: HashMap<JobId, String>,
+    /// Token rotations in progress: the device and its new token, stored
+    /// (the engine's Pair) once the job says the device took it.
+    rotations: HashMap<JobId, (String, String)>,
     /// Cancel flags of the jobs that can be stopped (distillations).
     cancels: HashMap<JobId, Arc<std::sync::atomic::AtomicBool>>,
     /// Rollouts started from the app (Deployments tab).
@@ -253,6 +256,7 @@ impl App {
             notifier,
             commands: Vec::new(),
             refresh_after: HashMap::new(),
+            rotations: HashMap::new(),
             cancels: HashMap::new(),
             rollouts: Rollouts::default(),
             applied_theme: None,

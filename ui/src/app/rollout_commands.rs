@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::app::group_fit_view::GroupFitView;
 use crate::app::rollouts::{Phase, RolloutView, SharedSteps, lock_steps};
 use edgefleet_fleet::rollout::{ProgressFn, rollback_devices};
+use edgefleet_fleet::token_rotation::{new_token, rotate_device_token};
 use edgefleet_fleet::{
     Command, JobFn, JobId, LogLevel, RolloutOutcome, RolloutPlan, RolloutRequest, StepProgress, lock_store, now_ms,
     resume_rollout, run_rollout,
@@ -184,6 +185,33 @@ impl App {
         let title = format!("Roll back {name} on {device_id}");
         let job = self.engine.start_job(title, rollback_job(name, vec![device_id.clone()]));
         self.refresh_after_job(job, device_id);
+    }
+
+    /// Give a paired device a new token, as `edgefleet rotate-token` does:
+    /// the job hands it to the device with the old one; once the device has
+    /// taken it, [`Self::rotation_ended`] stores it.
+    pub(super) fn rotate_token(&mut self, device_id: String) {
+        let token = new_token();
+        let (dev, new) = (device_id.clone(), token.clone());
+        let run: JobFn = Box::new(move |ctx| {
+            Box::pin(async move {
+                let client = ctx.directory.client(&dev).ok_or_else(|| format!("device {dev} is not known"))?;
+                rotate_device_token(&client, &new).await.map_err(|e| e.to_string())?;
+                Ok(format!("{dev}: token rotated; the old one no longer works"))
+            })
+        });
+        let job = self.engine.start_job(format!("Rotate the token of {device_id}"), run);
+        self.rotations.insert(job, (device_id, token));
+    }
+
+    /// A rotation job ended: when the device took the new token, the engine
+    /// stores it (its key stays pinned); otherwise the old one still works.
+    pub(super) fn rotation_ended(&mut self, job: JobId, device_took_it: bool) {
+        if let Some((device_id, token)) = self.rotations.remove(&job)
+            && device_took_it
+        {
+            self.send(Command::Pair { device_id, token, fingerprint: None });
+        }
     }
 
     /// Make an installed version of a model the active one on a device.
