@@ -96,6 +96,9 @@ pub struct Cli {
     /// With --demo-fit: also measure that model on the device (for screenshots).
     #[arg(long, hide = true)]
     pub demo_measure: bool,
+    /// Make three variants of the demo MLP and open their comparison (for screenshots).
+    #[arg(long, hide = true)]
+    pub demo_compare: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -214,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             config.demo_fit = cli.demo_fit || cli.demo_deploy || cli.demo_measure;
             config.demo_measure = cli.demo_measure;
             config.demo_deploy = cli.demo_deploy;
+            config.demo_compare = cli.demo_compare;
             crate::app::run_gui(config)
         }
     }

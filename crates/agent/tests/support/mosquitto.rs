@@ -60,7 +60,9 @@ impl Mosquitto {
         };
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("mosquitto.conf");
-        let text = format!("listener {port} 127.0.0.1\n{config}persistence false\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\n");
+        let text = format!(
+            "listener {port} 127.0.0.1\n{config}persistence false\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\n"
+        );
         std::fs::write(&conf, text).unwrap();
         let child = Command::new(bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let mut broker = Mosquitto { child, port, dir };
