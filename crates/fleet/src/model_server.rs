@@ -135,6 +135,9 @@ mod tests {
         let path = dir.path().join("m.onnx");
         std::fs::write(&path, b"0123456789").unwrap();
         let server = serve_model_file(path, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        // reqwest is built without a crypto provider of its own (the console
+        // installs ring's); this test may run before anything else did.
+        edgefleet_agent::install_crypto_provider();
         let http = reqwest::Client::new();
         let whole = http.get(&server.url).send().await.unwrap();
         assert_eq!(whole.status(), 200);
