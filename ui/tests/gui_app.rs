@@ -63,6 +63,54 @@ fn devices_appear_selecting_shows_details_and_a_drop_opens_the_fit() {
     h.get_by_label(&format!("Max batch size: {}", fit.fit.max_batch));
 }
 
+/// The demo's agents serve HTTPS, each with its own key: the demo paired
+/// every device with the key it started it with (the engine's Pair, as a
+/// user's), the console reaches it only with that key, the detail shows
+/// the fingerprint, and neither plain HTTP nor another key gets an answer.
+#[test]
+fn demo_devices_are_paired_with_their_keys_pinned() {
+    let mut h = harness(demo_app());
+    wait_for_fleet(&mut h);
+    let demo = h.state().demo().expect("demo fleet");
+    let agents: Vec<(String, String)> =
+        demo.agents().iter().map(|a| (a.device_id.clone(), a.fingerprint.clone())).collect();
+    wait_until(&mut h, Duration::from_secs(10), "every demo device paired with its key pinned", |app| {
+        agents.iter().all(|(id, fp)| app.state.log.lines.iter().any(|l| l.message == format!("{id}: key {fp} pinned")))
+    });
+    for (id, fp) in &agents {
+        let e = h.state().state.fleet.get(id).expect("listed");
+        assert!(e.paired, "{id} is paired");
+        assert_eq!(e.device.key_fingerprint.as_deref(), Some(fp.as_str()), "{id}: the key it proved over TLS");
+        assert_eq!(h.state().engine().directory().pinned(id).as_deref(), Some(fp.as_str()), "{id}: pinned");
+    }
+    // Each device has a key of its own.
+    let mut keys: Vec<&String> = agents.iter().map(|(_, fp)| fp).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), agents.len(), "one key per device");
+
+    // The detail shows the fingerprint.
+    let (cam_id, cam_name) = device_name(h.state(), DeviceType::SmartCamera);
+    let cam_fp = agents.iter().find(|(id, _)| id == &cam_id).map(|(_, fp)| fp.clone()).expect("the camera's key");
+    h.get_by_label(&cam_name).click();
+    h.run_steps(3);
+    assert!(h.query_all_by_label(&cam_fp).count() >= 1, "the detail shows key {cam_fp}");
+
+    // Only the pinned key over TLS gets an answer, even with the token.
+    let demo = h.state().demo().expect("demo fleet");
+    let cam = demo.agents().iter().find(|a| a.device_id == cam_id).expect("the camera's agent");
+    let other = demo.agents().iter().find(|a| a.device_id != cam_id).expect("another agent");
+    let token = Some(demo.token().to_owned());
+    let http = http_client().expect("http");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(AgentClient::pinned(http.clone(), cam.addr, &cam.fingerprint, token.clone()).info())
+        .expect("the camera answers over TLS with its pinned key");
+    let plain = rt.block_on(AgentClient::new(http.clone(), cam.addr, token.clone()).info());
+    assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
+    let wrong = rt.block_on(AgentClient::pinned(http, cam.addr, &other.fingerprint, token).info());
+    assert!(wrong.is_err(), "another key was trusted: {wrong:?}");
+}
+
 #[test]
 fn a_too_big_model_shows_why_it_does_not_fit() {
     let mut h = harness(demo_app());
@@ -126,7 +174,12 @@ fn optimize_keeps_a_roomy_original_and_deploy_activates_it_on_the_agent() {
     // Ask the agent itself.
     let demo = h.state().demo().expect("demo fleet");
     let agent = demo.agents().iter().find(|a| a.device_id == cam_id).expect("the camera's agent");
-    let client = AgentClient::new(http_client().expect("http"), agent.addr, Some(demo.token().to_owned()));
+    let client = AgentClient::pinned(
+        http_client().expect("http"),
+        agent.addr,
+        &agent.fingerprint,
+        Some(demo.token().to_owned()),
+    );
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let models = rt.block_on(client.models()).expect("GET /v1/models");
     let active = models.models.iter().find(|m| m.active).expect("an active model");

@@ -3,6 +3,12 @@
 //! also holds the demo database — so a demo never touches the user's
 //! registry and never sends a packet beyond loopback.
 //!
+//! The agents serve HTTPS, each with its own identity key, as real devices
+//! do. The demo pairs them as a user would (their token, and the key each
+//! one proves pinned), except that it does not have to ask anyone for the
+//! fingerprint: it started the agents, so it knows each key in-process and
+//! pins it before the first contact — never trust on first use.
+//!
 //! Small devices name an edge server of the fleet as their upstream, and a
 //! light stream of real predictions (rows of the digits evaluation set) goes
 //! to every agent with an active model — so the charts move and unsure
@@ -22,11 +28,14 @@ pub struct DemoOptions {
     pub center: (f64, f64),
     /// Rows (CSV: features, then label) to send as demo traffic; none: no traffic.
     pub traffic_csv: Option<PathBuf>,
+    /// Agents speak plain HTTP instead of HTTPS (not a command-line option:
+    /// for a test that must see the wire in clear).
+    pub plain_http: bool,
 }
 
 impl DemoOptions {
     pub fn new(count: usize) -> Self {
-        DemoOptions { count, seed: 7, center: (48.8566, 2.3522), traffic_csv: None }
+        DemoOptions { count, seed: 7, center: (48.8566, 2.3522), traffic_csv: None, plain_http: false }
     }
 }
 
@@ -39,6 +48,8 @@ pub struct DemoFleet {
     _traffic_stop: Option<tokio::sync::oneshot::Sender<()>>,
     token: String,
     dir: PathBuf,
+    /// Agents the app has not yet paired (sent the engine's Pair for).
+    unpaired: std::collections::HashSet<String>,
 }
 
 impl DemoFleet {
@@ -70,9 +81,7 @@ impl DemoFleet {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: true,
             broker: None,
-            // Loopback only, and its background traffic speaks plain HTTP
-            // to the agents: a demo, not a fleet to protect.
-            tls: false,
+            tls: !opts.plain_http,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
         let rows = match &opts.traffic_csv {
@@ -87,11 +96,27 @@ impl DemoFleet {
         };
         let traffic_stop = (!rows.is_empty()).then(|| {
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-            let targets = fleet.agents().iter().map(|a| (a.addr, a.token.clone())).collect();
+            let targets = fleet.agents().iter().map(|a| (a.addr, pinned_key(a), a.token.clone())).collect();
             runtime.spawn(demo_traffic(targets, rows, stop_rx));
             stop_tx
         });
-        Ok(DemoFleet { runtime: Some(runtime), fleet: Some(fleet), _traffic_stop: traffic_stop, token, dir })
+        let unpaired = fleet.agents().iter().map(|a| a.device_id.clone()).collect();
+        Ok(DemoFleet { runtime: Some(runtime), fleet: Some(fleet), _traffic_stop: traffic_stop, token, dir, unpaired })
+    }
+
+    /// The engine's Pair for a demo agent the console just found, once:
+    /// its token and the key the demo knows it holds (`None` for a
+    /// plain-HTTP agent). `None` for a device already paired or not ours.
+    pub fn pairing_for(&mut self, device_id: &str) -> Option<edgefleet_fleet::Command> {
+        if !self.unpaired.remove(device_id) {
+            return None;
+        }
+        let a = self.agents().iter().find(|a| a.device_id == device_id)?;
+        Some(edgefleet_fleet::Command::Pair {
+            device_id: a.device_id.clone(),
+            token: a.token.clone(),
+            fingerprint: pinned_key(a),
+        })
     }
 
     /// The token every demo agent accepts.
@@ -122,6 +147,11 @@ impl Drop for DemoFleet {
     }
 }
 
+/// The key to pin for a demo agent: the one it serves HTTPS with.
+pub fn pinned_key(agent: &edgefleet_agent::AgentHandle) -> Option<String> {
+    agent.tls.then(|| agent.fingerprint.clone())
+}
+
 /// Rows sent to each agent with an active model, per second.
 const TRAFFIC_ROWS_PER_S: usize = 4;
 
@@ -129,7 +159,7 @@ const TRAFFIC_ROWS_PER_S: usize = 4;
 /// active. Errors are expected (no model yet, model just swapped) and ignored:
 /// this is background load, not a check.
 async fn demo_traffic(
-    targets: Vec<(std::net::SocketAddr, String)>,
+    targets: Vec<(std::net::SocketAddr, Option<String>, String)>,
     rows: Vec<Vec<f32>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -143,8 +173,9 @@ async fn demo_traffic(
             _ = tick.tick() => {}
         }
         let mut calls = tokio::task::JoinSet::new();
-        for (addr, token) in &targets {
-            let client = edgefleet_fleet::AgentClient::new(http.clone(), *addr, Some(token.clone()));
+        for (addr, key, token) in &targets {
+            let client =
+                edgefleet_fleet::AgentClient::for_device(http.clone(), *addr, key.as_deref(), Some(token.clone()));
             let batch: Vec<Vec<f32>> = (0..TRAFFIC_ROWS_PER_S)
                 .map(|_| {
                     state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);

@@ -60,7 +60,12 @@ impl App {
                     if self.demo.as_ref().is_some_and(|d| d.agents().iter().all(|a| &a.device_id != id)) {
                         self.foreign.insert(id.clone());
                     } else {
+                        // A demo agent just joined: pair it as a user would.
+                        let pair = snap.paired.then(|| self.demo.as_mut().and_then(|d| d.pairing_for(id))).flatten();
                         self.state.fleet.apply_snapshot(*snap);
+                        if let Some(pair) = pair {
+                            self.send(pair);
+                        }
                     }
                 }
                 Event::Status { device_id, status } => self.state.fleet.set_status(&device_id, status),

@@ -201,8 +201,13 @@ impl App {
                 now_ms(),
                 LogLevel::Info,
                 format!(
-                    "demo: {} simulated agents on 127.0.0.1, added by address (they advertise on lo only)",
-                    d.agents().len()
+                    "demo: {} simulated agents on 127.0.0.1 {}, added by address (they advertise on lo only)",
+                    d.agents().len(),
+                    if d.agents().iter().all(|a| a.tls) {
+                        "over HTTPS, each with its own key (pinned at pairing)"
+                    } else {
+                        "over plain HTTP"
+                    }
                 ),
             );
             // A fresh demo has seconds of history: show them at a readable scale.
@@ -220,6 +225,12 @@ impl App {
             FleetEngine::start(config.engine.clone(), move || n.notify()).context("cannot start the fleet engine")?;
         if let Some(d) = &demo {
             for a in d.agents() {
+                // The key it serves with, pinned before the first contact:
+                // the token goes only to that key. The engine's Pair follows
+                // once it joined (drain_engine).
+                if let Some(fp) = demo::pinned_key(a) {
+                    engine.directory().pin(&a.device_id, &fp);
+                }
                 let add =
                     edgefleet_fleet::Command::AddManual { addr: a.addr.to_string(), token: Some(a.token.clone()) };
                 engine.send(add).context("the fleet engine stopped at once")?;
