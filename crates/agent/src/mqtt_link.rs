@@ -3,7 +3,8 @@
 //! publishes its state (retained, with a retained "offline" last will),
 //! its telemetry every interval, and runs the commands it receives on its
 //! `cmd` topic through the same handlers as the HTTP routes (a deploy
-//! pulls the model itself: [`crate::pull_deploy`]), answering on `reply`. Topics and payloads are [`edgefleet_core::mqtt_wire`]'s.
+//! pulls the model itself: [`crate::pull_deploy`]; `trust` pins the
+//! console's key like `POST /v1/trust`), answering on `reply`. Topics and payloads are [`edgefleet_core::mqtt_wire`]'s.
 //!
 //! The link never stops the agent: a broker that is down or refuses the
 //! credentials is logged and retried with backoff while the HTTP API keeps
@@ -371,6 +372,10 @@ async fn execute(
         BrokerCommand::Deploy { model, request } => {
             tracing::info!("broker: command {id}: deploy {model} {} from {}", request.version, request.url);
             crate::pull_deploy::pull(state, model, request, progress).await
+        }
+        BrokerCommand::Trust { request } => {
+            tracing::info!("broker: command {id}: trust a console key (replace: {})", request.replace);
+            to_value(crate::auth::trust(State(state), Ok(Json(request))).await)
         }
     };
     match outcome {

@@ -13,7 +13,7 @@
 //! [`crate::names`], which also keeps MQTT's `+`, `#` and `/` out of them.
 
 use crate::names::{SEGMENT_RULE, check_segment};
-use crate::wire::{ActivateRequest, BenchmarkRequest, ErrorBody, InfoResponse};
+use crate::wire::{ActivateRequest, BenchmarkRequest, ErrorBody, InfoResponse, TrustRequest};
 use serde::{Deserialize, Serialize};
 
 /// First topic level of every edgefleet topic.
@@ -210,6 +210,11 @@ pub enum BrokerCommand {
     /// part is held), verify it and install it through the same store as
     /// an upload; then activate it when asked.
     Deploy { model: String, request: PullRequest },
+    /// `POST /v1/trust`: pin the console's model-signing key, so a device
+    /// reached only through the broker can be paired too (accepted once;
+    /// a different key already pinned is replaced only with `replace`).
+    /// An agent older than this command answers `bad_request`.
+    Trust { request: TrustRequest },
 }
 
 /// What a deploy command pulls: the file's URL and what it must be.
@@ -509,6 +514,9 @@ mod tests {
             "request":{"version":"v3","url":"http://h:1/m.onnx","size_bytes":10,"sha256":"ab","activate":true}}"#;
         let BrokerCommand::Deploy { request, .. } = decode_command(deploy).unwrap().command else { panic!() };
         assert!(request.activate && request.size_bytes == 10);
+        let trust = br#"{"id":"c4","token":"t","command":"trust","request":{"console_key":"ab"}}"#;
+        let BrokerCommand::Trust { request } = decode_command(trust).unwrap().command else { panic!() };
+        assert_eq!((request.console_key.as_str(), request.replace), ("ab", false), "replace is off unless sent");
     }
 
     #[test]

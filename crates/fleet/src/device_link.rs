@@ -3,8 +3,9 @@
 //! rollout's steps call these and never ask which: an install is an upload
 //! over HTTP, or a `deploy` command the agent answers by pulling the file
 //! from the console's model file server (with `Range` resume); listing,
-//! activating, rolling back and the health check are the same requests on
-//! either transport, and their errors are the same [`FleetError`]s.
+//! activating, rolling back, the health check and pinning this console's
+//! model-signing key at pairing are the same requests on either transport,
+//! and their errors are the same [`FleetError`]s.
 
 use crate::broker_link::BrokerLink;
 use crate::client::AgentClient;
@@ -12,7 +13,8 @@ use crate::error::{FleetError, Result};
 use crate::model_signing::ModelSigner;
 use edgefleet_core::mqtt_wire::{BrokerCommand, Progress, PullRequest};
 use edgefleet_core::wire::{
-    ActivateRequest, ActivateResponse, BenchmarkRequest, BenchmarkResponse, ModelsResponse, UploadResponse,
+    ActivateRequest, ActivateResponse, BenchmarkRequest, BenchmarkResponse, ModelsResponse, TrustRequest,
+    TrustResponse, UploadResponse,
 };
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -100,6 +102,31 @@ impl DeviceLink {
         match self {
             DeviceLink::Http(c) => DeviceLink::Http(c.timeout(timeout)),
             other => other,
+        }
+    }
+
+    /// The same link sending `token` (pairing: the token just given).
+    pub fn with_token(self, token: Option<String>) -> Self {
+        match self {
+            DeviceLink::Http(c) => DeviceLink::Http(c.with_token(token)),
+            DeviceLink::Broker(b) => DeviceLink::Broker(BrokerDevice { token, ..b }),
+        }
+    }
+
+    /// Pin this console's model-signing key on the device (`POST /v1/trust`,
+    /// or the broker's `trust` command); `replace` replaces a different key
+    /// already pinned there. From then on it activates only models this
+    /// console signed.
+    pub async fn trust(&self, replace: bool) -> Result<TrustResponse> {
+        match self {
+            DeviceLink::Http(c) => c.trust(replace).await,
+            DeviceLink::Broker(b) => {
+                let Some(signer) = &b.signer else {
+                    return Err(FleetError::BadInput("this console has no signing key to pin".into()));
+                };
+                let request = TrustRequest { console_key: signer.public_key_hex(), replace };
+                b.call(BrokerCommand::Trust { request }, QUICK_REPLY, &|_| {}).await
+            }
         }
     }
 

@@ -11,7 +11,11 @@
 //! - the broker killed and restarted mid-rollout leaves no device
 //!   half-installed and the rollout completes (bounded waits);
 //! - the engine (the GUI's path) routes devices it found on the broker
-//!   through it, and its rollout job completes.
+//!   through it, pins its model-signing key on one at pairing through the
+//!   broker, and its rollout job completes;
+//! - pairing a broker-only device pins the console's key with the `trust`
+//!   command (a wrong token is refused); unsigned activations are then
+//!   refused and the console's signed rollout goes live.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed setup step should panic
 
@@ -24,9 +28,10 @@ use edgefleet_agent::{AgentConfig, AgentHandle, BrokerConfig, spawn};
 use edgefleet_core::{Device, DeviceType};
 use edgefleet_fleet::discovery::mqtt::{BrokerSpec, BrokerWatch};
 use edgefleet_fleet::engine::Route;
+use edgefleet_fleet::model_signing::ModelSigner;
 use edgefleet_fleet::{
-    AgentClient, Command, Directory, EngineConfig, Event, FleetEngine, JobState, RolloutPlan, RolloutRequest,
-    StepProgress, StepState, http_client, rollout, rollout_job, run_rollout,
+    AgentClient, Command, Directory, EngineConfig, Event, FleetEngine, FleetError, JobState, RolloutPlan,
+    RolloutRequest, StepProgress, StepState, http_client, rollout, rollout_job, run_rollout,
 };
 use edgefleet_store::Store;
 use mosquitto::Mosquitto;
@@ -268,10 +273,13 @@ fn the_engine_rolls_out_to_devices_it_found_on_the_broker() {
         ["eng-0", "eng-1"].iter().zip(&dirs).map(|(id, d)| rt.block_on(agent_on(&broker.url(), id, d))).collect();
     let db = tempfile::tempdir().unwrap();
     let store = Arc::new(Mutex::new(Store::open(&db.path().join("registry.db")).unwrap()));
+    let keys = tempfile::tempdir().unwrap();
+    let signer = ModelSigner::load_or_create(&keys.path().join("console.key")).unwrap();
     let config = EngineConfig {
         mdns: false,
         default_token: Some(TOKEN.into()),
         store: Some(store.clone()),
+        signer: Some(signer.clone()),
         ..EngineConfig::default()
     };
     let engine = FleetEngine::start(config, || {}).unwrap();
@@ -289,6 +297,25 @@ fn the_engine_rolls_out_to_devices_it_found_on_the_broker() {
     for a in &agents {
         assert_eq!(engine.directory().route(&a.device_id), Some(Route::Broker));
     }
+    // Pairing (the GUI's Pair) pins this console's key on eng-0 through the
+    // broker (its HTTP address made dead first, so HTTP would fail); the
+    // signed rollout below still reaches it.
+    engine.directory().insert("eng-0", dead_addr(), Some(TOKEN.into()));
+    engine.send(Command::Pair { device_id: "eng-0".into(), token: TOKEN.into(), fingerprint: None }).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut pinned = None;
+    while pinned.is_none() && Instant::now() < deadline {
+        if let Some(Event::Log(e)) = engine.recv_timeout(Duration::from_millis(50))
+            && e.message.starts_with("eng-0:")
+            && e.message.contains("console's")
+        {
+            pinned = Some(e.message);
+        }
+    }
+    let pinned = pinned.expect("a log line on pinning the console key on eng-0");
+    assert!(pinned.contains("runs only models signed by it"), "{pinned}");
+    let kept = std::fs::read_to_string(dirs[0].path().join("console_key.ed25519")).unwrap();
+    assert_eq!(kept.trim(), signer.public_key_hex());
     let req = RolloutRequest::for_file(mlp_path(), vec!["eng-0".into(), "eng-1".into()], RolloutPlan::default());
     engine
         .send(Command::Job { id: edgefleet_fleet::JobId(1), title: "roll out".into(), run: rollout_job(req) })
@@ -390,25 +417,26 @@ fn a_second_console_records_the_first_ones_rollout_progress() {
     broker.kill();
 }
 
-/// An agent that pinned this console's model-signing key: a rollout through
-/// the broker carries the signature on its activation and the version goes
-/// live; the same rollout from a console without the key is refused at
-/// activation, and the signed version keeps serving.
+/// Pairing a device reached only through the broker pins this console's
+/// model-signing key through it (the `trust` command; the directory's HTTP
+/// address for the device is dead): a wrong token's `trust` is refused and
+/// pins nothing (an unsigned version still goes live), the right one pins,
+/// the same key again is accepted and another console's key needs the
+/// deliberate replace. From then on an unsigned rollout through the broker
+/// is refused at activation (the version before keeps serving) and this
+/// console's signed one goes live.
 #[test]
-fn broker_activations_carry_the_consoles_model_signature() {
+fn broker_pairing_pins_the_console_key_and_activations_carry_its_signature() {
     let Some(broker) = Mosquitto::start() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let agent = rt.block_on(agent_on(&broker.url(), "signed-cam", &dir));
     let keys = tempfile::tempdir().unwrap();
-    let signer = edgefleet_fleet::model_signing::ModelSigner::load_or_create(&keys.path().join("console.key")).unwrap();
+    let signer = ModelSigner::load_or_create(&keys.path().join("console.key")).unwrap();
     let files = tempfile::tempdir().unwrap();
+    let v0 = padded_model(files.path(), "digits_v0.onnx", 2048, 0);
     let v2 = padded_model(files.path(), "digits_v2.onnx", 4096, 2);
     rt.block_on(async {
-        // Pairing pins the console's key on the agent (here over its HTTP API).
-        let client =
-            AgentClient::new(http_client().unwrap(), agent.addr, Some(TOKEN.into())).with_signer(Some(signer.clone()));
-        assert!(client.trust(false).await.unwrap().require_signed);
         let watch = BrokerWatch::start(&BrokerSpec::new(&broker.url(), FLEET).unwrap(), |_| {});
         connected(&watch).await;
         let directory = broker_directory(std::slice::from_ref(&agent), &watch);
@@ -421,9 +449,33 @@ fn broker_activations_carry_the_consoles_model_signature() {
             };
             run_rollout(common::memory_store(), directory, req, Arc::new(|_| {}))
         };
+
+        directory.set_signer(Some(signer.clone()));
+        let link = directory.link("signed-cam").unwrap();
+        assert!(link.is_broker());
+        match link.clone().with_token(Some("not-the-token".into())).trust(false).await {
+            Err(FleetError::Agent { status: 401, .. }) => {}
+            other => panic!("a wrong token's trust command was not refused: {other:?}"),
+        }
+        directory.set_signer(None);
+        let before = rollout(directory.clone(), v0.clone(), "0").await.unwrap();
+        assert_eq!(before.state, "done", "nothing pinned yet: an unsigned version goes live: {before:?}");
+
+        let pinned = link.trust(false).await.unwrap();
+        assert!(pinned.require_signed);
+        assert_eq!(pinned.console_key, signer.public_key_hex());
+        assert!(link.trust(false).await.unwrap().require_signed, "the same key again is accepted");
+        directory.set_signer(Some(ModelSigner::load_or_create(&keys.path().join("other.key")).unwrap()));
+        match directory.link("signed-cam").unwrap().trust(false).await {
+            Err(FleetError::Agent { status: 409, .. }) => {}
+            other => panic!("another console's key replaced the pinned one without replace: {other:?}"),
+        }
+
+        directory.set_signer(None);
         let unsigned = rollout(directory.clone(), v2.clone(), "2").await.unwrap();
         assert_ne!(unsigned.state, "done", "an unsigned activation is refused: {unsigned:?}");
         assert!(format!("{unsigned:?}").contains("not signed by the console"), "{unsigned:?}");
+        assert_eq!(active(&agent, "digits").await.map(|a| a.0).as_deref(), Some("0"), "the old version serves");
         directory.set_signer(Some(signer.clone()));
         let signed = rollout(directory.clone(), mlp_path(), "1").await.unwrap();
         assert_eq!(signed.state, "done", "{signed:?}");

@@ -53,13 +53,14 @@ impl Engine {
     }
 
     /// Pin this console's model-signing key on a device just paired (with
-    /// `token`, over its pinned key); the outcome goes to the log.
+    /// `token`, over its pinned key, or through the broker for a device
+    /// found there); the outcome goes to the log.
     pub(super) fn spawn_trust(&self, device_id: &str, token: &str) {
-        let Some(client) = self.directory.client(device_id) else { return };
+        let Some(link) = self.directory.link(device_id) else { return };
         if self.config.signer.is_none() {
             return;
         }
-        let client = client.with_token(Some(token.to_owned()));
+        let client = link.with_token(Some(token.to_owned()));
         let (sink, id) = (self.sink.clone(), device_id.to_owned());
         tokio::spawn(async move {
             match client.trust(false).await {
