@@ -3,7 +3,8 @@
 //! records it in the SQLite registry as found via `mqtt`, `edgefleet
 //! devices` lists it so, `edgefleet broker-cmd` rolls its model back
 //! through the broker (with the token; a wrong one is refused) and deploys
-//! a file the agent pulls from the CLI.
+//! a file the agent pulls from the CLI; `edgefleet pair --broker` pins the
+//! console's key through the broker, turning on signed models.
 
 #![allow(clippy::unwrap_used)] // test code: a failure should panic
 
@@ -195,4 +196,73 @@ async fn deploy_with_a_canary_and_rollback_go_through_the_broker() {
     for a in agents {
         a.shutdown().await;
     }
+}
+
+/// `edgefleet pair ID --broker …` pairs a device the console reaches only
+/// through the broker (its registry address made dead): a wrong token is
+/// refused and nothing stored; the right one is stored and this console's
+/// key pinned through the broker, after which an unsigned activation
+/// through the broker is refused and the console's own deploy goes live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pair_through_the_broker_turns_on_signed_models() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::new("far-signed", DeviceType::SmartCamera, 4, 2048, 16.0);
+    let mut config = AgentConfig::new(device, dir.path().join("agent"));
+    config.token = Some(TOKEN.into());
+    config.broker = Some(BrokerConfig::new(broker.url().parse().unwrap(), FLEET));
+    let agent = spawn(config).await.unwrap();
+    let db = dir.path().join("console.db");
+    let url = broker.url();
+    let broker_args = ["--broker", url.as_str(), "--fleet", FLEET];
+    let scan = edgefleet(&db, TOKEN)
+        .args(["scan", "--no-mdns", "--expect", "1", "--timeout-ms", "10000", "--json"])
+        .args(broker_args)
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&scan)[0]["source"], "mqtt");
+    {
+        let store = edgefleet_store::Store::open(&db).unwrap();
+        let mut rec = store.get_device("far-signed").unwrap().unwrap();
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        rec.port = Some(dead.port());
+        store.upsert_device(&rec).unwrap();
+    }
+    let pair = |token: &str| edgefleet(&db, token).args(["pair", "far-signed"]).args(broker_args).output().unwrap();
+    let over_http = edgefleet(&db, TOKEN).args(["pair", "far-signed", "--yes"]).output().unwrap();
+    assert!(!over_http.status.success(), "the registry address answers: {over_http:?}");
+    let wrong = pair("not-the-token");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("refused the token"), "{wrong:?}");
+    assert!(!dir.path().join("agent/console_key.ed25519").exists(), "a wrong token pinned a key");
+    let paired = pair(TOKEN);
+    let said = String::from_utf8_lossy(&paired.stdout);
+    assert!(paired.status.success() && said.contains("runs only models signed by this console"), "{paired:?}");
+    assert!(dir.path().join("agent/console_key.ed25519").exists());
+
+    // An unsigned version (uploaded by the test over the agent's own HTTP
+    // API) is refused through the broker; the console's deploy goes live.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/mlp_digits.onnx");
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&model).unwrap()));
+    let client = AgentClient::new(http_client().unwrap(), agent.addr, Some(TOKEN.into()));
+    client.upload_model("digits", "unsigned", &model, &sha, |_, _| {}).await.unwrap();
+    let refused = edgefleet(&db, TOKEN)
+        .args(["broker-cmd", "--device-id", "far-signed"])
+        .args(broker_args)
+        .args(["activate", "digits", "unsigned"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("unsigned_model"), "{refused:?}");
+    let deployed = edgefleet(&db, TOKEN)
+        .arg("deploy")
+        .arg(&model)
+        .args(["--name", "digits", "--version", "1", "--to", "far-signed", "--json", "--wait-for-device-s", "20"])
+        .args(broker_args)
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&deployed)["state"], "done");
+    let models = client.models().await.unwrap().models;
+    assert_eq!(models.iter().find(|m| m.active).map(|m| m.version.as_str()), Some("1"));
+    agent.shutdown().await;
 }

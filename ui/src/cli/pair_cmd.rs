@@ -2,12 +2,15 @@
 //! proves over TLS, show it (or compare it with `--expect-fingerprint`),
 //! check the token with exactly that key, then store token and key
 //! together; from then on the device is reached only over TLS with that
-//! key. `edgefleet unpair DEVICE_ID`: forget both.
+//! key. With `--broker URL --fleet NAME` a device found through that broker
+//! is paired through it instead (the token checked with a `models` command,
+//! this console's key pinned with `trust`): for a device the console cannot
+//! reach over HTTP. `edgefleet unpair DEVICE_ID`: forget both.
 
 use super::GlobalArgs;
 use super::store_args::open_store;
 use crate::bad_input;
-use edgefleet_fleet::{AgentClient, http_client};
+use edgefleet_fleet::{AgentClient, FleetError, http_client};
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 
@@ -27,6 +30,10 @@ pub struct PairArgs {
     /// (it then runs only models signed by this console).
     #[arg(long)]
     pub replace_console_key: bool,
+    /// Pair a device found through this broker through it (it proves no
+    /// key there: only the token is checked and this console's key pinned).
+    #[command(flatten)]
+    pub broker: super::broker_cmd::BrokerFlags,
 }
 
 /// Which key the device at `addr` proves, and the id it claims: `None` key
@@ -64,6 +71,9 @@ pub fn run(global: &GlobalArgs, args: PairArgs) -> anyhow::Result<()> {
     let Some(rec) = store.get_device(&args.device_id)? else {
         bad_input!("{} is not in the registry: find it first with `edgefleet scan` or `edgefleet add`", args.device_id)
     };
+    if args.broker.broker.is_some() {
+        return pair_through_broker(global, &args, &store, token);
+    }
     let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else {
         bad_input!("{} has no known address: run `edgefleet scan` or `edgefleet add HOST:PORT`", args.device_id)
     };
@@ -117,18 +127,62 @@ pub fn run(global: &GlobalArgs, args: PairArgs) -> anyhow::Result<()> {
     // activates only models this console signed.
     let signer = super::store_args::open_signer(global)?;
     let trust = rt.block_on(client.with_signer(Some(signer)).trust(args.replace_console_key));
+    finish(&store, &args.device_id, detail, trust)
+}
+
+/// Record and say how pinning this console's key went.
+fn finish(
+    store: &edgefleet_store::Store,
+    device_id: &str,
+    detail: String,
+    trust: Result<edgefleet_core::wire::TrustResponse, FleetError>,
+) -> anyhow::Result<()> {
     let detail = match trust {
         Ok(r) if r.require_signed => format!("{detail}; it runs only models signed by this console"),
         Ok(_) => format!("{detail}; console key pinned (the agent allows unsigned models)"),
         Err(e) if e.status() == Some(409) => bad_input!(
-            "{} trusts another console's model-signing key; pass --replace-console-key to replace it ({detail})",
-            args.device_id
+            "{device_id} trusts another console's model-signing key; pass --replace-console-key to replace it ({detail})"
         ),
         Err(e) => anyhow::bail!("{detail}, but the console key could not be pinned: {e}"),
     };
-    store.audit(edgefleet_fleet::now_ms(), "device.paired", &args.device_id, &detail)?;
-    println!("paired {}: {detail}", args.device_id);
+    store.audit(edgefleet_fleet::now_ms(), "device.paired", device_id, &detail)?;
+    println!("paired {device_id}: {detail}");
     Ok(())
+}
+
+/// Pair a device found through the broker, through it: the token must be
+/// accepted (a `models` command) before it is stored, then this console's
+/// model-signing key is pinned with a `trust` command. The broker relays
+/// whatever a device says, so no device key is proven or pinned here.
+fn pair_through_broker(
+    global: &GlobalArgs,
+    args: &PairArgs,
+    store: &edgefleet_store::Store,
+    token: &str,
+) -> anyhow::Result<()> {
+    let id = &args.device_id;
+    if args.expect_fingerprint.is_some() {
+        bad_input!("{id} is paired through the broker, where it proves no key: drop --expect-fingerprint");
+    }
+    let (directory, _) = super::deploy_cmd::directory_from_store(store, global)?;
+    let rt = super::runtime()?;
+    let watch = super::broker_cmd::attach(&rt, &args.broker, &directory)?;
+    let Some(link) = directory.link(id).filter(edgefleet_fleet::device_link::DeviceLink::is_broker) else {
+        bad_input!("{id} was not found through a broker (see `edgefleet devices`): pair it without --broker")
+    };
+    let link = link.with_token(Some(token.to_owned()));
+    if let Err(e) = rt.block_on(link.models()) {
+        match e.status() {
+            Some(401) => bad_input!("{id} refused the token: nothing stored"),
+            _ => anyhow::bail!("cannot check the token with {id} through the broker: {e}"),
+        }
+    }
+    store.set_token(id, token)?;
+    let trust = rt.block_on(link.trust(args.replace_console_key));
+    if let Some(w) = watch {
+        w.stop();
+    }
+    finish(store, id, "token stored (through the broker, no device key)".to_owned(), trust)
 }
 
 /// Two fingerprints are the same key: equal once separators and case are
