@@ -8,6 +8,7 @@ use edgefleet_fleet::{AgentClient, JobState, http_client};
 use edgefleet_ui::app::{App, AppConfig, UiCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use sha2::Digest as _;
 use std::time::Duration;
 use support::{drag_and_drop, harness, wait_until};
 
@@ -65,8 +66,9 @@ fn devices_appear_selecting_shows_details_and_a_drop_opens_the_fit() {
 
 /// The demo's agents serve HTTPS, each with its own key: the demo paired
 /// every device with the key it started it with (the engine's Pair, as a
-/// user's), the console reaches it only with that key, the detail shows
-/// the fingerprint, and neither plain HTTP nor another key gets an answer.
+/// user's, which also pins the demo console's model-signing key on it),
+/// the console reaches it only with that key, the detail shows the
+/// fingerprint, and neither plain HTTP nor another key gets an answer.
 #[test]
 fn demo_devices_are_paired_with_their_keys_pinned() {
     let mut h = harness(demo_app());
@@ -76,6 +78,13 @@ fn demo_devices_are_paired_with_their_keys_pinned() {
         demo.agents().iter().map(|a| (a.device_id.clone(), a.fingerprint.clone())).collect();
     wait_until(&mut h, Duration::from_secs(10), "every demo device paired with its key pinned", |app| {
         agents.iter().all(|(id, fp)| app.state.log.lines.iter().any(|l| l.message == format!("{id}: key {fp} pinned")))
+    });
+    // Pairing also pinned the demo console's model-signing key on each.
+    wait_until(&mut h, Duration::from_secs(10), "every demo device to pin the console's key", |app| {
+        agents.iter().all(|(id, _)| {
+            let said = format!("{id}: pinned this console's key; it now runs only models signed by it");
+            app.state.log.lines.iter().any(|l| l.message == said)
+        })
     });
     for (id, fp) in &agents {
         let e = h.state().state.fleet.get(id).expect("listed");
@@ -107,8 +116,22 @@ fn demo_devices_are_paired_with_their_keys_pinned() {
         .expect("the camera answers over TLS with its pinned key");
     let plain = rt.block_on(AgentClient::new(http.clone(), cam.addr, token.clone()).info());
     assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
-    let wrong = rt.block_on(AgentClient::pinned(http, cam.addr, &other.fingerprint, token).info());
+    let wrong = rt.block_on(AgentClient::pinned(http.clone(), cam.addr, &other.fingerprint, token.clone()).info());
     assert!(wrong.is_err(), "another key was trusted: {wrong:?}");
+
+    // It runs only models this demo signed: an unsigned upload (the right
+    // key and token, no signature) is refused at activation; the demo
+    // console's own client (it signs) gets the same file activated.
+    let model = support::asset("models/mlp_digits.onnx");
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&model).expect("the demo model")));
+    let unsigned = AgentClient::pinned(http, cam.addr, &cam.fingerprint, token);
+    rt.block_on(unsigned.upload_model("digits", "unsigned", &model, &sha, |_, _| {})).expect("upload");
+    let refused = rt.block_on(unsigned.activate("digits", "unsigned", None));
+    let refused = refused.expect_err("an unsigned model went live").to_string();
+    assert!(refused.contains("unsigned_model"), "refused for another reason: {refused}");
+    let console = h.state().engine().directory().client(&cam_id).expect("the camera in the directory");
+    rt.block_on(console.upload_model("digits", "signed", &model, &sha, |_, _| {})).expect("signed upload");
+    rt.block_on(console.activate("digits", "signed", None)).expect("the signed model goes live");
 }
 
 #[test]

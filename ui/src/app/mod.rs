@@ -192,6 +192,14 @@ impl App {
         if let Some(d) = &demo {
             config.engine.interfaces = vec!["lo".into()];
             config.engine.default_token = Some(d.token().to_owned());
+            // A signing key of its own, beside the demo database (as the
+            // CLI keeps one beside the registry): pairing pins it on each
+            // agent, which then runs only models this demo signed.
+            let key = edgefleet_fleet::model_signing::signing_key_path(&d.dir().join("demo.db"));
+            config.engine.signer = Some(
+                edgefleet_fleet::model_signing::ModelSigner::load_or_create(&key)
+                    .context("cannot make the demo's model-signing key")?,
+            );
             // The demo adds its own agents by address instead of browsing:
             // other programs' agents on lo (other demos use the same device
             // ids) would otherwise join its list and log, and take over its
