@@ -28,14 +28,11 @@ pub struct DemoOptions {
     pub center: (f64, f64),
     /// Rows (CSV: features, then label) to send as demo traffic; none: no traffic.
     pub traffic_csv: Option<PathBuf>,
-    /// Agents speak plain HTTP instead of HTTPS (not a command-line option:
-    /// for a test that must see the wire in clear).
-    pub plain_http: bool,
 }
 
 impl DemoOptions {
     pub fn new(count: usize) -> Self {
-        DemoOptions { count, seed: 7, center: (48.8566, 2.3522), traffic_csv: None, plain_http: false }
+        DemoOptions { count, seed: 7, center: (48.8566, 2.3522), traffic_csv: None }
     }
 }
 
@@ -81,7 +78,7 @@ impl DemoFleet {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             offload_to_edge: true,
             broker: None,
-            tls: !opts.plain_http,
+            tls: true,
         };
         let fleet = runtime.block_on(simulate(sim)).context("cannot start the simulated agents")?;
         let rows = match &opts.traffic_csv {
