@@ -10,9 +10,10 @@
 //!   (`UiCommand::AddDevice`, as the "Add device" box does), each confirmed
 //!   and then polled once a second over HTTP.
 //!
-//! The agents run in a child process (this example re-run with
-//! `--serve N URL`), each serving HTTP on 127.0.0.1 and joined to the
-//! broker, so their work is not counted in the app's frames. Frames are
+//! The broker and the agents run under a child process (this example re-run
+//! with `--serve N`; it starts Mosquitto, then N agents each serving HTTP on
+//! 127.0.0.1 and linked to the broker), so their work is not counted in the
+//! app's frames. Frames are
 //! paced like a 60 Hz display (one at most every 16.7 ms) so telemetry
 //! arrives between them as it does in the running app. For each side: the
 //! time until the app lists all N with metrics, then the median and p95 of
@@ -21,12 +22,15 @@
 //! and the CPU this process (the app and its engine) and the agents'
 //! process used meanwhile, since both share the machine's cores.
 //!
-//! `cargo run -p edgefleet --example frame_live -- [--devices 1000] [--frames 300]`
+//! `cargo run -p edgefleet --example frame_live -- [--devices 1000] [--frames 300] [--http-first]`
+//! (`--http-first`: the HTTP side runs first, to see what the order does).
 //! (the dev profile unless `--release`; say which when quoting figures).
 //!
 //! Needs `mosquitto` (scripts/install-test-deps.sh). Everything stays on
-//! 127.0.0.1, mDNS is off, and the run stops by itself; the agents' process
-//! and the broker are killed at the end, also when a step fails.
+//! 127.0.0.1, mDNS is off, and the run stops by itself. The child stops its
+//! agents and kills its broker when its stdin closes — at the end, when a
+//! step here panics, and when this process is killed — and is itself killed
+//! if it has not stopped within a bound.
 
 // A benchmark binary: a failed setup step should stop it at once.
 #![allow(clippy::unwrap_used)]
@@ -59,15 +63,24 @@ const SETTLE: Duration = Duration::from_secs(3);
 const WARMUP_FRAMES: usize = 10;
 /// Bound on the agents' process stopping once its stdin is closed.
 const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bound on the agents' shutdown in the child (below the one above, so the
+/// child still kills its broker).
+const AGENTS_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// The child: N simulated agents on 127.0.0.1 joined to the broker, not
-/// advertised, until stdin closes; one `ADDR` line each, then `ready`.
-async fn serve(count: usize, url: &str) {
+/// The child: a Mosquitto on 127.0.0.1 (`broker URL`, or `no broker`),
+/// then N simulated agents on 127.0.0.1 linked to it, not advertised, until
+/// stdin closes; one `ADDR` line each, then `ready`.
+async fn serve(count: usize) {
+    let Some(broker) = mosquitto::Mosquitto::start() else {
+        return println!("no broker");
+    };
+    let url = broker.url();
+    println!("broker {url}");
     let dir = tempfile::tempdir().unwrap();
     let opts = SimulateOptions {
         token: Some(TOKEN.into()),
@@ -82,7 +95,8 @@ async fn serve(count: usize, url: &str) {
     }
     println!("ready");
     let _ = tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await;
-    fleet.shutdown().await;
+    let _ = tokio::time::timeout(AGENTS_STOP_TIMEOUT, fleet.shutdown()).await;
+    drop(broker);
 }
 
 /// The agents' process: asked to stop (stdin closed) and killed if it has
@@ -106,17 +120,24 @@ impl Drop for AgentsProcess {
     }
 }
 
-/// Start N agents in a child process; their `host:port`s.
-fn start_agents(devices: usize, url: &str) -> (AgentsProcess, Vec<String>) {
+/// Start the broker and N agents in a child process; the broker's URL and
+/// the agents' `host:port`s (`None`: no mosquitto here).
+fn start_agents(devices: usize) -> Option<(AgentsProcess, String, Vec<String>)> {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--serve", &devices.to_string(), url])
+        .args(["--serve", &devices.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut process = AgentsProcess { child };
+    let mut lines = BufReader::new(process.child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    if first == "no broker" {
+        return None;
+    }
+    let url = first.strip_prefix("broker ").expect("the agents' process starts a broker first").to_owned();
     let mut addrs = Vec::new();
-    for line in BufReader::new(process.child.stdout.take().unwrap()).lines() {
+    for line in lines {
         let line = line.unwrap();
         if line == "ready" {
             break;
@@ -124,7 +145,7 @@ fn start_agents(devices: usize, url: &str) -> (AgentsProcess, Vec<String>) {
         addrs.push(line);
     }
     assert_eq!(addrs.len(), devices, "the child started every agent");
-    (process, addrs)
+    Some((process, url, addrs))
 }
 
 /// One whole frame of the app (`run_ui` + tessellation), ms.
@@ -243,20 +264,16 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         let count: usize = args[i + 1].parse().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        return rt.block_on(serve(count, &args[i + 2]));
+        return rt.block_on(serve(count));
     }
     let devices = arg("--devices", 1000).clamp(1, 5000) as usize;
     let frames = arg("--frames", 300).clamp(20, 3000) as usize;
     let profile = if cfg!(debug_assertions) { "dev (debug assertions on)" } else { "release" };
-    // Declared before the agents so it is dropped (killed) after them.
-    let Some(broker) = mosquitto::Mosquitto::start() else { return };
-
     let agents_started = Instant::now();
-    let (agents, addrs) = start_agents(devices, &broker.url());
+    let Some((agents, url, addrs)) = start_agents(devices) else { return };
     println!(
-        "frame_live: {devices} simulated agents (one child process, 127.0.0.1, mDNS off) up in {:.1} s, all joined to mosquitto at {}",
+        "frame_live: {devices} simulated agents (one child process, 127.0.0.1, mDNS off) up in {:.1} s, each linked to mosquitto at {url}",
         agents_started.elapsed().as_secs_f64(),
-        broker.url()
     );
     println!(
         "profile {profile}; screen {}×{}; {frames} timed frames per tab after {WARMUP_FRAMES} untimed, one at most every {:.1} ms",
@@ -265,18 +282,28 @@ fn main() {
         FRAME_INTERVAL.as_secs_f64() * 1e3
     );
 
-    let settings = BrokerSettings { url: broker.url(), fleet_name: FLEET.into(), ..BrokerSettings::default() };
+    let settings = BrokerSettings { url, fleet_name: FLEET.into(), ..BrokerSettings::default() };
     let pid = agents.child.id().to_string();
-    let via_broker = side(devices, frames, &pid, |app| app.push_command(UiCommand::SetBroker(settings)));
-    let via_http = side(devices, frames, &pid, |app| {
-        for addr in &addrs {
-            app.push_command(UiCommand::AddDevice { addr: addr.clone() });
-        }
-    });
+    let broker_side = || side(devices, frames, &pid, |app| app.push_command(UiCommand::SetBroker(settings)));
+    let http_side = || {
+        side(devices, frames, &pid, |app| {
+            for addr in &addrs {
+                app.push_command(UiCommand::AddDevice { addr: addr.clone() });
+            }
+        })
+    };
+    let http_first = args.iter().any(|a| a == "--http-first");
+    let (via_broker, via_http) = if http_first {
+        let h = http_side();
+        (broker_side(), h)
+    } else {
+        let b = broker_side();
+        (b, http_side())
+    };
     drop(agents);
-    drop(broker);
 
-    println!("\nthe app's frame with {devices} live devices (measured in this run)");
+    let order = if http_first { "HTTP side first" } else { "broker side first" };
+    println!("\nthe app's frame with {devices} live devices (measured in this run, {order})");
     println!("{:<40} {:>14} {:>14} {:>14}", "", "broker (MQTT)", "HTTP (ref.)", "broker / HTTP");
     let row = |name: &str, b: f64, h: f64, unit: &str| {
         println!("{name:<40} {:>11.2} {unit:<2} {:>11.2} {unit:<2} {:>14.2}", b, h, b / h.max(1e-9));
