@@ -92,12 +92,18 @@ pub async fn sweep_with_progress(
     let total = targets.len();
     let mut probes = futures_util::stream::iter(targets)
         .map(|addr| {
-            // HTTPS agents and `--insecure-http` ones, asked at once (no token).
+            // HTTPS agents, then `--insecure-http` ones (no token). Most swept
+            // ports are closed: one bare connect tells, so a closed port costs
+            // one connection attempt, not one per protocol, and the probes in
+            // flight stay at `concurrency` connections.
             let tls = AgentClient::tls_probe(http.clone(), addr).timeout(timeout);
             let plain = AgentClient::new(http.clone(), addr, None).timeout(timeout);
             async move {
-                let (over_tls, over_plain) = tokio::join!(tls.health(), plain.health());
-                (over_tls.is_ok() || over_plain.is_ok()).then_some(addr)
+                let open = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await;
+                if !matches!(open, Ok(Ok(_))) {
+                    return None;
+                }
+                if tls.health().await.is_ok() || plain.health().await.is_ok() { Some(addr) } else { None }
             }
         })
         .buffer_unordered(concurrency.max(1));
