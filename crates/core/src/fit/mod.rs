@@ -47,6 +47,7 @@ mod explain;
 pub(crate) mod factors;
 #[cfg(test)]
 mod fixtures;
+mod memory_calibration;
 mod report;
 
 pub use calibrate::{CalibrateError, calibrate, calibrate_from_benchmark};
