@@ -288,3 +288,115 @@ async fn deploy_sets_the_offload_threshold_and_latency_sla_on_the_agent() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     a.shutdown().await;
 }
+
+/// `edgefleet place` in a child process, off the runtime's threads (the
+/// agents and the load run on them meanwhile).
+async fn place(db: &Path, args: &[&str]) -> Output {
+    let mut cmd = edgefleet(db);
+    cmd.arg("place").args(args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run edgefleet place")).await.expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn place_weighs_what_each_device_serves_now_and_reports_unreachable_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("console.db");
+    let busy = agent(dir.path(), Device::new("live-busy", DeviceType::EdgeServer, 2, 8_192, 32.0)).await;
+    let gone = agent(dir.path(), Device::new("live-gone", DeviceType::EdgeServer, 2, 8_192, 32.0)).await;
+    add(&db, &busy);
+    add(&db, &gone);
+    // Registered, then stopped: its port refuses connections.
+    gone.shutdown().await;
+    let out = edgefleet(&db).arg("import").arg(asset("mlp_digits.onnx")).output().expect("import");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = edgefleet(&db)
+        .arg("deploy")
+        .arg(asset("cnn_digits.onnx"))
+        .args(["--to", "live-busy", "--name", "load"])
+        .output()
+        .expect("run edgefleet deploy");
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Real requests on the busy device: two callers sending batches of 16
+    // rows back to back, until told to stop (60 s at most).
+    let client = edgefleet_fleet::AgentClient::new(
+        edgefleet_fleet::http_client().expect("http"),
+        busy.addr,
+        Some(TOKEN.to_owned()),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for _ in 0..2 {
+        let (client, stop) = (client.clone(), stop.clone());
+        callers.push(tokio::spawn(async move {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut served = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < until {
+                if client.predict("load", vec![vec![0.5f32; 64]; 16]).await.is_ok() {
+                    served += 1;
+                }
+            }
+            served
+        }));
+    }
+    // Wait until its metrics show the load (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let m = client.metrics().await.expect("GET /v1/metrics");
+        if edgefleet_fleet::base_utilisation(&m) > 0.02 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the load never showed in the metrics: {m:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Live: the busy device's load is in the plan, the stopped one is left
+    // out with why.
+    let live = json(&place(&db, &["--json", "--model", "mlp_digits", "--rate", "mlp_digits=2"]).await);
+    let offline = json(
+        &place(
+            &db,
+            &["--json", "--offline", "--device-id", "live-busy", "--model", "mlp_digits", "--rate", "mlp_digits=2"],
+        )
+        .await,
+    );
+    let shown = place(&db, &["--model", "mlp_digits", "--rate", "mlp_digits=2"]).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in callers {
+        assert!(c.await.expect("caller") > 0, "the load was served");
+    }
+
+    let left_out = live["devices_left_out"].as_array().expect("devices_left_out");
+    assert_eq!(left_out.len(), 1, "{live}");
+    assert_eq!(left_out[0]["device_id"], "live-gone");
+    assert!(left_out[0]["reason"].as_str().is_some_and(|r| r.starts_with("unreachable: ")), "{live}");
+    let devices = live["devices"].as_array().expect("devices");
+    assert_eq!(devices.len(), 1, "only the device that answered is placed on: {live}");
+    let load = &live["live_load"][0];
+    assert_eq!(load["device_id"], "live-busy");
+    assert_eq!(load["polled"], true);
+    assert!(load["request_rate_per_s"].as_f64().is_some_and(|r| r > 0.0), "{load}");
+    let base = load["base_utilisation"].as_f64().expect("base utilisation");
+    assert!(base > 0.02, "{load}");
+    assert_eq!(offline["live_load"][0]["polled"], false, "{offline}");
+    assert_eq!(offline["live_load"][0]["base_utilisation"], 0.0, "{offline}");
+
+    // The queue: M/M/1 latency ÷ service = 1 / (1 − ρ). Live, ρ holds what
+    // the device already serves; offline only the model's own rate.
+    let ratio = |plan: &serde_json::Value| {
+        let c = plan["choices"].as_array().and_then(|c| c.first()).unwrap_or_else(|| panic!("placed: {plan}"));
+        c["queued_latency_ms"].as_f64().unwrap() / c["latency_ms"].as_f64().unwrap()
+    };
+    let (live_ratio, offline_ratio) = (ratio(&live), ratio(&offline));
+    let live_rho = live["devices"][0]["utilisation"].as_f64().unwrap();
+    let offline_rho = offline["devices"][0]["utilisation"].as_f64().unwrap();
+    assert!(live_rho >= offline_rho + base * 0.5, "live ρ {live_rho} vs offline {offline_rho}, base {base}");
+    assert!((live_ratio - 1.0 / (1.0 - live_rho)).abs() < 1e-6, "{live}");
+    assert!(live_ratio > offline_ratio, "the live load lengthens the queue: {live_ratio} vs {offline_ratio}");
+
+    let shown_text = text(&shown);
+    assert!(shown.status.success(), "{shown_text}");
+    assert!(shown_text.contains("live-gone") && shown_text.contains("LEFT OUT: unreachable:"), "{shown_text}");
+    assert!(shown_text.contains("busy already at"), "{shown_text}");
+    busy.shutdown().await;
+}

@@ -46,6 +46,8 @@ pub use placement_plan::{
     PlacementPlan, PlanChoice, PlanModel, PlanSettings, PlanUnplaced, base_utilisation, deploy_plan, plan_placement,
 };
 pub mod library;
+pub mod live_load;
+pub use live_load::{LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, poll_live_loads};
 pub mod measure;
 pub mod operating_point;
 pub mod placement_plan;

@@ -3,6 +3,16 @@
 //! under each device's memory, the heuristic checked against the exact
 //! search when small), each choice with its reason and cost, the models
 //! left out with why; `--deploy` starts the plan's rollouts.
+//!
+//! Each device is first asked what it serves now (`GET /v1/info` and
+//! `/v1/metrics`, at most [`LIVE_POLL_CONCURRENCY`] at once, each within
+//! [`LIVE_POLL_TIMEOUT`]): its live free memory, storage and CPU load, and
+//! the utilisation its current requests already take, are what the plan
+//! weighs — the inputs the GUI's "Plan placement" takes from its poller. A
+//! device that does not answer is left out of the plan and listed with
+//! why: a plan for it would rest on a load nobody measured, and deploying
+//! there would fail. `--offline` plans from the registry alone, as if every
+//! device served nothing.
 
 use super::GlobalArgs;
 use super::deploy_cmd::directory_from_store;
@@ -10,8 +20,13 @@ use super::store_args::open_store;
 use crate::bad_input;
 use anyhow::Context;
 use edgefleet_core::FitConfig;
-use edgefleet_fleet::{PlacementPlan, PlanModel, PlanSettings, RolloutPlan, deploy_plan, plan_placement};
-use edgefleet_store::Store;
+use edgefleet_fleet::{
+    AgentClient, LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, PlacementPlan, PlanModel, PlanSettings,
+    RolloutPlan, deploy_plan, http_client, plan_placement, poll_live_loads,
+};
+use edgefleet_store::{DeviceRecord, Store};
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +51,11 @@ pub struct PlaceArgs {
     /// default 0). A unit of cost counts as 1 ms of latency at priority 1.
     #[arg(long = "device-cost", value_name = "ID=COST")]
     pub device_costs: Vec<String>,
+    /// Plan from the registry alone, without asking the devices what they
+    /// serve now: every device is taken as serving nothing, with its last
+    /// known free memory and storage.
+    #[arg(long)]
+    pub offline: bool,
     /// Start the plan's rollouts (one per placed model) once it is printed.
     #[arg(long)]
     pub deploy: bool,
@@ -113,20 +133,34 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
         m.rate_per_s = rate;
     }
     let registry = store.list_devices()?;
-    let devices: Vec<_> = if args.device_ids.is_empty() {
-        registry.into_iter().map(|r| r.device).collect()
+    let records: Vec<DeviceRecord> = if args.device_ids.is_empty() {
+        registry
     } else {
         let mut out = Vec::new();
         for id in &args.device_ids {
             match registry.iter().find(|r| &r.device.device_id == id) {
-                Some(r) => out.push(r.device.clone()),
+                Some(r) => out.push(r.clone()),
                 None => bad_input!("no device `{id}` in the registry: run `edgefleet devices` to list them"),
             }
         }
         out
     };
-    if devices.is_empty() {
+    if records.is_empty() {
         bad_input!("the registry has no devices: run `edgefleet scan` or `edgefleet add` first");
+    }
+    let (devices, live, left_out) = if args.offline {
+        let devices: Vec<_> = records.into_iter().map(|r| r.device).collect();
+        let live = devices.iter().map(|d| DeviceLoad::offline(&d.device_id)).collect();
+        (devices, live, Vec::new())
+    } else {
+        live_devices(&store, global, &records)?
+    };
+    if devices.is_empty() {
+        let why: Vec<String> = left_out.iter().map(|d| format!("{} ({})", d.device_id, d.reason)).collect();
+        anyhow::bail!(
+            "no device answered, nothing to place on: {}; `--offline` plans from the registry",
+            why.join("; ")
+        );
     }
     let mut device_cost_per_hour = vec![0.0; devices.len()];
     for c in &args.device_costs {
@@ -139,16 +173,20 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
     if !(args.energy_price.is_finite() && args.energy_price >= 0.0) {
         bad_input!("--energy-price must be a number ≥ 0, got {}", args.energy_price);
     }
-    let settings =
-        PlanSettings { energy_price_per_kwh: args.energy_price, device_cost_per_hour, base_utilisation: Vec::new() };
+    let settings = PlanSettings {
+        energy_price_per_kwh: args.energy_price,
+        device_cost_per_hour,
+        base_utilisation: live.iter().map(|l| l.base_utilisation).collect(),
+    };
     let plan = plan_placement(Some(&store), &models, &devices, &settings, &FitConfig::default())
         .map_err(super::deploy_cmd::classify)?;
+    let shown = PlaceOutput { plan: &plan, live_load: &live, devices_left_out: &left_out };
     if args.json && !args.deploy {
-        println!("{}", serde_json::to_string_pretty(&plan).context("cannot encode the plan")?);
+        println!("{}", serde_json::to_string_pretty(&shown).context("cannot encode the plan")?);
         return Ok(());
     }
     if !args.json {
-        print_plan(&plan);
+        print_plan(&shown);
     }
     if args.deploy {
         let (directory, _) = directory_from_store(&store, global)?;
@@ -175,7 +213,7 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|(m, r)| serde_json::json!({"model": m, "outcome": r.as_ref().ok(), "error": r.as_ref().err()}))
                 .collect();
-            println!("{}", serde_json::json!({"plan": plan, "deployments": outcomes}));
+            println!("{}", serde_json::json!({"plan": shown, "deployments": outcomes}));
         }
         if failed > 0 {
             anyhow::bail!("{failed} of {} rollouts did not finish", results.len());
@@ -184,7 +222,96 @@ pub fn run(global: &GlobalArgs, args: PlaceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_plan(plan: &PlacementPlan) {
+/// What the plan was made from, per device: its live load or why it has none.
+#[derive(Debug, Serialize)]
+struct DeviceLoad {
+    device_id: String,
+    /// `true`: the device answered and its live state was used; `false`:
+    /// `--offline`, the registry's state and no load.
+    polled: bool,
+    /// Requests per second it served when asked.
+    request_rate_per_s: Option<f64>,
+    /// Its inference thread's utilisation by those requests.
+    base_utilisation: f64,
+    rtt_ms: Option<f64>,
+}
+
+impl DeviceLoad {
+    fn offline(device_id: &str) -> Self {
+        DeviceLoad {
+            device_id: device_id.to_owned(),
+            polled: false,
+            request_rate_per_s: None,
+            base_utilisation: 0.0,
+            rtt_ms: None,
+        }
+    }
+
+    fn live(l: &LiveLoad) -> Self {
+        DeviceLoad {
+            device_id: l.device.device_id.clone(),
+            polled: true,
+            request_rate_per_s: Some(l.request_rate_per_s),
+            base_utilisation: l.base_utilisation,
+            rtt_ms: Some(l.rtt_ms),
+        }
+    }
+}
+
+/// A device left out of the plan, and why.
+#[derive(Debug, Serialize)]
+struct DeviceLeftOut {
+    device_id: String,
+    reason: String,
+}
+
+/// The plan as printed: its own fields, then what it was made from.
+#[derive(Serialize)]
+struct PlaceOutput<'a> {
+    #[serde(flatten)]
+    plan: &'a PlacementPlan,
+    live_load: &'a [DeviceLoad],
+    devices_left_out: &'a [DeviceLeftOut],
+}
+
+/// A client for a registered device's HTTP API (`None`: no usable address).
+fn client_for(store: &Store, global: &GlobalArgs, rec: &DeviceRecord) -> anyhow::Result<Option<AgentClient>> {
+    let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else { return Ok(None) };
+    let Ok(ip) = address.parse::<IpAddr>() else { return Ok(None) };
+    let id = &rec.device.device_id;
+    let token = store.token(id)?.or_else(|| global.token.clone());
+    let pin = store.key_fingerprint(id)?;
+    Ok(Some(AgentClient::for_device(http_client()?, SocketAddr::new(ip, port), pin.as_deref(), token)))
+}
+
+/// Ask every device what it serves now: those that answer with their live
+/// state and load, those that do not left out with why.
+fn live_devices(
+    store: &Store,
+    global: &GlobalArgs,
+    records: &[DeviceRecord],
+) -> anyhow::Result<(Vec<edgefleet_core::Device>, Vec<DeviceLoad>, Vec<DeviceLeftOut>)> {
+    let mut targets = Vec::with_capacity(records.len());
+    for rec in records {
+        targets.push((rec.device.clone(), client_for(store, global, rec)?));
+    }
+    let rt = super::runtime()?;
+    let answers = rt.block_on(poll_live_loads(targets, LIVE_POLL_TIMEOUT, LIVE_POLL_CONCURRENCY));
+    let (mut devices, mut live, mut left_out) = (Vec::new(), Vec::new(), Vec::new());
+    for (device, answer) in answers {
+        match answer {
+            Ok(l) => {
+                live.push(DeviceLoad::live(&l));
+                devices.push(l.device);
+            }
+            Err(e) => left_out.push(DeviceLeftOut { device_id: device.device_id, reason: format!("unreachable: {e}") }),
+        }
+    }
+    Ok((devices, live, left_out))
+}
+
+fn print_plan(shown: &PlaceOutput<'_>) {
+    let plan = shown.plan;
     println!(
         "placement ({}): total cost {:.3} (Σ queued latency ms × priority + energy and device cost per hour)",
         plan.method, plan.total_cost
@@ -217,8 +344,21 @@ fn print_plan(plan: &PlacementPlan) {
     for u in &plan.unplaced {
         println!("  {} NOT PLACED: {}", u.model, u.reason);
     }
-    for d in &plan.devices {
-        println!("  {:<24} {:>8.1} of {:>8.1} MB used", d.device_id, d.used_mb, d.capacity_mb);
+    for (d, l) in plan.devices.iter().zip(shown.live_load) {
+        let load = match l.request_rate_per_s {
+            Some(rate) => format!("{:.0}% busy already at {rate:.1} req/s", l.base_utilisation * 100.0),
+            None => "--offline: taken as serving nothing".to_owned(),
+        };
+        println!(
+            "  {:<24} {:>8.1} of {:>8.1} MB used, {:.0}% busy with the plan ({load})",
+            d.device_id,
+            d.used_mb,
+            d.capacity_mb,
+            d.utilisation * 100.0
+        );
+    }
+    for d in shown.devices_left_out {
+        println!("  {:<24} LEFT OUT: {}", d.device_id, d.reason);
     }
 }
 
