@@ -4,10 +4,24 @@
 //! The version benchmarked is the request's `version` (installed, active or
 //! not) or the active one. A real agent loads a fresh copy of it and
 //! reads its own resident memory (`VmRSS`) before and after loading, and
-//! the peak (`VmHWM`, reset before each batch size) while each batch runs;
-//! the figures are above the pre-load RSS, so they are what this model
-//! costs. One benchmark runs at a time, so two do not blur each other's
-//! peaks.
+//! the peak (`VmHWM`, reset after each batch size's first, plan-building
+//! call) while each batch runs; the figures are above the pre-load RSS.
+//!
+//! Resident memory undercounts in a long-running agent (freed heap is
+//! reused, so a small model may not grow it at all). When the process
+//! counts its allocations ([`crate::heap_count`], installed by the agent
+//! binary) and the runtime allocates through them (tract; ONNX Runtime
+//! takes its memory with its own `malloc`), the answer also carries the
+//! heap bytes live before and after loading, and each batch's `peak_mb` is
+//! counted on the heap: the model's growth on loading plus the peak of that
+//! batch's timed calls above the heap when they began. Plans tract built
+//! for the other batch sizes of this benchmark are thereby left out, so the
+//! figure is what serving this one batch size takes, whatever ran before.
+//!
+//! Both kinds of figure are per process: other requests (predictions,
+//! metrics) allocate meanwhile and show in them. The benchmark runs on its
+//! own blocking thread and one benchmark runs at a time, so two do not blur
+//! each other's peaks; on a busy agent the figures are upper bounds.
 //!
 //! A simulated agent pads every call to what its synthetic speed implies
 //! and reports memory from the model's profile; its answer says
@@ -15,6 +29,7 @@
 
 use crate::api_error::ApiError;
 use crate::app_state::{AppState, pad_to};
+use crate::heap_count;
 use crate::model_routes::active_model;
 use crate::model_store::ModelStoreError;
 use crate::resident_memory::{peak_mb, reset_peak, rss_mb};
@@ -25,7 +40,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use edgefleet_core::wire::{BatchLatency, BenchmarkMemory, BenchmarkRequest, BenchmarkResponse};
 use edgefleet_core::{ModelProfile, check_segment};
-use edgefleet_optimize::{OptimizeError, Runner};
+use edgefleet_optimize::{OptimizeError, Runner, RuntimeKind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -113,9 +128,16 @@ fn check_batches(runner: &Runner, batches: &[u32]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Timed calls of one batch size: the first sizes how many more fit in
-/// `budget`; each call is padded to `paced_ms` on a simulated agent and
-/// counted as the larger of its run and that.
+/// One untimed run: the first run of a batch size builds its plan, which
+/// is neither its latency nor its activations.
+fn warm_up(runner: &Runner, batch: u32, data: &[f32]) -> Result<(), OptimizeError> {
+    runner.session().run(&runner.input_shape(batch as usize), data)?;
+    Ok(())
+}
+
+/// Timed calls of one batch size (after [`warm_up`]): the first sizes how
+/// many more fit in `budget`; each call is padded to `paced_ms` on a
+/// simulated agent and counted as the larger of its run and that.
 fn time_calls(
     runner: &Runner,
     batch: u32,
@@ -125,8 +147,6 @@ fn time_calls(
     paced_ms: Option<f64>,
 ) -> Result<Vec<f64>, OptimizeError> {
     let shape = runner.input_shape(batch as usize);
-    // One untimed run: the first run of a batch size builds its plan.
-    runner.session().run(&shape, data)?;
     let mut times = Vec::new();
     let mut runs = 1;
     while times.len() < runs {
@@ -151,14 +171,24 @@ fn time_calls(
     Ok(times)
 }
 
+fn heap_mb(bytes: usize) -> f64 {
+    bytes as f64 / BYTES_PER_MB
+}
+
 fn run(state: &AppState, name: &str, version: &str, req: &BenchmarkRequest) -> Result<Measured, Failure> {
     let _one_at_a_time = BENCH_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // A fresh copy of the version, so loading it shows in the resident memory.
+    // The heap says what the model takes only if its runtime allocates there.
+    let heap_counted = heap_count::installed() && state.runtime.kind() == RuntimeKind::Tract;
+    // A fresh copy of the version, so loading it shows in the memory figures.
     let rss_before = rss_mb();
+    let heap_before = heap_counted.then(heap_count::live_bytes);
     let bytes = state.store.read_model(name, version).map_err(Failure::Store)?;
     let runner = Runner::load_bytes(state.runtime.as_ref(), &bytes)?;
     drop(bytes);
     let rss_after = rss_mb();
+    let heap_after = heap_counted.then(heap_count::live_bytes);
+    // Another thread may free more than the load took: never below zero.
+    let heap_load_mb = heap_before.zip(heap_after).map(|(b, a)| (heap_mb(a) - heap_mb(b)).max(0.0));
     check_batches(&runner, &req.batch_sizes)?;
     let budget = BENCHMARK_BUDGET / req.batch_sizes.len().max(1) as u32;
     if state.device.simulated {
@@ -170,20 +200,29 @@ fn run(state: &AppState, name: &str, version: &str, req: &BenchmarkRequest) -> R
     let mut results = Vec::new();
     for &batch in &req.batch_sizes {
         let data: Vec<f32> = (0..batch as usize * features).map(|_| rng.f32()).collect();
+        warm_up(&runner, batch, &data)?;
         let peak_known = reset_peak();
+        let heap_mark = heap_count::reset_peak();
         let times = time_calls(&runner, batch, &data, req.iterations, budget, None)?;
-        let peak = peak_mb().filter(|_| peak_known);
+        let heap_peak = heap_count::peak_bytes();
+        let rss_peak = peak_mb().filter(|_| peak_known).zip(rss_before).map(|(p, b)| (p - b).max(0.0));
+        let peak = match heap_load_mb {
+            Some(load) => Some(load + heap_mb(heap_peak.saturating_sub(heap_mark))),
+            None => rss_peak,
+        };
         results.push(BatchLatency {
             batch,
             latency_ms_p50: percentile(&times, 0.5),
             latency_ms_p90: percentile(&times, 0.9),
-            peak_mb: peak.zip(rss_before).map(|(p, b)| round3((p - b).max(0.0))),
+            peak_mb: peak.map(round3),
         });
     }
     let memory = rss_before.zip(rss_after).map(|(b, a)| BenchmarkMemory {
         rss_before_load_mb: round3(b),
         rss_after_load_mb: round3(a),
         load_mb: round3((a - b).max(0.0)),
+        heap_before_load_mb: heap_before.map(|b| round3(heap_mb(b))),
+        heap_after_load_mb: heap_after.map(|a| round3(heap_mb(a))),
     });
     Ok((results, memory))
 }
@@ -207,6 +246,7 @@ fn simulated(
     for &batch in &req.batch_sizes {
         let data = vec![0.5f32; batch as usize * features];
         let paced = state.simulated_call_ms(profile.flops_per_sample as f64 * f64::from(batch));
+        warm_up(runner, batch, &data)?;
         let times = time_calls(runner, batch, &data, req.iterations, budget, paced)?;
         let act_mb = profile.peak_activation_bytes_per_sample as f64 * f64::from(batch) / BYTES_PER_MB;
         results.push(BatchLatency {
@@ -221,6 +261,8 @@ fn simulated(
         rss_before_load_mb: used_mb,
         rss_after_load_mb: round3(used_mb + load_mb),
         load_mb: round3(load_mb),
+        heap_before_load_mb: None,
+        heap_after_load_mb: None,
     };
     Ok((results, Some(memory)))
 }

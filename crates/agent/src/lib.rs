@@ -18,6 +18,7 @@ mod device_detect;
 mod device_key;
 mod error;
 mod gflops;
+pub mod heap_count;
 mod identity;
 mod info_routes;
 mod kill_switch;
@@ -54,6 +55,7 @@ pub use device_key::{
 };
 pub use error::AgentError;
 pub use gflops::{ComputeProbe, probe_compute};
+pub use heap_count::CountingAlloc;
 pub use identity::{
     StoredToken, load_or_create_device_id, load_or_create_token, random_hex, read_token_file, token_sha256,
 };

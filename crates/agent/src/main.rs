@@ -8,6 +8,13 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// Counts heap bytes so `/v1/benchmark` reports what a model really takes
+/// (resident memory hides it when freed heap is reused). Declared here, not
+/// in the library, so the console that links the library keeps its own
+/// allocator; see `edgefleet_agent::heap_count`.
+#[global_allocator]
+static ALLOCATOR: edgefleet_agent::CountingAlloc = edgefleet_agent::CountingAlloc;
+
 /// Log to stderr. `RUST_LOG` takes full filter syntax; without it a fixed
 /// filter is built directly, so a default start does not compile
 /// `EnvFilter`'s directive regexes.

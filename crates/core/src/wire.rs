@@ -289,22 +289,55 @@ pub struct BatchLatency {
     pub batch: u32,
     pub latency_ms_p50: f64,
     pub latency_ms_p90: f64,
-    /// Peak resident memory while running this batch, above the RSS before
-    /// the model was loaded, MB (absent on older agents and where the OS
-    /// does not say).
+    /// What the model took while running this batch, MB: its growth on
+    /// loading plus the peak of this batch's calls. Counted on the heap when
+    /// the response's [`BenchmarkMemory::heap`] says so (then plans kept
+    /// for other batch sizes are left out); otherwise the peak resident
+    /// memory above the RSS before the model was loaded. Absent on older
+    /// agents and where the OS does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_mb: Option<f64>,
 }
 
-/// Memory the benchmarked model really took on the device: resident set
-/// size (`VmRSS`) around loading a fresh copy of it.
+/// Memory the benchmarked model really took on the device, around loading a
+/// fresh copy of it: the resident set size (`VmRSS`) always, and the bytes
+/// live on the heap when the agent counts its allocations (newer agent
+/// binaries). Resident memory undercounts in a long-running process — freed
+/// heap is reused, so a small model may show no growth at all — which is
+/// why the heap figures are preferred where present.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BenchmarkMemory {
     pub rss_before_load_mb: f64,
     pub rss_after_load_mb: f64,
     /// `rss_after_load_mb − rss_before_load_mb`: weights plus what the
-    /// runtime keeps per model.
+    /// runtime keeps per model, as far as resident memory shows it.
     pub load_mb: f64,
+    /// Heap bytes live before loading, MB (absent when the agent does not
+    /// count its allocations, or its runtime allocates outside them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_before_load_mb: Option<f64>,
+    /// Heap bytes live after loading, MB: the difference is what the model
+    /// really keeps (weights, plan, runtime state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_after_load_mb: Option<f64>,
+}
+
+impl BenchmarkMemory {
+    /// Whether the figures (this one's load and every batch's `peak_mb`)
+    /// were counted on the heap rather than read from resident memory.
+    pub fn heap(&self) -> bool {
+        self.heap_load_mb().is_some()
+    }
+
+    /// Heap growth on loading, MB, when counted.
+    pub fn heap_load_mb(&self) -> Option<f64> {
+        Some(self.heap_after_load_mb? - self.heap_before_load_mb?)
+    }
+
+    /// "heap" or "RSS": how the memory was measured, for people.
+    pub fn source(&self) -> &'static str {
+        if self.heap() { "heap" } else { "RSS" }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

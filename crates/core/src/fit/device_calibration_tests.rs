@@ -44,6 +44,7 @@ fn run_of(p: &ModelProfile, gflops: f64, efficiency: f64, memory: Option<(f64, f
             rss_before_load_mb: 20.0,
             rss_after_load_mb: 20.0 + weights_mb + o,
             load_mb: weights_mb + o,
+            ..Default::default()
         }),
         synthetic: false,
         convolutional: false,
