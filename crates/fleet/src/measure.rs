@@ -50,7 +50,9 @@ pub struct BatchComparison {
     pub measured_latency_ms_p50: Option<f64>,
     pub measured_latency_ms_p90: Option<f64>,
     pub estimated_memory_mb: f64,
-    /// Peak memory above the pre-load RSS the agent saw at this batch.
+    /// What the model took at this batch, MB, as the agent measured it:
+    /// counted on its heap, or the peak RSS above the pre-load RSS (see
+    /// [`MeasureOutcome::memory_source`]).
     pub measured_peak_mb: Option<f64>,
 }
 
@@ -67,6 +69,9 @@ pub struct MeasureOutcome {
     pub synthetic: bool,
     /// The model had to be uploaded (else the device already held it).
     pub uploaded: bool,
+    /// How the agent measured memory: "heap" (it counts its allocations)
+    /// or "RSS" (older agents, ONNX Runtime); none when it reported none.
+    pub memory_source: Option<&'static str>,
     pub per_batch: Vec<BatchComparison>,
     /// The estimate after calibrating with every run kept for the device.
     pub fit: Fit,
@@ -311,6 +316,7 @@ pub async fn measure_on_device(
         runtime,
         synthetic: bench.synthetic,
         uploaded: !held,
+        memory_source: bench.memory.as_ref().map(|m| m.source()),
         per_batch,
         fit: after,
         calibration,

@@ -72,12 +72,19 @@ impl App {
                         .flat_map(|r| r.results.iter())
                         .filter_map(|b| b.peak_mb.map(|mb| (b.batch, mb)))
                         .collect();
+                    let measured_memory_source = runs
+                        .iter()
+                        .filter(|r| r.model == profile.name)
+                        .filter_map(|r| r.memory.as_ref())
+                        .next_back()
+                        .map(|m| m.source());
                     BgEvent::CalibratedFit(Box::new(CalibratedFit {
                         card_id,
                         device_id,
                         fit,
                         calibration,
                         measured_peak_mb,
+                        measured_memory_source,
                     }))
                 }
                 Err(e) => {
@@ -192,6 +199,7 @@ impl App {
                             fit: outcome.fit,
                             calibration: Some(outcome.calibration),
                             measured_peak_mb,
+                            measured_memory_source: outcome.memory_source,
                         }))));
                         Ok(message)
                     }

@@ -169,7 +169,12 @@ fn per_batch_ui(ui: &mut Ui, view: &FitView) {
     headers.extend([measured_title, "Throughput (/s)", "Energy (mJ/inf)", "Memory (MB)"]);
     let peaks = !view.measured_peak_mb.is_empty();
     if peaks {
-        headers.push(if view.synthetic() { "Synthetic peak (MB)" } else { "Measured peak (MB)" });
+        headers.push(match (view.synthetic(), view.measured_memory_source) {
+            (true, _) => "Synthetic peak (MB)",
+            (false, Some("heap")) => "Measured heap peak (MB)",
+            (false, Some(_)) => "Measured RSS peak (MB)",
+            (false, None) => "Measured peak (MB)",
+        });
     }
     egui::Grid::new("fit-per-batch").striped(true).num_columns(headers.len()).spacing([14.0, 2.0]).show(ui, |ui| {
         for h in &headers {

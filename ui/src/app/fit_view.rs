@@ -21,9 +21,10 @@ pub struct FitView {
     pub estimated: Fit,
     /// What the device's kept benchmarks taught (none yet: uncalibrated).
     pub calibration: Option<DeviceCalibration>,
-    /// Peak memory above the pre-load RSS the device measured for this
-    /// model, per batch (from its kept benchmarks).
+    /// What this model took on the device per batch, MB (from its kept
+    /// benchmarks), and how it was measured ("heap" or "RSS").
     pub measured_peak_mb: BTreeMap<u32, f64>,
+    pub measured_memory_source: Option<&'static str>,
     pub profile: ModelProfile,
     /// The device as it was last seen (live free memory and load).
     pub device: Device,
@@ -61,6 +62,7 @@ impl FitView {
             estimated,
             calibration: None,
             measured_peak_mb: BTreeMap::new(),
+            measured_memory_source: None,
             profile,
             device,
             rtt_ms,
@@ -79,6 +81,7 @@ impl FitView {
         self.fit = c.fit;
         self.calibration = c.calibration;
         self.measured_peak_mb = c.measured_peak_mb;
+        self.measured_memory_source = c.measured_memory_source;
     }
 
     /// True when the figures next to the estimate came from a simulated
@@ -124,6 +127,8 @@ pub struct CalibratedFit {
     pub device_id: String,
     pub fit: Fit,
     pub calibration: Option<DeviceCalibration>,
-    /// This model's measured peak memory per batch, MB.
+    /// This model's measured peak memory per batch, MB, and how it was
+    /// measured ("heap" or "RSS").
     pub measured_peak_mb: BTreeMap<u32, f64>,
+    pub measured_memory_source: Option<&'static str>,
 }

@@ -163,10 +163,16 @@ pub fn run(global: &GlobalArgs, args: &EstimateArgs, profile: ModelProfile, id: 
 /// device, the synthetic figure, never called measured.
 fn print_batches(fit: &Fit, measurement: Option<&MeasureOutcome>, synthetic: bool) {
     let measured_label = if synthetic { "synthetic p50" } else { "measured p50" };
+    // Heap: what the agent allocated for the model; RSS: resident memory.
+    let peak_label = match measurement.and_then(|m| m.memory_source) {
+        Some("heap") if !synthetic => "heap peak MB",
+        Some(_) if !synthetic => "RSS peak MB",
+        _ => "meas. peak MB",
+    };
     println!("largest batch that fits: {}", fit.max_batch);
     println!(
         "{:>6}  {:>21}  {:>21}  {:>14}  {:>10}  {:>12}",
-        "batch", "estimate ms", "before measuring ms", measured_label, "est. MB", "meas. peak MB"
+        "batch", "estimate ms", "before measuring ms", measured_label, "est. MB", peak_label
     );
     for b in &fit.per_batch {
         let cmp = measurement.and_then(|m| m.per_batch.iter().find(|c| c.batch == b.batch));
