@@ -1,11 +1,11 @@
 //! The `--broker` flags shared by `edgefleet-agent` and its `simulate`
 //! command, and the [`BrokerConfig`] they make.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use edgefleet_agent::BrokerConfig;
+use edgefleet_agent::broker_tls::BrokerLoginArgs;
 use edgefleet_core::mqtt_wire::{BrokerAddr, check_fleet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -18,21 +18,8 @@ pub struct BrokerArgs {
     /// The fleet name on the broker (topics edgefleet/v1/FLEET/DEVICE/...).
     #[arg(long, value_name = "NAME", requires = "broker")]
     pub fleet: Option<String>,
-    /// User name for the broker.
-    #[arg(long, value_name = "USER", requires = "broker")]
-    pub broker_user: Option<String>,
-    /// File holding the broker password (its first line).
-    #[arg(long, value_name = "PATH", requires = "broker_user")]
-    pub broker_password_file: Option<PathBuf>,
-    /// The broker's CA certificate (PEM), for an mqtts:// broker.
-    #[arg(long, value_name = "PATH", requires = "broker")]
-    pub broker_ca: Option<PathBuf>,
-    /// A client certificate (PEM) to log in to the broker with.
-    #[arg(long, value_name = "PATH", requires_all = ["broker_ca", "broker_key"])]
-    pub broker_cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
-    #[arg(long, value_name = "PATH", requires = "broker_cert")]
-    pub broker_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub login: BrokerLoginArgs,
     /// Telemetry is published on the broker this often, ms.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub broker_telemetry_ms: u64,
@@ -50,23 +37,11 @@ impl BrokerArgs {
         if self.broker_keep_alive_s == 0 || self.broker_telemetry_ms < 100 {
             bail!("--broker-keep-alive-s must be at least 1 and --broker-telemetry-ms at least 100");
         }
-        let password = match &self.broker_password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().trim_end().to_owned())
-            }
-            None => None,
-        };
-        let tls = edgefleet_agent::broker_tls::tls_for(
-            addr,
-            self.broker_ca.as_deref(),
-            self.broker_cert.as_deref(),
-            self.broker_key.as_deref(),
-        )?;
+        let password = self.login.password()?;
+        let tls = self.login.tls(addr)?;
         let mut config = BrokerConfig::new(addr.clone(), fleet.clone());
         config.tls = tls;
-        config.username = self.broker_user.clone();
+        config.username = self.login.broker_user.clone();
         config.password = password;
         config.telemetry_interval = Duration::from_millis(self.broker_telemetry_ms);
         config.keep_alive = Duration::from_secs(self.broker_keep_alive_s);

@@ -3,7 +3,11 @@
 //! the workspace) that trusts the broker's CA file and, when given, logs in
 //! with a client certificate and key (brokers that map certificates to
 //! users: Mosquitto's `require_certificate`/`use_identity_as_username`).
-//! Files are PEM; each is read whole, up to [`MAX_PEM_BYTES`].
+//! Files are PEM; each is read whole, up to [`MAX_PEM_BYTES`]. Also the
+//! broker login the agent and the console share: the password file's one
+//! rule ([`read_password_file`]) and the `--broker-user`,
+//! `--broker-password-file`, `--broker-ca/--broker-cert/--broker-key` flags
+//! ([`BrokerLoginArgs`]) both binaries flatten into their own.
 
 use edgefleet_core::mqtt_wire::BrokerAddr;
 use rumqttc::{TlsConfiguration, Transport};
@@ -36,6 +40,55 @@ pub enum BrokerTlsError {
     TlsOptionsWithoutTls,
     #[error("TLS setup: {0}")]
     Rustls(String),
+}
+
+/// Why the broker password file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the broker password file {}: {io}", path.display())]
+pub struct PasswordFileError {
+    pub path: PathBuf,
+    pub io: std::io::Error,
+}
+
+/// The broker password kept in `path`: its first line, trailing whitespace
+/// trimmed (an editor's line end is not part of it; leading spaces are).
+pub fn read_password_file(path: &Path) -> Result<String, PasswordFileError> {
+    let text = std::fs::read_to_string(path).map_err(|io| PasswordFileError { path: path.to_owned(), io })?;
+    Ok(text.lines().next().unwrap_or_default().trim_end().to_owned())
+}
+
+/// The broker login and TLS flags, the same for the agent and the console
+/// (each adds `--broker` and `--fleet` with its own help: the agent joins
+/// the broker, the console finds agents through it).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BrokerLoginArgs {
+    /// User name for the broker.
+    #[arg(long, value_name = "USER", requires = "broker")]
+    pub broker_user: Option<String>,
+    /// File holding the broker password (its first line).
+    #[arg(long, value_name = "PATH", requires = "broker_user")]
+    pub broker_password_file: Option<PathBuf>,
+    /// The broker's CA certificate (PEM), for an mqtts:// broker.
+    #[arg(long, value_name = "PATH", requires = "broker")]
+    pub broker_ca: Option<PathBuf>,
+    /// A client certificate (PEM) to log in to the broker with.
+    #[arg(long, value_name = "PATH", requires_all = ["broker_ca", "broker_key"])]
+    pub broker_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "broker_cert")]
+    pub broker_key: Option<PathBuf>,
+}
+
+impl BrokerLoginArgs {
+    /// The password `--broker-password-file` names, `None` without it.
+    pub fn password(&self) -> Result<Option<String>, PasswordFileError> {
+        self.broker_password_file.as_deref().map(read_password_file).transpose()
+    }
+
+    /// The TLS config the flags name for `addr` (see [`tls_for`]).
+    pub fn tls(&self, addr: &BrokerAddr) -> Result<Option<BrokerTlsConfig>, BrokerTlsError> {
+        tls_for(addr, self.broker_ca.as_deref(), self.broker_cert.as_deref(), self.broker_key.as_deref())
+    }
 }
 
 /// A ready client config. Compared by identity (two configs are the same
@@ -160,5 +213,21 @@ mod tests {
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
         assert!(matches!(transport(&tls, None), Err(BrokerTlsError::MissingCa)));
         assert!(matches!(transport(&plain, None), Ok(Transport::Tcp)));
+    }
+
+    #[test]
+    fn the_password_is_the_first_line_without_its_trailing_whitespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, " s3cret \t\r\nsecond line\n").unwrap();
+        assert_eq!(read_password_file(&pw).unwrap(), " s3cret");
+        std::fs::write(&pw, "").unwrap();
+        assert_eq!(read_password_file(&pw).unwrap(), "");
+        let missing = dir.path().join("missing");
+        let e = read_password_file(&missing).unwrap_err();
+        assert!(e.to_string().starts_with(&format!("cannot read the broker password file {}: ", missing.display())));
+        let login = BrokerLoginArgs { broker_password_file: Some(pw), ..Default::default() };
+        assert_eq!(login.password().unwrap().as_deref(), Some(""));
+        assert_eq!(BrokerLoginArgs::default().password().unwrap(), None);
     }
 }

@@ -4,7 +4,7 @@
 //! with the app's state and turned into the engine's [`BrokerSpec`] (the
 //! panel that edits them: `broker_settings_panel`).
 
-use edgefleet_agent::broker_tls::tls_for;
+use edgefleet_agent::broker_tls::{read_password_file, tls_for};
 use edgefleet_core::mqtt_wire::BrokerAddr;
 use edgefleet_fleet::discovery::mqtt::BrokerSpec;
 
@@ -46,9 +46,7 @@ impl BrokerSettings {
             let password = if file.is_empty() {
                 None
             } else {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("cannot read the broker password file {file}: {e}"))?;
-                Some(text.lines().next().unwrap_or_default().trim_end().to_owned())
+                Some(read_password_file(std::path::Path::new(file)).map_err(|e| e.to_string())?)
             };
             spec = spec.login(user, password);
         }

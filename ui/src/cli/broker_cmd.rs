@@ -7,6 +7,7 @@ use super::GlobalArgs;
 use super::store_args::open_store;
 use crate::bad_input;
 use anyhow::Context;
+use edgefleet_agent::broker_tls::BrokerLoginArgs;
 use edgefleet_core::mqtt_wire::{BrokerCommand, PullRequest};
 use edgefleet_core::wire::{ActivateRequest, BenchmarkRequest};
 use edgefleet_fleet::discovery::mqtt::{BrokerSpec, BrokerWatch, send_command};
@@ -25,21 +26,8 @@ pub struct BrokerFlags {
     /// The fleet name on the broker.
     #[arg(long, value_name = "NAME", requires = "broker")]
     pub fleet: Option<String>,
-    /// User name for the broker.
-    #[arg(long, value_name = "USER", requires = "broker")]
-    pub broker_user: Option<String>,
-    /// File holding the broker password (its first line).
-    #[arg(long, value_name = "PATH", requires = "broker_user")]
-    pub broker_password_file: Option<PathBuf>,
-    /// The broker's CA certificate (PEM), for an mqtts:// broker.
-    #[arg(long, value_name = "PATH", requires = "broker")]
-    pub broker_ca: Option<PathBuf>,
-    /// A client certificate (PEM) to log in to the broker with.
-    #[arg(long, value_name = "PATH", requires_all = ["broker_ca", "broker_key"])]
-    pub broker_cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
-    #[arg(long, value_name = "PATH", requires = "broker_cert")]
-    pub broker_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub login: BrokerLoginArgs,
     /// Where model files are served for devices on the broker to pull
     /// during a deploy: an address they reach (port 0 = any free port).
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
@@ -55,8 +43,7 @@ impl BrokerFlags {
             Ok(a) => a,
             Err(e) => bad_input!("{e}"),
         };
-        let (ca, cert, key) = (self.broker_ca.as_deref(), self.broker_cert.as_deref(), self.broker_key.as_deref());
-        let tls = match edgefleet_agent::broker_tls::tls_for(&addr, ca, cert, key) {
+        let tls = match self.login.tls(&addr) {
             Ok(t) => t,
             Err(e) => bad_input!("{e}"),
         };
@@ -65,15 +52,8 @@ impl BrokerFlags {
             Err(e) => bad_input!("{e}"),
         };
         spec.serve_models_on = self.serve_models_on;
-        let password = match &self.broker_password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the broker password file {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().trim_end().to_owned())
-            }
-            None => None,
-        };
-        if let Some(user) = &self.broker_user {
+        let password = self.login.password()?;
+        if let Some(user) = &self.login.broker_user {
             spec = spec.login(user, password);
         }
         Ok(Some(spec))
