@@ -16,9 +16,23 @@
 //! and the absolute figures; memory is the estimate at the batch against
 //! the measured peak RSS above the pre-load RSS.
 //!
+//! The floor under every estimate's error is how well a measurement
+//! agrees with itself: the last column and line compare the fastest p50
+//! of the odd rounds with that of the even rounds (the same model, batch
+//! and agent). On a shared machine a calibrated estimate cannot be held to
+//! ±25 % more often than two measurements agree to ±25 %.
+//!
 //! ```text
 //! cargo run -p edgefleet-agent --example fit_accuracy
+//! cargo run -p edgefleet-agent --example fit_accuracy -- --save run1.json
+//! cargo run -p edgefleet-agent --example fit_accuracy -- --replay run1.json run2.json
 //! ```
+//!
+//! `--save` keeps what was measured (the device's figures, each model's
+//! profile and its fastest benchmark) in a JSON file; `--replay` prints
+//! the same table from saved files without an agent, and a summary over
+//! all of them — the estimator can then be changed and judged against the
+//! same measurements, taken on a quiet machine.
 
 #[path = "../tests/common/dense.rs"]
 mod dense;
@@ -27,8 +41,10 @@ use anyhow::{Context, Result};
 use edgefleet_agent::{AgentConfig, detect_device, spawn};
 use edgefleet_core::fit::{BenchmarkRun, DeviceCalibration, Fit, FitConfig, estimate_fit, estimate_fit_calibrated};
 use edgefleet_core::wire::{BenchmarkResponse, InfoResponse};
+use edgefleet_core::{Device, ModelProfile};
 use edgefleet_core::{DeviceType, OptimizationKind};
 use edgefleet_optimize::{apply_recipe, decode_model, encode_model, inspect_bytes};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -68,8 +84,84 @@ fn row_of(fit: &Fit, batch: u32, measured_ms: f64) -> String {
     }
 }
 
+/// What one run measured: the device's figures and, per model, its
+/// profile and fastest benchmark.
+#[derive(Serialize, Deserialize)]
+struct Measured {
+    load_average: String,
+    device: Device,
+    runs: Vec<(ModelProfile, BenchmarkResponse)>,
+    /// Per model, the fastest of the even rounds and of the odd rounds
+    /// (empty in files saved before they were kept).
+    #[serde(default)]
+    repeats: Vec<(BenchmarkResponse, BenchmarkResponse)>,
+}
+
+/// Keep, per batch, the fastest p50 of `kept` and `new`.
+fn keep_fastest(kept: Option<BenchmarkResponse>, new: &BenchmarkResponse) -> BenchmarkResponse {
+    let Some(mut kept) = kept else { return new.clone() };
+    for (k, n) in kept.results.iter_mut().zip(&new.results) {
+        if n.latency_ms_p50 < k.latency_ms_p50 {
+            k.latency_ms_p50 = n.latency_ms_p50;
+            k.latency_ms_p90 = n.latency_ms_p90;
+        }
+    }
+    kept
+}
+
+/// The tallies of one table.
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    inside: usize,
+    within25: usize,
+    cal_inside: usize,
+    within25_all: usize,
+    mem_ok: usize,
+    /// Points whose two halves were measured, and those within ±25%.
+    repeated: usize,
+    repeat25: usize,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--replay") => {
+            let mut sum = Counts::default();
+            for path in &args[1..] {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
+                println!("\n== {path}");
+                let c = report(&measured)?;
+                sum.total += c.total;
+                sum.inside += c.inside;
+                sum.within25 += c.within25;
+                sum.cal_inside += c.cal_inside;
+                sum.within25_all += c.within25_all;
+                sum.mem_ok += c.mem_ok;
+                sum.repeated += c.repeated;
+                sum.repeat25 += c.repeat25;
+            }
+            println!("\n== all {} files", args.len() - 1);
+            print_counts(&sum);
+        }
+        Some("--save") => {
+            let path = args.get(1).context("--save needs a file")?;
+            let measured = measure().await?;
+            std::fs::write(path, serde_json::to_string_pretty(&measured)?)?;
+            report(&measured)?;
+        }
+        Some(other) => anyhow::bail!("unknown argument {other}: use --save FILE or --replay FILE..."),
+        None => {
+            report(&measure().await?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Benchmark the models on a fresh in-process agent.
+async fn measure() -> Result<Measured> {
     let dir = tempfile::tempdir()?;
     let device = detect_device("fit-accuracy", DeviceType::EdgeServer, dir.path())?;
     let agent = spawn(AgentConfig::new(device, dir.path().join("agent"))).await?;
@@ -91,7 +183,8 @@ async fn main() -> Result<()> {
     // busy second and another's in a quiet one; the estimate is for the
     // device's state, not for whoever else ran then.
     let mut best: Vec<Option<BenchmarkResponse>> = vec![None; models.len()];
-    for _round in 0..ROUNDS {
+    let mut halves: Vec<[Option<BenchmarkResponse>; 2]> = vec![[None, None]; models.len()];
+    for round in 0..ROUNDS {
         for (i, (name, _)) in models.iter().enumerate() {
             http.post(url(&format!("/v1/models/{name}/activate")))
                 .bearer_auth(&agent.token)
@@ -108,18 +201,12 @@ async fn main() -> Result<()> {
                 .error_for_status()?
                 .json()
                 .await?;
-            best[i] = Some(match best[i].take() {
-                None => bench,
-                Some(mut kept) => {
-                    for (k, new) in kept.results.iter_mut().zip(&bench.results) {
-                        if new.latency_ms_p50 < k.latency_ms_p50 {
-                            k.latency_ms_p50 = new.latency_ms_p50;
-                            k.latency_ms_p90 = new.latency_ms_p90;
-                        }
-                    }
-                    kept
-                }
-            });
+            // The halves (odd and even rounds) measure the same thing
+            // twice: how far two measurements of one model disagree is
+            // the floor under any estimate's error.
+            let half = &mut halves[i][round % 2];
+            *half = Some(keep_fastest(half.take(), &bench));
+            best[i] = Some(keep_fastest(best[i].take(), &bench));
         }
     }
     let mut runs = Vec::new();
@@ -127,11 +214,26 @@ async fn main() -> Result<()> {
         let bench = bench.context("no benchmark")?;
         runs.push((inspect_bytes(bytes, name)?, bench));
     }
+    let mut repeats = Vec::new();
+    for [odd, even] in halves {
+        repeats.push((odd.context("no benchmark")?, even.context("no benchmark")?));
+    }
     let info: InfoResponse =
         http.get(url("/v1/info")).bearer_auth(&agent.token).send().await?.error_for_status()?.json().await?;
-    let d = &info.device;
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average (1, 5, 15 min): {}", loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    agent.shutdown().await;
+    Ok(Measured {
+        load_average: loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        device: info.device,
+        runs,
+        repeats,
+    })
+}
+
+/// Print the table of one run; return its tallies.
+fn report(measured: &Measured) -> Result<Counts> {
+    let (d, runs) = (&measured.device, &measured.runs);
+    println!("load average (1, 5, 15 min): {}", measured.load_average);
     println!(
         "device: {} cores, probe {:.1} GFLOP/s one thread, {:.1} all cores, call overhead {:.4} ms, weights read at {:.1} GB/s, L2 {} KiB, load now {:.0}%",
         d.cpu_cores,
@@ -144,7 +246,7 @@ async fn main() -> Result<()> {
     );
     let cfg = FitConfig::default();
     println!(
-        "\n{:<18} {:>5} {:>9} | {:^29} | {:<18} {:^29} | {:^29} | {:>7} {:>7} {:>7}",
+        "\n{:<18} {:>5} {:>9} | {:^29} | {:<18} {:^29} | {:^29} | {:>7} {:>7} {:>7} | {:>8}",
         "model",
         "batch",
         "meas ms",
@@ -154,9 +256,10 @@ async fn main() -> Result<()> {
         "on all others  mid÷meas in",
         "mem est",
         "cal est",
-        "meas MB"
+        "meas MB",
+        "odd÷even"
     );
-    let (mut inside, mut within25, mut within25_all, mut cal_inside, mut mem_ok, mut total) = (0, 0, 0, 0, 0, 0);
+    let mut c = Counts::default();
     for (i, (profile, bench)) in runs.iter().enumerate() {
         let (other_profile, other_bench) = &runs[(i + 1) % runs.len()];
         let cal = DeviceCalibration::from_runs(&[BenchmarkRun::new(other_profile, other_bench)], d, &cfg)?;
@@ -171,8 +274,14 @@ async fn main() -> Result<()> {
             let mem_est = plain.at_batch(r.batch).map_or(f64::NAN, |e| e.memory_mb);
             let mem_cal = calibrated.at_batch(r.batch).map_or(f64::NAN, |e| e.memory_mb);
             let mem_meas = r.peak_mb.unwrap_or(f64::NAN);
+            let at = |b: &BenchmarkResponse| b.results.iter().find(|x| x.batch == r.batch).map(|x| x.latency_ms_p50);
+            let repeat = measured.repeats.get(i).and_then(|(odd, even)| Some(at(odd)? / at(even)?));
+            if let Some(x) = repeat {
+                c.repeated += 1;
+                c.repeat25 += usize::from((x - 1.0).abs() <= 0.25);
+            }
             println!(
-                "{:<18} {:>5} {:>9.4} | {} | {:<18} {} | {} | {:>7.1} {:>7.1} {:>7.1}",
+                "{:<18} {:>5} {:>9.4} | {} | {:<18} {} | {} | {:>7.1} {:>7.1} {:>7.1} | {:>8}",
                 profile.name,
                 r.batch,
                 m,
@@ -182,15 +291,16 @@ async fn main() -> Result<()> {
                 row_of(&calibrated_others, r.batch, m),
                 mem_est,
                 mem_cal,
-                mem_meas
+                mem_meas,
+                repeat.map_or("-".to_owned(), |x| format!("{x:.2}"))
             );
-            total += 1;
-            inside += usize::from(plain.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
+            c.total += 1;
+            c.inside += usize::from(plain.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
             let close = |f: &Fit| f.at_batch(r.batch).is_some_and(|e| (e.latency_ms.mid() / m - 1.0).abs() <= 0.25);
-            within25 += usize::from(close(&calibrated));
-            within25_all += usize::from(close(&calibrated_others));
-            cal_inside += usize::from(calibrated.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
-            mem_ok += usize::from((mem_est - mem_meas).abs() <= (0.25 * mem_meas).max(8.0));
+            c.within25 += usize::from(close(&calibrated));
+            c.within25_all += usize::from(close(&calibrated_others));
+            c.cal_inside += usize::from(calibrated.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
+            c.mem_ok += usize::from((mem_est - mem_meas).abs() <= (0.25 * mem_meas).max(8.0));
         }
         if let Some(mem) = &bench.memory {
             println!(
@@ -199,12 +309,17 @@ async fn main() -> Result<()> {
             );
         }
     }
+    print_counts(&c);
+    Ok(c)
+}
+
+fn print_counts(c: &Counts) {
+    let Counts { total, inside, within25, cal_inside, within25_all, mem_ok, repeated, repeat25 } = c;
     println!(
         "\nuncalibrated ranges holding the measurement: {inside}/{total}\n\
          calibrated on one other model: middles within ±25%: {within25}/{total}, ranges holding the measurement: {cal_inside}/{total}\n\
          calibrated on all other models: middles within ±25%: {within25_all}/{total}\n\
-         uncalibrated memory within ±25% or 8 MB of the measured peak: {mem_ok}/{total}"
+         uncalibrated memory within ±25% or 8 MB of the measured peak: {mem_ok}/{total}\n\
+         the reference, the measurement against itself (fastest of the odd rounds ÷ of the even ones): within ±25%: {repeat25}/{repeated}"
     );
-    agent.shutdown().await;
-    Ok(())
 }
