@@ -2,7 +2,7 @@
 //! benchmarks five models of different shapes at batch 1, 8, 32 and 128
 //! (`POST /v1/benchmark`, p50 of 30 calls, in 7 rounds over all models,
 //! each (model, batch) keeping its fastest p50; memory from the agent's
-//! RSS in the first round),
+//! heap in the first round),
 //! and each is estimated from the agent's `/v1/info` three ways:
 //!
 //! - uncalibrated: `estimate_fit` (the probe's one-thread GFLOP/s, the
@@ -14,7 +14,9 @@
 //! The reference is the measurement in the same run: the table prints the
 //! estimate's middle ÷ measured, whether the range holds the measurement,
 //! and the absolute figures; memory is the estimate at the batch against
-//! the measured peak RSS above the pre-load RSS.
+//! what the model took on the heap (its growth on loading + the batch's
+//! peak): this process declares the agent's counting allocator, as the
+//! agent binary does.
 //!
 //! The floor under every estimate's error is how well a measurement
 //! agrees with itself: the last column and line compare the fastest p50
@@ -48,6 +50,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+
+/// The agent binary's allocator: the in-process agent then reports the heap
+/// a model takes (resident memory hides small models; see `heap_count`).
+#[global_allocator]
+static ALLOCATOR: edgefleet_agent::CountingAlloc = edgefleet_agent::CountingAlloc;
 
 const BATCHES: [u32; 4] = [1, 8, 32, 128];
 const ITERATIONS: u32 = 30;
@@ -303,10 +310,19 @@ fn report(measured: &Measured) -> Result<Counts> {
             c.mem_ok += usize::from((mem_est - mem_meas).abs() <= (0.25 * mem_meas).max(8.0));
         }
         if let Some(mem) = &bench.memory {
-            println!(
-                "{:<18} memory: RSS {:.1} → {:.1} MB on load (+{:.1} MB)",
-                "", mem.rss_before_load_mb, mem.rss_after_load_mb, mem.load_mb
-            );
+            let weights_mb = profile.weights_bytes as f64 / (1024.0 * 1024.0);
+            match (mem.heap_before_load_mb, mem.heap_after_load_mb) {
+                (Some(before), Some(after)) => println!(
+                    "{:<18} memory: heap {before:.2} → {after:.2} MB on load (+{:.2} MB, weights {weights_mb:.2} MB); RSS +{:.1} MB",
+                    "",
+                    after - before,
+                    mem.load_mb
+                ),
+                _ => println!(
+                    "{:<18} memory: RSS {:.1} → {:.1} MB on load (+{:.1} MB, weights {weights_mb:.2} MB)",
+                    "", mem.rss_before_load_mb, mem.rss_after_load_mb, mem.load_mb
+                ),
+            }
         }
     }
     print_counts(&c);
