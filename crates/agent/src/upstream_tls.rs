@@ -2,79 +2,33 @@
 //! upstream presents a self-signed certificate over its identity key, so
 //! the only thing to check is that key — its fingerprint must be the one
 //! given (`--upstream-fingerprint`), and the handshake signature must verify
-//! with it (ring). No certificate authority, no host name.
+//! with it (ring; the verifier is `pinned_verifier`'s). No certificate
+//! authority, no host name.
 
-use crate::device_key::{fingerprints_agree, install_crypto_provider, key_fingerprint};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use std::sync::Arc;
+use crate::device_key::fingerprints_agree;
+use crate::pinned_verifier::KeyCheck;
+use rustls::pki_types::ServerName;
 
-/// Accepts only a certificate whose key has `fingerprint`.
+/// Accepts only the key with `fingerprint`.
 #[derive(Debug)]
 struct PinnedKey {
     fingerprint: String,
-    algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedKey {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        let presented = key_fingerprint(parsed.subject_public_key_info().as_ref());
+impl KeyCheck for PinnedKey {
+    fn accept(&self, _server_name: &ServerName<'_>, presented: &str) -> Result<(), rustls::Error> {
         // The whole fingerprint, not a prefix: fingerprints_agree on equal lengths.
-        if presented.len() == self.fingerprint.len() && fingerprints_agree(&presented, &self.fingerprint) {
-            Ok(ServerCertVerified::assertion())
+        if presented.len() == self.fingerprint.len() && fingerprints_agree(presented, &self.fingerprint) {
+            Ok(())
         } else {
             Err(rustls::Error::General(format!("the upstream presents key {presented}, not {}", self.fingerprint)))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 
 /// A TLS client configuration trusting exactly the key with `fingerprint`.
 pub(crate) fn pinned_client_config(fingerprint: &str) -> Result<rustls::ClientConfig, rustls::Error> {
-    install_crypto_provider();
-    let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(PinnedKey {
-        fingerprint: fingerprint.trim().to_owned(),
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    crate::pinned_verifier::pinned_client_config(PinnedKey { fingerprint: fingerprint.trim().to_owned() })
 }
 
 #[cfg(test)]
@@ -83,6 +37,17 @@ mod tests {
     use crate::upstream::Upstream;
     use edgefleet_core::{Device, DeviceType};
     use std::time::Duration;
+
+    #[test]
+    fn the_whole_fingerprint_must_agree() {
+        use crate::pinned_verifier::KeyCheck;
+        let pin = super::PinnedKey { fingerprint: "ABCD-EFGH-23".into() };
+        let name = rustls::pki_types::ServerName::try_from("upstream").unwrap();
+        assert!(pin.accept(&name, "ABCD-EFGH-23").is_ok());
+        assert!(pin.accept(&name, "ABCD-EFGH").is_err(), "a prefix is not the key");
+        let e = pin.accept(&name, "ZZZZ-EFGH-23").unwrap_err();
+        assert_eq!(e.to_string(), "unexpected error: the upstream presents key ZZZZ-EFGH-23, not ABCD-EFGH-23");
+    }
 
     #[tokio::test]
     async fn only_the_pinned_key_is_trusted() {

@@ -17,13 +17,10 @@
 //! Host names other than these get no trust at all: the console never
 //! talks TLS to anything but an edgefleet agent.
 
-use edgefleet_agent::{install_crypto_provider, key_fingerprint};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use edgefleet_agent::key_fingerprint;
+use edgefleet_agent::pinned_verifier::{KeyCheck, pinned_client_config};
+use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
 /// The domain pinned host names end in (`.invalid` never resolves through DNS).
 const PIN_DOMAIN: &str = "pin.invalid";
@@ -64,75 +61,34 @@ pub fn certificate_fingerprint(cert_der: &[u8]) -> Option<String> {
     Some(key_fingerprint(parsed.subject_public_key_info().as_ref()))
 }
 
-/// Accepts an agent's certificate only when its key is the one the host
-/// name pins (or any key for a probe), and checks handshake signatures with
-/// the ring provider.
+/// Accepts an agent's key only when it is the one the host name pins (or
+/// any key for a probe); the handshake signature is checked by the agent
+/// library's pinned verifier either way.
 #[derive(Debug)]
-struct PinVerifier {
-    algorithms: WebPkiSupportedAlgorithms,
-}
+struct HostPin;
 
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl KeyCheck for HostPin {
+    fn accept(&self, server_name: &ServerName<'_>, presented: &str) -> Result<(), rustls::Error> {
         let ServerName::DnsName(name) = server_name else {
             return Err(rustls::Error::General("agents are reached only through a pinned name".into()));
         };
         let Some((label, _)) = parse_pinned_host(name.as_ref()) else {
             return Err(rustls::Error::General(format!("`{}` pins no key", name.as_ref())));
         };
-        let presented = certificate_fingerprint(end_entity.as_ref())
-            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
         let presented_label = presented.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase();
         if label == ANY_KEY || label == presented_label {
-            Ok(ServerCertVerified::assertion())
+            Ok(())
         } else {
             Err(rustls::Error::General(format!("the device presents key {presented}, not the pinned one")))
         }
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// The console's TLS client configuration: ring, TLS 1.2/1.3, the pin
-/// verifier, HTTP/1.1, no session resumption (every new connection proves
-/// its key again).
+/// check, HTTP/1.1, no session resumption (every new connection proves its
+/// key again).
 pub fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    install_crypto_provider();
-    let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(PinVerifier { algorithms: provider.signature_verification_algorithms });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut config = pinned_client_config(HostPin)?;
     config.resumption = rustls::client::Resumption::disabled();
     Ok(config)
 }
@@ -171,5 +127,20 @@ mod tests {
         assert_eq!(parse_pinned_host(&pinned_host(None, v6)), Some(("any".to_owned(), v6)));
         assert_eq!(parse_pinned_host("example.com"), None);
         assert_eq!(parse_pinned_host("x.0a01.pin.invalid"), None);
+    }
+
+    #[test]
+    fn the_host_name_says_which_key_is_accepted() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let name = |host: String| ServerName::try_from(host).unwrap();
+        let pinned = name(pinned_host(Some("ABCD-EFGH-23"), ip));
+        assert!(HostPin.accept(&pinned, "ABCD-EFGH-23").is_ok());
+        let e = HostPin.accept(&pinned, "ZZZZ-EFGH-23").unwrap_err();
+        assert_eq!(e.to_string(), "unexpected error: the device presents key ZZZZ-EFGH-23, not the pinned one");
+        assert!(HostPin.accept(&name(pinned_host(None, ip)), "ZZZZ-EFGH-23").is_ok(), "a probe takes any key");
+        let e = HostPin.accept(&name("example.com".into()), "ABCD").unwrap_err();
+        assert!(e.to_string().contains("`example.com` pins no key"), "{e}");
+        let e = HostPin.accept(&ServerName::IpAddress(ip.into()), "ABCD").unwrap_err();
+        assert!(e.to_string().contains("only through a pinned name"), "{e}");
     }
 }
