@@ -26,6 +26,9 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncSeekExt;
 
+/// The reason of a [`FleetError::Unreachable`] whose call ran out of time.
+pub(crate) const TIMED_OUT: &str = "timed out";
+
 /// Default timeout of ordinary calls.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Activations and benchmarks may take long; they get this instead.
@@ -194,7 +197,7 @@ impl AgentClient {
 
     fn unreachable(&self, e: reqwest::Error) -> FleetError {
         let reason = if e.is_timeout() {
-            "timed out".to_owned()
+            TIMED_OUT.to_owned()
         } else if e.is_connect() {
             "connection refused or no route".to_owned()
         } else {

@@ -104,16 +104,31 @@ pub trait Credentials: Sync {
     fn pin_for(&self, device_id: &str) -> Option<String>;
 }
 
-/// Ask `addr` for its health over TLS (learning which key it proves) and,
-/// at the same time, over plain HTTP; the TLS answer wins. No token either way.
+/// Ask `addr` for its health over TLS (learning which key it proves), then
+/// over plain HTTP only when TLS failed without timing out. No token either
+/// way.
+///
+/// In turn, not both at once: candidates come from mDNS, a manual add or a
+/// sweep, so the port is almost always an agent's, and agents serve HTTPS
+/// unless started with `--insecure-http` — the TLS probe alone answers with
+/// one connection. An agent in clear refuses the handshake at once, so the
+/// plain probe after it costs about a millisecond on loopback. No bare TCP
+/// connect first (as the sweep does, where nearly every port is closed):
+/// here it would be a wasted connection on nearly every candidate, and a
+/// closed port refuses each probe in well under a millisecond anyway. A
+/// TLS probe that timed out is not repeated in clear: whatever holds the
+/// port does not answer, and waiting twice doubled a hung address's time.
 async fn probe_health(http: &reqwest::Client, addr: SocketAddr) -> (Result<Health>, Option<String>) {
-    let tls = AgentClient::tls_probe(http.clone(), addr);
-    let plain = AgentClient::new(http.clone(), addr, None);
-    let (over_tls, over_plain) = tokio::join!(tls.health_and_key(), plain.health());
-    match over_tls {
+    match AgentClient::tls_probe(http.clone(), addr).health_and_key().await {
         Ok((health, key)) => (Ok(health), key),
-        Err(_) => (over_plain, None),
+        Err(e) if timed_out(&e) => (Err(e), None),
+        Err(_) => (AgentClient::new(http.clone(), addr, None).health().await, None),
     }
+}
+
+/// The call got no answer in time.
+fn timed_out(e: &FleetError) -> bool {
+    matches!(e, FleetError::Unreachable { reason, .. } if reason == crate::client::TIMED_OUT)
 }
 
 /// Confirm one address: `/v1/health` (which key it proves, which id it
@@ -156,7 +171,13 @@ pub async fn confirm(
     let key = pin.or(seen_key);
     let token = claimed.as_deref().and_then(|id| creds.token_for(id)).or_else(|| creds.token_for(""));
     let client = AgentClient::for_device(http.clone(), addr, key.as_deref(), token.clone());
-    match (health, client.info().await) {
+    // An address whose health probe got no answer (refused, or no reply in
+    // time) is not asked for its info: that would wait or fail the same way.
+    let (answered, info) = match health {
+        Err(e @ FleetError::Unreachable { .. }) => (false, Err(e)),
+        health => (health.is_ok(), client.info().await),
+    };
+    match (answered, info) {
         (_, Ok(info)) => {
             let mut device = info.device;
             // What it claims now must not be another paired device either.
@@ -176,7 +197,7 @@ pub async fn confirm(
             device.last_heartbeat_ms = Some(crate::liveness::now_ms());
             Ok(Found { device, addr, source, confirmed: true, paired: true, problem: None, found_after_ms: None })
         }
-        (Ok(_), Err(e)) if e.status() == Some(401) => {
+        (true, Err(e)) if e.status() == Some(401) => {
             let Some(mut device) = advertised else {
                 return Err(FleetError::BadInput(format!(
                     "an agent answers at {addr} but refuses {}; pair it with --token",
@@ -193,9 +214,9 @@ pub async fn confirm(
             });
             Ok(Found { device, addr, source, confirmed: false, paired: false, problem, found_after_ms: None })
         }
-        (health, Err(e)) => {
+        (answered, Err(e)) => {
             let Some(mut device) = advertised else { return Err(e) };
-            device.status = if health.is_ok() { DeviceStatus::Stale } else { DeviceStatus::Offline };
+            device.status = if answered { DeviceStatus::Stale } else { DeviceStatus::Offline };
             Ok(Found {
                 device,
                 addr,
