@@ -125,6 +125,10 @@ struct Counts {
     cal_inside: usize,
     within25_all: usize,
     mem_ok: usize,
+    /// Memory estimates within ±25% with no slack: uncalibrated, calibrated
+    /// on one other model.
+    mem25: usize,
+    mem_cal25: usize,
     /// Points whose two halves were measured, and those within ±25%.
     repeated: usize,
     repeat25: usize,
@@ -147,6 +151,8 @@ async fn main() -> Result<()> {
                 sum.cal_inside += c.cal_inside;
                 sum.within25_all += c.within25_all;
                 sum.mem_ok += c.mem_ok;
+                sum.mem25 += c.mem25;
+                sum.mem_cal25 += c.mem_cal25;
                 sum.repeated += c.repeated;
                 sum.repeat25 += c.repeat25;
             }
@@ -308,6 +314,8 @@ fn report(measured: &Measured) -> Result<Counts> {
             c.within25_all += usize::from(close(&calibrated_others));
             c.cal_inside += usize::from(calibrated.at_batch(r.batch).is_some_and(|e| e.latency_ms.contains(m)));
             c.mem_ok += usize::from((mem_est - mem_meas).abs() <= (0.25 * mem_meas).max(8.0));
+            c.mem25 += usize::from((mem_est - mem_meas).abs() <= 0.25 * mem_meas);
+            c.mem_cal25 += usize::from((mem_cal - mem_meas).abs() <= 0.25 * mem_meas);
         }
         if let Some(mem) = &bench.memory {
             let weights_mb = profile.weights_bytes as f64 / (1024.0 * 1024.0);
@@ -330,12 +338,13 @@ fn report(measured: &Measured) -> Result<Counts> {
 }
 
 fn print_counts(c: &Counts) {
-    let Counts { total, inside, within25, cal_inside, within25_all, mem_ok, repeated, repeat25 } = c;
+    let Counts { total, inside, within25, cal_inside, within25_all, mem_ok, mem25, mem_cal25, repeated, repeat25 } = c;
     println!(
         "\nuncalibrated ranges holding the measurement: {inside}/{total}\n\
          calibrated on one other model: middles within ±25%: {within25}/{total}, ranges holding the measurement: {cal_inside}/{total}\n\
          calibrated on all other models: middles within ±25%: {within25_all}/{total}\n\
-         uncalibrated memory within ±25% or 8 MB of the measured peak: {mem_ok}/{total}\n\
+         memory against the measured peak: uncalibrated within ±25% or 8 MB: {mem_ok}/{total}, within ±25%: {mem25}/{total}; \
+         calibrated on one other model within ±25%: {mem_cal25}/{total}\n\
          the reference, the measurement against itself (fastest of the odd rounds ÷ of the even ones): within ±25%: {repeat25}/{repeated}"
     );
 }

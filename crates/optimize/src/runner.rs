@@ -9,11 +9,13 @@
 use crate::error::{OptimizeError, Result};
 pub use crate::proto::decode_model;
 use crate::runtime::{Runtime, RuntimeKind, Session, TractRuntime};
+use std::sync::Arc;
 use tract_onnx::pb;
 
 /// A loaded model ready to run batches.
 pub struct Runner {
-    proto: pb::ModelProto,
+    /// Shared with the session where the runtime keeps it (see [`Runtime::load`]).
+    proto: Arc<pb::ModelProto>,
     input_name: String,
     /// Shape of one sample (the input shape without its batch dimension).
     sample_shape: Vec<usize>,
@@ -125,6 +127,7 @@ impl Runner {
             return Err(OptimizeError::OpsUnsupported { runtime: runtime.label(), ops: missing.join(", "), hint });
         }
         let input_name = input.name.clone();
+        let proto = Arc::new(proto);
         let session = runtime.load(&proto, &input_name, &sample_shape)?;
         Ok(Runner { input_name, proto, sample_shape, runtime: runtime.kind(), runtime_label: runtime.label(), session })
     }

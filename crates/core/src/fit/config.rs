@@ -16,8 +16,17 @@ pub const CALIBRATION_MARGIN: f64 = 0.1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FitConfig {
-    /// Memory the runtime itself takes besides weights and activations.
+    /// Memory the runtime takes per loaded model besides its weights and
+    /// activations.
     pub runtime_overhead_bytes: u64,
+    /// Copies of the weights the runtime holds once a model is loaded. tract
+    /// keeps the decoded model (to build a plan per batch size) and the
+    /// batch-1 plan built at load, each with the weights: 2 (the agent's
+    /// heap grew by 2.0–2.1 × the weights + 0.06–0.12 MB on loading each of
+    /// five models, `fit_accuracy`).
+    pub weights_copies_loaded: f64,
+    /// Copies more for serving a batch size other than 1 (its own plan).
+    pub weights_copies_per_batch_size: f64,
     /// Share of free memory batch 1 may use to count as compatible.
     pub mem_fit_fraction: f64,
     /// Share of free memory the largest batch may use.
@@ -91,7 +100,11 @@ pub struct FitConfig {
 impl Default for FitConfig {
     fn default() -> Self {
         FitConfig {
-            runtime_overhead_bytes: 6 * 1024 * 1024,
+            // Measured 0.06–0.12 MB on the heap; 1 MiB leaves room for what
+            // the heap count does not see (allocator slack, page rounding).
+            runtime_overhead_bytes: 1024 * 1024,
+            weights_copies_loaded: 2.0,
+            weights_copies_per_batch_size: 1.0,
             mem_fit_fraction: 0.8,
             batch_fraction: 0.6,
             storage_fraction: 0.5,
@@ -164,6 +177,8 @@ impl FitConfig {
             ("overhead_high_factor", self.overhead_high_factor),
             ("weight_read_low_factor", self.weight_read_low_factor),
             ("weight_read_high_factor", self.weight_read_high_factor),
+            ("weights_copies_loaded", self.weights_copies_loaded),
+            ("weights_copies_per_batch_size", self.weights_copies_per_batch_size),
             ("node_overhead_factor", self.node_overhead_factor),
             ("batch1_node_factor", self.batch1_node_factor),
             ("cached_weight_read_factor", self.cached_weight_read_factor),

@@ -109,6 +109,12 @@ pub struct DeviceCalibration {
     /// Resident activation memory per sample ÷ the profile's estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation_factor: Option<f64>,
+    /// Copies of the weights the runtime holds once a model is loaded, and
+    /// more for a batch size other than 1, when the runs told them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_copies_loaded: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_copies_per_batch_size: Option<f64>,
     /// Some run came from a simulated agent.
     #[serde(default)]
     pub synthetic: bool,
@@ -251,7 +257,7 @@ impl DeviceCalibration {
                 models.push(run.model.clone());
             }
         }
-        let (runtime_overhead_mb, activation_factor) = fit_memory(runs);
+        let memory = fit_memory(runs, cfg.weights_copies_loaded);
         // One GFLOP in one node: what the scales make of plain FLOPs.
         let reference = ModelProfile {
             flops_per_sample: 1_000_000_000,
@@ -279,8 +285,10 @@ impl DeviceCalibration {
             call_overhead_ms: alpha * dense_st.call_ms,
             gflops_per_call,
             ratio,
-            runtime_overhead_mb,
-            activation_factor,
+            runtime_overhead_mb: memory.overhead_mb,
+            activation_factor: memory.activation_factor,
+            weights_copies_loaded: memory.copies_loaded,
+            weights_copies_per_batch_size: memory.copies_per_batch_size,
             synthetic: runs.iter().any(|r| r.synthetic),
         })
     }
@@ -417,6 +425,12 @@ pub fn estimate_fit_calibrated(
     if let Some(mb) = cal.runtime_overhead_mb {
         cfg.runtime_overhead_bytes = (mb * BYTES_PER_MB) as u64;
     }
+    if let Some(c) = cal.weights_copies_loaded {
+        cfg.weights_copies_loaded = c;
+    }
+    if let Some(c) = cal.weights_copies_per_batch_size {
+        cfg.weights_copies_per_batch_size = c;
+    }
     let profile_cal = match cal.activation_factor {
         Some(f) if f.is_finite() && f >= 0.0 => ModelProfile {
             peak_activation_bytes_per_sample: (profile.peak_activation_bytes_per_sample as f64 * f) as u64,
@@ -437,13 +451,13 @@ pub fn estimate_fit_calibrated(
     }
     fit.reasons.retain(|r| r.kind != ReasonKind::Calibration);
     let own = cal.models.contains(&profile.name);
-    fit.reasons.push(calibration_reason(cal, cfg.runtime_overhead_bytes, is_convolutional(profile), own));
+    fit.reasons.push(calibration_reason(cal, &cfg, is_convolutional(profile), own));
     fit.calibration =
         Some(Calibration { points: cal.points, ratio: cal.ratio, runs: cal.runs, models: cal.models.clone() });
     fit
 }
 
-fn calibration_reason(cal: &DeviceCalibration, runtime_overhead_bytes: u64, convolutional: bool, own: bool) -> Reason {
+fn calibration_reason(cal: &DeviceCalibration, cfg: &FitConfig, convolutional: bool, own: bool) -> Reason {
     let calibrated_compute =
         if convolutional { cal.conv_compute_scale.is_some() } else { cal.dense_compute_scale.is_some() };
     let what = if cal.synthetic { "synthetic benchmark" } else { "run" };
@@ -478,8 +492,14 @@ fn calibration_reason(cal: &DeviceCalibration, runtime_overhead_bytes: u64, conv
     );
     if cal.runtime_overhead_mb.is_some() || cal.activation_factor.is_some() {
         message.push_str(&format!(
-            "; memory: runtime overhead {:.1} MB{}",
-            runtime_overhead_bytes as f64 / BYTES_PER_MB,
+            "; memory: weights × {:.1}{} + runtime overhead {:.1} MB{}",
+            cfg.weights_copies_loaded,
+            if cfg.weights_copies_per_batch_size > 0.0 {
+                format!(" (+{:.1} beyond batch 1)", cfg.weights_copies_per_batch_size)
+            } else {
+                String::new()
+            },
+            cfg.runtime_overhead_bytes as f64 / BYTES_PER_MB,
             cal.activation_factor.map(|f| format!(", activations × {f:.2}")).unwrap_or_default()
         ));
     }

@@ -29,8 +29,12 @@ fn run_of(p: &ModelProfile, gflops: f64, efficiency: f64, memory: Option<(f64, f
             batch: b,
             latency_ms_p50: truth_ms(p.flops_per_sample, b, gflops, efficiency),
             latency_ms_p90: truth_ms(p.flops_per_sample, b, gflops, efficiency) * 1.1,
+            // tract's copies: 2 loaded, 1 more beyond batch 1.
             peak_mb: memory.map(|(o, f)| {
-                weights_mb + o + f64::from(b) * p.peak_activation_bytes_per_sample as f64 * f / BYTES_PER_MB
+                2.0 * weights_mb
+                    + o
+                    + if b > 1 { weights_mb } else { 0.0 }
+                    + f64::from(b) * p.peak_activation_bytes_per_sample as f64 * f / BYTES_PER_MB
             }),
         })
         .collect();
@@ -42,8 +46,8 @@ fn run_of(p: &ModelProfile, gflops: f64, efficiency: f64, memory: Option<(f64, f
         results,
         memory: memory.map(|(o, _)| BenchmarkMemory {
             rss_before_load_mb: 20.0,
-            rss_after_load_mb: 20.0 + weights_mb + o,
-            load_mb: weights_mb + o,
+            rss_after_load_mb: 20.0 + 2.0 * weights_mb + o,
+            load_mb: 2.0 * weights_mb + o,
             ..Default::default()
         }),
         synthetic: false,
@@ -111,7 +115,8 @@ fn memory_factors_come_from_the_measured_rss() {
     assert!((cal.runtime_overhead_mb.unwrap() - 6.0).abs() < 1e-6);
     assert!((cal.activation_factor.unwrap() - 2.5).abs() < 1e-6);
     let fit = estimate_fit_calibrated(&b, &server(), &FitConfig::default(), &cal);
-    let want_b128 = 1.0 + 6.0 + 128.0 * 64.0 * 2.5 / 1024.0;
+    // b: 1 MB of weights × (2 + 1 beyond batch 1) + 6 MB + activations.
+    let want_b128 = 3.0 + 6.0 + 128.0 * 64.0 * 2.5 / 1024.0;
     assert!(
         (fit.at_batch(128).unwrap().memory_mb - want_b128).abs() < 0.01,
         "{}",
@@ -123,6 +128,7 @@ fn memory_factors_come_from_the_measured_rss() {
     reused.memory.as_mut().unwrap().load_mb = 0.0;
     let cal = DeviceCalibration::from_runs(&[reused], &server(), &FitConfig::default()).unwrap();
     assert_eq!((cal.runtime_overhead_mb, cal.activation_factor), (None, None));
+    assert_eq!((cal.weights_copies_loaded, cal.weights_copies_per_batch_size), (None, None));
 }
 
 #[test]

@@ -41,8 +41,13 @@ pub(super) fn memory_reason(
     free_is_live: bool,
     ok: bool,
 ) -> Reason {
+    let copies = if (cfg.weights_copies_loaded - 1.0).abs() < 1e-9 {
+        String::new()
+    } else {
+        format!(" × {} (copies the runtime keeps)", fmt_amount(cfg.weights_copies_loaded))
+    };
     let parts = format!(
-        "weights {} MB + activations {} MB + runtime {} MB",
+        "weights {} MB{copies} + activations {} MB + runtime {} MB",
         fmt_amount(profile.weights_bytes as f64 / BYTES_PER_MB),
         fmt_amount(m.act_bytes / BYTES_PER_MB),
         fmt_amount(cfg.runtime_overhead_bytes as f64 / BYTES_PER_MB),

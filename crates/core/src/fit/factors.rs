@@ -15,8 +15,11 @@ use crate::ops::is_default_runtime_op;
 /// Per-model values the estimator needs, computed once per model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ModelFactors {
-    /// weights + runtime overhead, bytes.
+    /// The weights as many times as the runtime holds them once loaded +
+    /// runtime overhead, bytes: memory at batch 1 less activations.
     pub fixed_bytes: f64,
+    /// What serving a batch size other than 1 adds (its plan's weights).
+    pub plan_bytes: f64,
     pub act_bytes: f64,
     pub storage_bytes: f64,
     pub weights_bytes: f64,
@@ -90,7 +93,8 @@ impl ModelFactors {
             overhead_high_factor: if known { cfg.layer_overhead_high_factor } else { cfg.overhead_high_factor },
             cached_read,
             uncached_read,
-            fixed_bytes: model.weights_bytes as f64 + cfg.runtime_overhead_bytes as f64,
+            fixed_bytes: model.weights_bytes as f64 * cfg.weights_copies_loaded + cfg.runtime_overhead_bytes as f64,
+            plan_bytes: model.weights_bytes as f64 * cfg.weights_copies_per_batch_size,
             act_bytes: model.peak_activation_bytes_per_sample as f64,
             storage_bytes: model.storage_bytes() as f64,
             weights_bytes: model.weights_bytes as f64,
@@ -102,7 +106,8 @@ impl ModelFactors {
 
     /// memory(batch) in bytes.
     pub fn memory_bytes(&self, batch: u32) -> f64 {
-        self.fixed_bytes + batch as f64 * self.act_bytes
+        let plan = if batch > 1 { self.plan_bytes } else { 0.0 };
+        self.fixed_bytes + plan + batch as f64 * self.act_bytes
     }
 }
 
@@ -252,12 +257,13 @@ pub(crate) fn pair_type_ok(m: &ModelFactors, d: &DeviceFactors) -> bool {
 #[inline]
 pub(crate) fn pair_max_batch(m: &ModelFactors, d: &DeviceFactors) -> u32 {
     let cap = d.max_batch_cap.max(1);
-    let room = d.batch_budget_bytes - m.fixed_bytes;
+    // Room for the activations of any batch above 1 (which brings its plan).
+    let room = d.batch_budget_bytes - m.fixed_bytes - m.plan_bytes;
     if m.act_bytes <= 0.0 {
         return if room >= 0.0 { cap } else { 1 };
     }
     let b = (room / m.act_bytes).floor();
-    if b < 1.0 {
+    if b < 2.0 {
         return 1;
     }
     let mut b = b.min(cap as f64) as u32;
@@ -337,9 +343,11 @@ mod tests {
     #[test]
     fn memory_figures_follow_the_formula() {
         let fit = estimate_fit(&mlp(), &sensor(), &FitConfig::default());
-        let want = (69_416.0 + 1_024.0 + 6.0 * BYTES_PER_MB) / BYTES_PER_MB;
+        // Two copies of the weights, one sample, 1 MiB of runtime.
+        let want = (2.0 * 69_416.0 + 1_024.0 + BYTES_PER_MB) / BYTES_PER_MB;
         assert!((fit.memory_at_batch1_mb - want).abs() < 1e-9);
-        assert!((fit.per_batch[1].memory_mb - (want + 1024.0 / BYTES_PER_MB)).abs() < 1e-9);
+        // Batch 2: one more sample and the batch size's own plan (a third copy).
+        assert!((fit.per_batch[1].memory_mb - (want + (69_416.0 + 1024.0) / BYTES_PER_MB)).abs() < 1e-9);
     }
 
     #[test]
@@ -351,22 +359,22 @@ mod tests {
         d.free_memory_mb = Some(200);
         let cfg = FitConfig::default();
         let fit = estimate_fit(&p, &d, &cfg);
-        // 0.6 × 200 = 120 MB; minus 6 MB overhead leaves 114 MB = 11 batches of 10 MB.
+        // 0.6 × 200 = 120 MB; minus 1 MB overhead leaves 119 MB = 11 batches of 10 MB.
         assert_eq!(fit.max_batch, 11);
         assert_eq!(fit.per_batch.last().map(|b| b.batch), Some(11));
         let msg = &fit.reasons.last().expect("reasons").message;
-        assert!(msg.contains("max batch 11") && msg.contains("batch 12 would need 126 MB"), "{msg}");
-        d.free_memory_mb = Some(210);
-        // 126 − 6 = 120 → 12.
+        assert!(msg.contains("max batch 11") && msg.contains("batch 12 would need 121 MB"), "{msg}");
+        d.free_memory_mb = Some(202);
+        // 0.6 × 202 = 121.2 ≥ 121 → 12.
         assert_eq!(estimate_fit(&p, &d, &cfg).max_batch, 12);
     }
 
     #[test]
     fn batch1_within_80_percent_but_not_60_still_runs_batch_1() {
         let mut p = mlp();
-        p.weights_bytes = 150 * 1024 * 1024;
+        p.weights_bytes = 80 * 1024 * 1024;
         let fit = estimate_fit(&p, &sensor(), &FitConfig::default());
-        // 182 MB ≤ 204.8 (80%) but > 153.6 (60%).
+        // 2 × 80 + 1 MB ≈ 161 MB ≤ 204.8 (80%) but > 153.6 (60%).
         assert!(fit.compatible);
         assert_eq!(fit.max_batch, 1);
         assert!(fit.reasons.iter().any(|r| r.message.starts_with("only batch 1 fits")));

@@ -99,8 +99,10 @@ pub trait Runtime: Send + Sync + fmt::Debug {
     fn supported_ops(&self) -> Vec<String>;
 
     /// Prepare `model` to run batches. `sample_shape` is the input shape
-    /// without its batch dimension.
-    fn load(&self, model: &pb::ModelProto, input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>>;
+    /// without its batch dimension. The model is shared, not copied, by a
+    /// runtime that keeps it (tract builds a plan per batch size from it):
+    /// the weights are then held once for the caller and the session.
+    fn load(&self, model: &Arc<pb::ModelProto>, input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>>;
 
     /// The shared library it was loaded from and where that was found
     /// (ONNX Runtime); `None` for a runtime built in.

@@ -108,7 +108,7 @@ impl Runtime for OrtRuntime {
         Some(self.loaded.library.to_string())
     }
 
-    fn load(&self, model: &pb::ModelProto, input_name: &str, _sample_shape: &[usize]) -> Result<Box<dyn Session>> {
+    fn load(&self, model: &Arc<pb::ModelProto>, input_name: &str, _sample_shape: &[usize]) -> Result<Box<dyn Session>> {
         let bytes = encode_model(model);
         let session = ort::session::Session::builder(&self.loaded.env)
             .map_err(ort_err)?

@@ -35,14 +35,21 @@ impl Runtime for TractRuntime {
         super::ops::tract_ops().iter().cloned().collect()
     }
 
-    fn load(&self, model: &pb::ModelProto, _input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>> {
+    fn load(&self, model: &Arc<pb::ModelProto>, _input_name: &str, sample_shape: &[usize]) -> Result<Box<dyn Session>> {
         // Intermediate shapes written with a symbolic batch (ONNX Runtime's
         // tools write them) would not unify with the concrete batch of a
-        // plan; tract infers them itself.
-        let mut proto = model.clone();
-        if let Some(g) = proto.graph.as_mut() {
-            g.value_info.clear();
-        }
+        // plan; tract infers them itself. Only such a model is copied (to
+        // drop them); any other is shared with the caller.
+        let has_value_info = model.graph.as_ref().is_some_and(|g| !g.value_info.is_empty());
+        let proto = if has_value_info {
+            let mut copy = pb::ModelProto::clone(model);
+            if let Some(g) = copy.graph.as_mut() {
+                g.value_info.clear();
+            }
+            Arc::new(copy)
+        } else {
+            Arc::clone(model)
+        };
         let session = TractSession { proto, sample_shape: sample_shape.to_vec(), plans: Mutex::new(HashMap::new()) };
         session.plan(1)?;
         Ok(Box::new(session))
@@ -51,7 +58,7 @@ impl Runtime for TractRuntime {
 
 /// A model tract loaded: the decoded graph and its plans by batch size.
 pub struct TractSession {
-    proto: pb::ModelProto,
+    proto: Arc<pb::ModelProto>,
     sample_shape: Vec<usize>,
     plans: Mutex<HashMap<usize, Plan>>,
 }
