@@ -49,8 +49,6 @@ use std::time::{Duration, Instant};
 
 const MAX_BENCH_BATCH: u32 = 1024;
 const MAX_BENCH_ITERATIONS: u32 = 1000;
-/// What a simulated runtime keeps per model besides its weights, MB.
-const SIM_RUNTIME_MB: f64 = 4.0;
 const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 
 /// One benchmark at a time per process (memory peaks are per process).
@@ -249,7 +247,12 @@ fn simulated(
     budget: Duration,
 ) -> Result<Measured, OptimizeError> {
     let features = runner.features_per_sample();
-    let load_mb = profile.weights_bytes as f64 / BYTES_PER_MB + SIM_RUNTIME_MB;
+    // Synthetic memory as the estimator's defaults model a real agent (the
+    // weights' copies, the runtime's overhead, another plan beyond batch 1),
+    // so a simulated fleet calibrates coherently.
+    let cfg = edgefleet_core::FitConfig::default();
+    let weights_mb = profile.weights_bytes as f64 / BYTES_PER_MB;
+    let load_mb = weights_mb * cfg.weights_copies_loaded + cfg.runtime_overhead_bytes as f64 / BYTES_PER_MB;
     let mut results = Vec::new();
     for &batch in &req.batch_sizes {
         let data = vec![0.5f32; batch as usize * features];
@@ -257,11 +260,12 @@ fn simulated(
         warm_up(runner, batch, &data)?;
         let times = time_calls(runner, batch, &data, req.iterations, budget, paced)?;
         let act_mb = profile.peak_activation_bytes_per_sample as f64 * f64::from(batch) / BYTES_PER_MB;
+        let plan_mb = if batch > 1 { weights_mb * cfg.weights_copies_per_batch_size } else { 0.0 };
         results.push(BatchLatency {
             batch,
             latency_ms_p50: percentile(&times, 0.5),
             latency_ms_p90: percentile(&times, 0.9),
-            peak_mb: Some(round3(load_mb + act_mb)),
+            peak_mb: Some(round3(load_mb + plan_mb + act_mb)),
         });
     }
     let used_mb = state.metrics().memory_used_mb as f64;

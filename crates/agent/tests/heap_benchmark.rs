@@ -11,6 +11,7 @@ mod common;
 
 use common::dense::dense_mlp;
 use common::{assets_dir, sha256_hex, start};
+use edgefleet_core::FitConfig;
 use edgefleet_core::wire::{BenchmarkMemory, BenchmarkResponse};
 use edgefleet_optimize::inspect_bytes;
 use serde_json::json;
@@ -127,12 +128,24 @@ async fn the_agent_binary_reports_what_a_model_takes_on_the_heap() {
     let (_, load_mb) = heap_figures(&bench);
     let wide_weights_mb = profile.weights_bytes as f64 / MB;
     assert!(load_mb >= wide_weights_mb && load_mb < 4.0 * wide_weights_mb + 8.0, "{load_mb:.3} MB");
+    // What the estimator counts: the decoded model (shared by the runner
+    // and tract's session) and the batch-1 plan each hold the weights —
+    // a third copy (the runner's own decoded model) would be 3×.
+    let copies = FitConfig::default().weights_copies_loaded;
+    assert!(
+        (load_mb / wide_weights_mb - copies).abs() < 0.3,
+        "heap growth {load_mb:.3} MB = {:.2} × the weights, the estimator counts {copies}",
+        load_mb / wide_weights_mb
+    );
     let p = peaks(&bench);
     assert!(p.windows(2).all(|w| w[1].1 > w[0].1), "the peak grows with the batch: {p:?}");
     // At least half of the profile's activations per extra sample.
     let act_mb = profile.peak_activation_bytes_per_sample as f64 / MB;
     let grew_mb = p[2].1 - p[0].1;
     assert!(grew_mb >= 0.5 * 255.0 * act_mb, "batch 256 over batch 1: {grew_mb:.3} MB, profile {act_mb:.4} MB/sample");
+    // Batch 16 brings its own plan: another copy of the weights over batch 1.
+    let plan_mb = p[1].1 - p[0].1 - 15.0 * act_mb;
+    assert!(plan_mb > 0.7 * wide_weights_mb, "batch 16's plan: {plan_mb:.3} MB for {wide_weights_mb:.3} MB of weights");
 }
 
 #[tokio::test]
