@@ -49,6 +49,9 @@ pub(crate) struct AppState {
     pub benchmark_permits: tokio::sync::Semaphore,
     /// The console key models must be signed by, once pinned.
     pub trust: crate::model_trust::ModelTrust,
+    /// The lowest per-call overhead measured so far (a real agent keeps
+    /// refining the probe's, see [`crate::overhead_refine`]).
+    pub best_overhead: crate::overhead_refine::BestOverhead,
 }
 
 impl AppState {

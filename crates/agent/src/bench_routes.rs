@@ -52,7 +52,7 @@ const MAX_BENCH_ITERATIONS: u32 = 1000;
 const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 
 /// One benchmark at a time per process (memory peaks are per process).
-static BENCH_LOCK: Mutex<()> = Mutex::new(());
+pub(crate) static BENCH_LOCK: Mutex<()> = Mutex::new(());
 
 fn run_error(e: OptimizeError) -> ApiError {
     match e {

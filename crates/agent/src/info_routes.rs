@@ -22,6 +22,9 @@ pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
 
 pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Result<Json<InfoResponse>, ApiError> {
     let mut device = state.device.clone();
+    if !device.simulated {
+        device.call_overhead_ms = state.best_overhead.get().map(|ms| (ms * 1e4).round() / 1e4);
+    }
     let m = sample(&state).await?;
     device.current_load = m.cpu_load;
     device.free_memory_mb = Some(m.memory_total_mb.saturating_sub(m.memory_used_mb).min(device.memory_mb));

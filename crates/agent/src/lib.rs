@@ -26,6 +26,7 @@ mod model_routes;
 mod model_store;
 mod model_trust;
 mod mqtt_link;
+mod overhead_refine;
 pub mod pinned_verifier;
 mod predict_body;
 mod predict_routes;

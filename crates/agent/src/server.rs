@@ -178,6 +178,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
     } else {
         (None, None)
     };
+    let device_overhead = device.call_overhead_ms;
     let state = Arc::new(AppState {
         device,
         token: TokenGate::new(token_hash, rotate_into, config.max_auth_failures),
@@ -193,6 +194,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         predict_permits: tokio::sync::Semaphore::new(predict_concurrency()),
         benchmark_permits: tokio::sync::Semaphore::new(1),
         trust: crate::model_trust::ModelTrust::open(&dir, config.allow_unsigned)?,
+        best_overhead: crate::overhead_refine::BestOverhead::new(device_overhead),
     });
     let broker = config.broker.clone().map(|b| (b, addr));
     Ok(Prepared { state, token, advertisement, own_daemon, broker, tls, fingerprint: key.fingerprint })
@@ -214,8 +216,14 @@ async fn serve(
         }
         None => None,
     };
+    // A simulated agent's overhead is synthetic: nothing to refine.
+    let refiner = (!prepared.state.device.simulated)
+        .then(|| tokio::spawn(crate::overhead_refine::refine_overhead(prepared.state.clone())));
     serve_bounded_tls(listener, app, prepared.state.serve_limits, prepared.tls.clone(), shutdown).await;
     collector.abort();
+    if let Some(r) = refiner {
+        r.abort();
+    }
     if let Some(link) = link {
         link.goodbye().await;
     }
