@@ -11,6 +11,7 @@ use edgefleet_core::fit::{BYTES_PER_GB, thread_share};
 use edgefleet_core::wire::{Metrics, RuntimeInfo};
 use edgefleet_core::{Device, now_ms};
 use edgefleet_optimize::Runtime;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,7 @@ pub(crate) struct AppState {
     pub trust: crate::model_trust::ModelTrust,
     /// The lowest per-call overhead measured so far (a real agent keeps
     /// refining the probe's, see [`crate::overhead_refine`]).
-    pub best_overhead: crate::overhead_refine::BestOverhead,
+    pub best_overhead: BestOverhead,
 }
 
 impl AppState {
@@ -107,5 +108,52 @@ pub(crate) fn pad_to(start: Instant, target_ms: f64) {
         } else {
             std::hint::spin_loop();
         }
+    }
+}
+
+/// The lowest per-call overhead measured so far, ms (`None` before any).
+#[derive(Debug, Default)]
+pub(crate) struct BestOverhead(AtomicU64);
+
+impl BestOverhead {
+    pub fn new(ms: Option<f64>) -> Self {
+        BestOverhead(AtomicU64::new(ms.filter(|v| v.is_finite() && *v > 0.0).map_or(0, f64::to_bits)))
+    }
+
+    pub fn get(&self) -> Option<f64> {
+        match self.0.load(Relaxed) {
+            0 => None,
+            bits => Some(f64::from_bits(bits)),
+        }
+    }
+
+    /// Keep `ms` if it is lower than the figure kept (or the first).
+    pub fn offer(&self, ms: f64) {
+        if !(ms.is_finite() && ms > 0.0) {
+            return;
+        }
+        // Positive f64s order as their bits do.
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |old| (old == 0 || ms.to_bits() < old).then_some(ms.to_bits()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BestOverhead;
+
+    #[test]
+    fn the_lowest_positive_figure_is_kept() {
+        let best = BestOverhead::new(None);
+        assert_eq!(best.get(), None);
+        best.offer(0.017);
+        best.offer(f64::NAN);
+        best.offer(-1.0);
+        best.offer(0.0);
+        assert_eq!(best.get(), Some(0.017));
+        best.offer(0.011);
+        best.offer(0.016);
+        assert_eq!(best.get(), Some(0.011));
+        assert_eq!(BestOverhead::new(Some(0.02)).get(), Some(0.02));
+        assert_eq!(BestOverhead::new(Some(f64::INFINITY)).get(), None);
     }
 }

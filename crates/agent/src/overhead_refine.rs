@@ -16,13 +16,13 @@
 //! start, then every [`LATER_EVERY`], and keeps the lowest p50: what a call
 //! costs here when nothing slows it (the load is accounted for apart, as the
 //! scheduler share). It skips a sample while a benchmark runs, so it never
-//! disturbs one. `/v1/info` reports the figure kept.
+//! disturbs one. `/v1/info` reports the figure kept
+//! ([`crate::app_state::BestOverhead`]).
 
 use crate::app_state::AppState;
 use crate::gflops::matmul_model;
 use edgefleet_optimize::Runner;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Samples soon after start, and how far apart.
@@ -32,32 +32,6 @@ pub const EARLY_EVERY: Duration = Duration::from_millis(250);
 pub const LATER_EVERY: Duration = Duration::from_secs(60);
 /// Near-empty calls per sample.
 const CALLS: usize = 200;
-
-/// The lowest per-call overhead measured so far, ms (`None` before any).
-#[derive(Debug, Default)]
-pub(crate) struct BestOverhead(AtomicU64);
-
-impl BestOverhead {
-    pub fn new(ms: Option<f64>) -> Self {
-        BestOverhead(AtomicU64::new(ms.filter(|v| v.is_finite() && *v > 0.0).map_or(0, f64::to_bits)))
-    }
-
-    pub fn get(&self) -> Option<f64> {
-        match self.0.load(Relaxed) {
-            0 => None,
-            bits => Some(f64::from_bits(bits)),
-        }
-    }
-
-    /// Keep `ms` if it is lower than the figure kept (or the first).
-    pub fn offer(&self, ms: f64) {
-        if !(ms.is_finite() && ms > 0.0) {
-            return;
-        }
-        // Positive f64s order as their bits do.
-        let _ = self.0.fetch_update(Relaxed, Relaxed, |old| (old == 0 || ms.to_bits() < old).then_some(ms.to_bits()));
-    }
-}
 
 /// One sample: the p50 of [`CALLS`] near-empty calls, ms; `None` while a
 /// benchmark runs.
@@ -88,26 +62,5 @@ pub(crate) async fn refine_overhead(state: Arc<AppState>) {
             Ok(Some(Err(e))) => return tracing::warn!("cannot refine the call overhead: {e}"),
             Err(e) => return tracing::warn!("cannot refine the call overhead: {e}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_lowest_positive_figure_is_kept() {
-        let best = BestOverhead::new(None);
-        assert_eq!(best.get(), None);
-        best.offer(0.017);
-        best.offer(f64::NAN);
-        best.offer(-1.0);
-        best.offer(0.0);
-        assert_eq!(best.get(), Some(0.017));
-        best.offer(0.011);
-        best.offer(0.016);
-        assert_eq!(best.get(), Some(0.011));
-        assert_eq!(BestOverhead::new(Some(0.02)).get(), Some(0.02));
-        assert_eq!(BestOverhead::new(Some(f64::INFINITY)).get(), None);
     }
 }

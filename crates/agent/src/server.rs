@@ -194,7 +194,7 @@ async fn prepare(mut config: AgentConfig, addr: SocketAddr) -> Result<Prepared, 
         predict_permits: tokio::sync::Semaphore::new(predict_concurrency()),
         benchmark_permits: tokio::sync::Semaphore::new(1),
         trust: crate::model_trust::ModelTrust::open(&dir, config.allow_unsigned)?,
-        best_overhead: crate::overhead_refine::BestOverhead::new(device_overhead),
+        best_overhead: crate::app_state::BestOverhead::new(device_overhead),
     });
     let broker = config.broker.clone().map(|b| (b, addr));
     Ok(Prepared { state, token, advertisement, own_daemon, broker, tls, fingerprint: key.fingerprint })

@@ -25,6 +25,7 @@
 //! Memory: see [`super::memory_calibration`] (runtime overhead and
 //! activation factor from the resident memory the runs measured).
 
+use super::benchmark_run::BenchmarkRun;
 use super::config::{BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig};
 use super::factors::{DeviceFactors, ModelFactors, call_parts, energy_mj, is_convolutional, throughput_per_s};
 use super::memory_calibration::fit_memory;
@@ -32,47 +33,7 @@ use super::report::{Calibration, Fit, Range, Reason, ReasonKind};
 use super::{CalibrateError, estimate_fit};
 use crate::device::Device;
 use crate::model::{LayerWork, ModelProfile};
-use crate::wire::{BatchLatency, BenchmarkMemory, BenchmarkResponse};
 use serde::{Deserialize, Serialize};
-
-/// One `/v1/benchmark` of one model on one device, with the figures of the
-/// model's profile the calibration needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BenchmarkRun {
-    /// The model's name, for "calibrated from N runs of models X, Y".
-    pub model: String,
-    pub flops_per_sample: u64,
-    pub weights_bytes: u64,
-    pub activation_bytes_per_sample: u64,
-    pub results: Vec<BatchLatency>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<BenchmarkMemory>,
-    /// The agent was simulated: its figures are synthetic, not measured.
-    #[serde(default)]
-    pub synthetic: bool,
-    /// The model has convolutions (calibrates convolutional models).
-    #[serde(default)]
-    pub convolutional: bool,
-    /// The model's per-layer work (uncounted in runs kept before it was).
-    #[serde(default)]
-    pub work: LayerWork,
-}
-
-impl BenchmarkRun {
-    pub fn new(profile: &ModelProfile, bench: &BenchmarkResponse) -> BenchmarkRun {
-        BenchmarkRun {
-            model: profile.name.clone(),
-            flops_per_sample: profile.flops_per_sample,
-            weights_bytes: profile.weights_bytes,
-            activation_bytes_per_sample: profile.peak_activation_bytes_per_sample,
-            results: bench.results.clone(),
-            memory: bench.memory.clone(),
-            synthetic: bench.synthetic,
-            convolutional: is_convolutional(profile),
-            work: profile.work.clone(),
-        }
-    }
-}
 
 /// What a device's benchmarks teach about it, for every model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

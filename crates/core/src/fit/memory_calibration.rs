@@ -22,8 +22,8 @@
 //! allocator reused freed memory — did not measure the model and is left
 //! out.
 
+use super::benchmark_run::BenchmarkRun;
 use super::config::BYTES_PER_MB;
-use super::device_calibration::BenchmarkRun;
 use crate::wire::BenchmarkMemory;
 
 /// Below this RSS growth on loading, a run says nothing about memory.

@@ -42,6 +42,7 @@
 //! words), `calibrate` (measurements into narrower ranges); this file runs
 //! the checks in order and assembles the report.
 
+mod benchmark_run;
 mod calibrate;
 mod config;
 mod device_calibration;
@@ -52,11 +53,10 @@ mod fixtures;
 mod memory_calibration;
 mod report;
 
+pub use benchmark_run::BenchmarkRun;
 pub use calibrate::{CalibrateError, calibrate, calibrate_from_benchmark};
 pub use config::{BYTES_PER_GB, BYTES_PER_MB, CALIBRATION_MARGIN, FitConfig, FitConfigError};
-pub use device_calibration::{
-    BenchmarkRun, DeviceCalibration, TRANSFER_MARGIN, attach_measurements, estimate_fit_calibrated,
-};
+pub use device_calibration::{DeviceCalibration, TRANSFER_MARGIN, attach_measurements, estimate_fit_calibrated};
 pub use factors::thread_share;
 pub use report::{BatchEstimate, Calibration, Fit, Range, Reason, ReasonKind};
 
