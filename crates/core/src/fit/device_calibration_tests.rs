@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::fit::fixtures::{mlp, server};
-use crate::wire::BatchLatency;
+use crate::wire::{BatchLatency, BenchmarkMemory};
 
 /// A device whose calls take 0.08 ms + FLOPs at `gflops`, × `efficiency`
 /// of the model.
