@@ -44,7 +44,9 @@ pub(super) fn memory_reason(
     let copies = if (cfg.weights_copies_loaded - 1.0).abs() < 1e-9 {
         String::new()
     } else {
-        format!(" × {} (copies the runtime keeps)", fmt_amount(cfg.weights_copies_loaded))
+        let c = cfg.weights_copies_loaded;
+        let copies = if (c - c.round()).abs() < 1e-9 { format!("{c:.0}") } else { format!("{c:.2}") };
+        format!(" × {copies} (the runtime's copies)")
     };
     let parts = format!(
         "weights {} MB{copies} + activations {} MB + runtime {} MB",

@@ -167,6 +167,7 @@ mod tests {
         assert!(fit.reasons.iter().all(|r| r.ok));
         let mem = &fit.reasons[0].message;
         assert!(mem.contains("at batch 1") && mem.contains("80% of 256 MB"), "{mem}");
+        assert!(mem.contains("weights 0.07 MB × 2 (the runtime's copies)"), "{mem}");
         // (0.6 × 256 MiB − 1 MiB − 3 × 69416 B) / 1024 B ≫ 256 → the cap.
         assert_eq!(fit.max_batch, 256);
         assert_eq!(fit.per_batch.iter().map(|b| b.batch).collect::<Vec<_>>(), vec![1, 2, 4, 8, 16, 32, 64, 128, 256]);
