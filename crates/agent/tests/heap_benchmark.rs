@@ -10,15 +10,14 @@
 mod common;
 
 use common::dense::dense_mlp;
-use common::{assets_dir, sha256_hex, start};
+use common::{assets_dir, sha256_hex, spawn_binary, start};
 use edgefleet_core::FitConfig;
 use edgefleet_core::wire::{BenchmarkMemory, BenchmarkResponse};
 use edgefleet_optimize::inspect_bytes;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 const TOKEN: &str = "heap-benchmark-test-token";
 const MB: f64 = 1024.0 * 1024.0;
@@ -39,19 +38,9 @@ impl Drop for Agent {
 }
 
 fn start_binary(data_dir: &Path) -> Agent {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--interface", "lo", "--token", TOKEN, "--name", "heap-test"])
-        .args(["--runtime", "tract", "--insecure-http"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
-    Agent { addr: addr.parse().unwrap(), child, client: reqwest::Client::new() }
+    let args = ["--interface", "lo", "--name", "heap-test", "--runtime", "tract"];
+    let (child, addr) = spawn_binary(data_dir, TOKEN, &args);
+    Agent { addr, child, client: reqwest::Client::new() }
 }
 
 impl Agent {

@@ -5,35 +5,15 @@
 
 mod common;
 
-use common::{assets_dir, sha256_hex};
+use common::{assets_dir, sha256_hex, spawn_binary};
 use edgefleet_core::wire::{ModelsResponse, PredictResponse, UploadStatus};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const TOKEN: &str = "process-test-token";
-
-/// Start the agent binary; returns the child and the address from its first stdout line.
-fn start_binary(data_dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--interface", "lo", "--token", TOKEN, "--name", "kill-test"])
-        // This test speaks plain HTTP on raw sockets.
-        .arg("--insecure-http")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
-    (child, addr.parse().unwrap())
-}
 
 #[tokio::test]
 async fn sigkill_during_upload_keeps_the_active_model() {
@@ -45,7 +25,7 @@ async fn sigkill_during_upload_keeps_the_active_model() {
     let model = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();
     let sha = sha256_hex(&model);
 
-    let (mut child, addr) = start_binary(dir.path());
+    let (mut child, addr) = spawn_binary(dir.path(), TOKEN, &["--interface", "lo", "--name", "kill-test"]);
     let url = |addr: SocketAddr, p: &str| format!("http://{addr}{p}");
     let r = client
         .put(url(addr, "/v1/models/digits/1"))
@@ -78,7 +58,7 @@ async fn sigkill_during_upload_keeps_the_active_model() {
     child.wait().unwrap();
     drop(sock);
 
-    let (mut child, addr) = start_binary(dir.path());
+    let (mut child, addr) = spawn_binary(dir.path(), TOKEN, &["--interface", "lo", "--name", "kill-test"]);
     let listed: ModelsResponse =
         client.get(url(addr, "/v1/models")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed.models.len(), 1, "{listed:?}");

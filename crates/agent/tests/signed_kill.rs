@@ -9,35 +9,17 @@
 
 mod common;
 
-use common::{matmul_model, sha256_hex};
+use common::{matmul_model, sha256_hex, spawn_binary};
 use edgefleet_core::wire::{ModelsResponse, PredictResponse, model_signature_message};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::json;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "signed-kill-test-token";
 const ROUNDS: usize = 100;
 const BUDGET: Duration = Duration::from_secs(150);
-
-fn start_binary(data_dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-advertise", "--token", TOKEN, "--insecure-http"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
-    (child, addr.parse().unwrap())
-}
 
 fn key_pair() -> Ed25519KeyPair {
     let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
@@ -71,7 +53,7 @@ async fn kill_9_during_upload_and_activate_never_leaves_an_unsigned_or_partial_m
     let (ours, theirs) = (key_pair(), key_pair());
     let sign = |k: &Ed25519KeyPair, v: &str, sha: &str| hex::encode(k.sign(&model_signature_message("m", v, sha)));
 
-    let (mut child, mut addr) = start_binary(dir.path());
+    let (mut child, mut addr) = spawn_binary(dir.path(), TOKEN, &["--no-advertise"]);
     let r = http
         .post(format!("http://{addr}/v1/trust"))
         .bearer_auth(TOKEN)
@@ -107,7 +89,7 @@ async fn kill_9_during_upload_and_activate_never_leaves_an_unsigned_or_partial_m
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         task.abort();
-        (child, addr) = start_binary(dir.path());
+        (child, addr) = spawn_binary(dir.path(), TOKEN, &["--no-advertise"]);
 
         let listed: ModelsResponse =
             http.get(format!("http://{addr}/v1/models")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();

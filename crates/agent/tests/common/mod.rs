@@ -1,5 +1,6 @@
 //! Shared helpers of the agent's integration tests: start an agent on
-//! 127.0.0.1:0, talk to it, build tiny ONNX models.
+//! 127.0.0.1:0 (in this process, or the real binary as a child), talk to
+//! it, build tiny ONNX models.
 // Test helpers: a failed unwrap is a failed test, which is what we want.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -9,10 +10,32 @@ use edgefleet_agent::{AgentConfig, AgentHandle, spawn};
 use edgefleet_core::{Device, DeviceType};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 use tract_onnx::pb;
+
+/// Start the agent binary on 127.0.0.1, a free port, over plain HTTP, with
+/// `token`, the data in `data_dir` and `args` besides; the child and the
+/// address from its first stdout line.
+pub fn spawn_binary(data_dir: &Path, token: &str, args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet-agent"))
+        .args(["--bind", "127.0.0.1", "--port", "0", "--token", token, "--insecure-http"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
+    (child, addr.parse().unwrap())
+}
 
 pub struct TestAgent {
     pub handle: AgentHandle,
