@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use edgefleet_core::wire::{
-    ActivateResponse, BenchmarkResponse, ErrorBody, Health, InfoResponse, Metrics, ModelsResponse, PredictResponse,
-    UploadResponse, UploadStatus,
+    ActivateResponse, ErrorBody, Health, InfoResponse, Metrics, ModelsResponse, PredictResponse, UploadResponse,
+    UploadStatus,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -383,15 +383,7 @@ async fn predicts_digits_with_the_demo_mlp() {
         "{text}"
     );
 
-    let b: BenchmarkResponse = agent
-        .post("/v1/benchmark/digits")
-        .json(&json!({"batch_sizes": [1, 16], "iterations": 5}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b = agent.benchmark("digits", &[1, 16], 5).await;
     assert_eq!(b.results.iter().map(|r| r.batch).collect::<Vec<_>>(), vec![1, 16]);
     assert!(b.results.iter().all(|r| r.latency_ms_p50 > 0.0 && r.latency_ms_p90 >= r.latency_ms_p50));
     let r = agent.post("/v1/benchmark/digits").json(&json!({"batch_sizes": [0]})).send().await.unwrap();

@@ -8,7 +8,7 @@
 mod common;
 
 use common::dense::dense_mlp;
-use common::{IDENTITY, ROTATE, matmul_model, sha256_hex, start};
+use common::{IDENTITY, ROTATE, best_of_rounds, matmul_model, sha256_hex, start};
 use edgefleet_core::fit::{
     BenchmarkRun, DeviceCalibration, FitConfig, estimate_fit, estimate_fit_calibrated, thread_share,
 };
@@ -30,30 +30,16 @@ async fn calibrating_on_model_a_brings_model_b_closer_to_its_measured_latency() 
     let b = dense_mlp(&[256, 256, 256, 256, 10], 2);
     agent.install("a", "1", a.clone(), None).await;
     agent.install("b", "1", b.clone(), None).await;
-    // Three rounds over both, each (model, batch) keeping its fastest p50:
-    // a busy second of another session then slows one round, not the figure.
-    let mut rounds: Vec<[BenchmarkResponse; 2]> = Vec::new();
-    for _ in 0..3 {
-        let mut pair = Vec::new();
-        for name in ["a", "b"] {
-            let req =
-                agent.post(&format!("/v1/benchmark/{name}")).json(&json!({"batch_sizes": BATCHES, "iterations": 15}));
-            pair.push(req.send().await.unwrap().json::<BenchmarkResponse>().await.unwrap());
-        }
-        rounds.push(pair.try_into().unwrap());
-    }
-    let best = |i: usize| {
-        let mut kept = rounds[0][i].clone();
-        for (k, r) in kept.results.iter_mut().enumerate() {
-            r.latency_ms_p50 =
-                rounds.iter().map(|round| round[i].results[k].latency_ms_p50).fold(f64::INFINITY, f64::min);
-        }
-        kept
-    };
-    let (bench_a, bench_b) = (best(0), best(1));
+    // Three rounds over both, each (model, batch) keeping its fastest p50.
+    let [bench_a, bench_b]: [BenchmarkResponse; 2] =
+        best_of_rounds(&agent, &["a", "b"], &BATCHES, 3).await.try_into().unwrap();
     assert!(!bench_a.synthetic, "a real agent measures");
     let mem = bench_a.memory.as_ref().expect("a real agent on Linux reports memory");
-    assert!(mem.load_mb > 0.5, "loading 2.6 MB of weights shows in RSS: {mem:?}");
+    // An agent in this test process reports resident memory, which the
+    // other tests here grow and shrink meanwhile (RSS fell 96 → 89 MB across
+    // one load): only that it is reported. What a model takes is checked on
+    // the heap, with the agent binary (`heap_benchmark`).
+    assert!(mem.rss_before_load_mb > 0.0 && mem.load_mb >= 0.0, "{mem:?}");
     assert!(bench_a.results.iter().all(|r| r.peak_mb.is_some_and(|p| p >= 0.0)));
 
     let info: InfoResponse = agent.get("/v1/info").send().await.unwrap().json().await.unwrap();

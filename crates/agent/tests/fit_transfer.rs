@@ -7,12 +7,11 @@
 mod common;
 
 use common::dense::dense_mlp;
-use common::start;
+use common::{best_of_rounds, start};
 use edgefleet_core::ModelProfile;
 use edgefleet_core::fit::{BenchmarkRun, DeviceCalibration, FitConfig, estimate_fit, estimate_fit_calibrated};
-use edgefleet_core::wire::{BenchmarkResponse, InfoResponse};
+use edgefleet_core::wire::InfoResponse;
 use edgefleet_optimize::inspect_bytes;
-use serde_json::json;
 
 const BATCHES: [u32; 4] = [1, 8, 32, 128];
 
@@ -22,27 +21,6 @@ fn profile(bytes: &[u8], name: &str) -> ModelProfile {
 
 /// Fastest p50 per batch over `rounds` benchmarks of each model, taken in
 /// turn: another session's burst then slows one round, not the figure.
-async fn best_of_rounds(agent: &common::TestAgent, names: &[&str], rounds: usize) -> Vec<BenchmarkResponse> {
-    let mut best: Vec<Option<BenchmarkResponse>> = vec![None; names.len()];
-    for _ in 0..rounds {
-        for (i, name) in names.iter().enumerate() {
-            let req =
-                agent.post(&format!("/v1/benchmark/{name}")).json(&json!({"batch_sizes": BATCHES, "iterations": 15}));
-            let bench: BenchmarkResponse = req.send().await.unwrap().json().await.unwrap();
-            best[i] = Some(match best[i].take() {
-                None => bench,
-                Some(mut kept) => {
-                    for (k, new) in kept.results.iter_mut().zip(&bench.results) {
-                        k.latency_ms_p50 = k.latency_ms_p50.min(new.latency_ms_p50);
-                    }
-                    kept
-                }
-            });
-        }
-    }
-    best.into_iter().map(Option::unwrap).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dense_models_benchmark_calibrates_a_cnn_on_the_same_device() {
     let agent = start("fit-dense-to-conv", |_| {}).await;
@@ -52,7 +30,7 @@ async fn a_dense_models_benchmark_calibrates_a_cnn_on_the_same_device() {
             .unwrap();
     agent.install("dense", "1", dense.clone(), None).await;
     agent.install("cnn", "1", cnn.clone(), None).await;
-    let benches = best_of_rounds(&agent, &["dense", "cnn"], 5).await;
+    let benches = best_of_rounds(&agent, &["dense", "cnn"], &BATCHES, 5).await;
     let info: InfoResponse = agent.get("/v1/info").send().await.unwrap().json().await.unwrap();
     let device = info.device;
     let (pd, pc) = (profile(&dense, "dense"), profile(&cnn, "cnn"));

@@ -144,15 +144,7 @@ async fn an_agent_in_a_process_that_does_not_count_reports_resident_memory_only(
     let agent = start("no-heap", |_| {}).await;
     let digits = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();
     agent.install("digits", "1", digits, None).await;
-    let bench: BenchmarkResponse = agent
-        .post("/v1/benchmark/digits")
-        .json(&json!({"batch_sizes": [1, 8], "iterations": 3}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bench = agent.benchmark("digits", &[1, 8], 3).await;
     let mem = bench.memory.expect("RSS on Linux");
     assert!(!mem.heap() && mem.heap_before_load_mb.is_none(), "{mem:?}");
     assert_eq!(mem.source(), "RSS");
