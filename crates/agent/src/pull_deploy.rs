@@ -84,7 +84,10 @@ pub(crate) async fn pull(
             ));
         }
         attempts += 1;
-        let start = status.received_bytes.min(req.size_bytes);
+        // A part as large as the file was cut off after its last byte,
+        // before the store checked and installed it: no Range can resume
+        // at the end (the server answers 416), so start over.
+        let start = if status.received_bytes < req.size_bytes { status.received_bytes } else { 0 };
         resumed_from.push(start);
         match fetch_into_store(&state, &http, &model, &req, start, progress.clone()).await {
             Ok(()) => {}
@@ -140,7 +143,11 @@ async fn fetch_into_store(
     let header = |v: String| HeaderValue::from_str(&v).map_err(|e| Fetch::Refused(bad(e.to_string())));
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_SHA256_HEADER, header(req.sha256.clone())?);
-    headers.insert(CONTENT_RANGE, header(format!("bytes {start}-{}/{total}", total - 1))?);
+    // Only a Content-Range resumes the store's part; without one the upload
+    // starts over (replacing a part that cannot be resumed).
+    if start > 0 {
+        headers.insert(CONTENT_RANGE, header(format!("bytes {start}-{}/{total}", total - 1))?);
+    }
     headers.insert(CONTENT_LENGTH, header((total - start).to_string())?);
     // Count the bytes as they pass; report the first chunk, then at most
     // once per PROGRESS_EVERY.

@@ -2,7 +2,8 @@
 //! agent on 127.0.0.1: the agent downloads the model from an HTTP server
 //! that drops the first connection halfway, resumes with `Range` from the
 //! bytes its store kept, verifies the SHA-256, installs and activates it;
-//! a wrong SHA-256 installs nothing.
+//! a wrong SHA-256 installs nothing; a part that already holds the whole
+//! file (cut off before it was installed) is fetched again from the start.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
@@ -159,4 +160,31 @@ async fn a_deploy_command_pulls_resumes_with_range_verifies_and_activates() {
     let row = vec![0.0f32; 64];
     let p = agent.post("/v1/predict/digits").json(&serde_json::json!({ "inputs": [row] })).send().await.unwrap();
     assert_eq!(p.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_holding_the_whole_file_is_fetched_again_from_the_start() {
+    let Some(broker) = Mosquitto::start() else { return };
+    let agent = start("pull-whole", |c| {
+        c.token = Some(TOKEN.into());
+        c.broker = Some(BrokerConfig::new(broker.url().parse().unwrap(), FLEET));
+    })
+    .await;
+    let bytes = std::fs::read(assets_dir().join("mlp_digits.onnx")).unwrap();
+    let sha = sha256_hex(&bytes);
+    // What a download cut off after its last byte, before the store checked
+    // and installed it, leaves behind.
+    let uploads = agent.dir.path().join("uploads/digits");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join(format!("v1.{sha}.part")), &bytes).unwrap();
+
+    let (url, seen) = flaky_file_server(bytes.clone()).await;
+    let (r, _) = command(broker.port, "pull-whole", deploy("pull-whole", &url, &bytes, &sha)).await;
+    assert!(r.ok, "{r:?}");
+    // No `Range: bytes=SIZE-` (a real server answers it 416): from the start.
+    let ranges = seen.lock().unwrap().clone();
+    assert_eq!(ranges[0], None, "{ranges:?}");
+    let models: ModelsResponse = agent.get("/v1/models").send().await.unwrap().json().await.unwrap();
+    let m = models.models.iter().find(|m| m.active).unwrap();
+    assert_eq!((m.version.as_str(), m.sha256.as_str()), ("v1", sha.as_str()));
 }
