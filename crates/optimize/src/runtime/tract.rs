@@ -13,8 +13,13 @@ use tract_onnx::prelude::*;
 /// Cargo.lock by a test, since tract exports no version constant).
 pub const TRACT_VERSION: &str = "0.23.9";
 
-/// How many batch sizes keep a compiled plan; older ones are dropped.
-const MAX_CACHED_PLANS: usize = 8;
+/// How many batch sizes keep a compiled plan (batch 1's always stays; of
+/// the others the least recently used is dropped). Each plan holds its own
+/// copy of the weights, so this bounds what a served model can grow to:
+/// the decoded model + this many copies (a client sending every batch size
+/// in turn cannot make it hold more). Rebuilding a dropped plan costs
+/// milliseconds for small models.
+const MAX_CACHED_PLANS: usize = 4;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -50,7 +55,8 @@ impl Runtime for TractRuntime {
         } else {
             Arc::clone(model)
         };
-        let session = TractSession { proto, sample_shape: sample_shape.to_vec(), plans: Mutex::new(HashMap::new()) };
+        let session =
+            TractSession { proto, sample_shape: sample_shape.to_vec(), plans: Mutex::new(PlanCache::default()) };
         session.plan(1)?;
         Ok(Box::new(session))
     }
@@ -60,7 +66,14 @@ impl Runtime for TractRuntime {
 pub struct TractSession {
     proto: Arc<pb::ModelProto>,
     sample_shape: Vec<usize>,
-    plans: Mutex<HashMap<usize, Plan>>,
+    /// Plans by batch size, each with the tick it was last used at.
+    plans: Mutex<PlanCache>,
+}
+
+#[derive(Default)]
+struct PlanCache {
+    plans: HashMap<usize, (Plan, u64)>,
+    tick: u64,
 }
 
 impl std::fmt::Debug for TractSession {
@@ -72,8 +85,14 @@ impl std::fmt::Debug for TractSession {
 impl TractSession {
     fn plan(&self, batch: usize) -> Result<Plan> {
         let poisoned = || OptimizeError::Runtime("plan cache poisoned".into());
-        if let Some(p) = self.plans.lock().map_err(|_| poisoned())?.get(&batch) {
-            return Ok(p.clone());
+        {
+            let mut cache = self.plans.lock().map_err(|_| poisoned())?;
+            cache.tick += 1;
+            let tick = cache.tick;
+            if let Some((p, used)) = cache.plans.get_mut(&batch) {
+                *used = tick;
+                return Ok(p.clone());
+            }
         }
         let mut shape = vec![batch];
         shape.extend_from_slice(&self.sample_shape);
@@ -83,14 +102,25 @@ impl TractSession {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(OptimizeError::runtime)?;
-        let mut plans = self.plans.lock().map_err(|_| poisoned())?;
-        if plans.len() >= MAX_CACHED_PLANS
-            && let Some(&evict) = plans.keys().find(|&&b| b != 1)
+        let mut cache = self.plans.lock().map_err(|_| poisoned())?;
+        if cache.plans.len() >= MAX_CACHED_PLANS
+            && let Some(evict) =
+                cache.plans.iter().filter(|(b, _)| **b != 1).min_by_key(|(_, (_, used))| *used).map(|(b, _)| *b)
         {
-            plans.remove(&evict);
+            cache.plans.remove(&evict);
         }
-        plans.insert(batch, plan.clone());
+        cache.tick += 1;
+        let tick = cache.tick;
+        cache.plans.insert(batch, (plan.clone(), tick));
         Ok(plan)
+    }
+
+    /// The batch sizes holding a plan now.
+    #[cfg(test)]
+    fn cached_batches(&self) -> Vec<usize> {
+        let mut b: Vec<usize> = self.plans.lock().map(|c| c.plans.keys().copied().collect()).unwrap_or_default();
+        b.sort_unstable();
+        b
     }
 }
 
@@ -113,6 +143,27 @@ impl Session for TractSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_1_stays_and_the_least_recently_used_plan_goes() {
+        let proto = crate::proto::decode_model(
+            &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/models/mlp_digits.onnx")).unwrap(),
+        )
+        .unwrap();
+        let session =
+            TractSession { proto: Arc::new(proto), sample_shape: vec![64], plans: Mutex::new(PlanCache::default()) };
+        for b in [1, 2, 3, 4] {
+            session.plan(b).unwrap();
+        }
+        session.plan(2).unwrap(); // 3 is now the least recently used
+        session.plan(5).unwrap();
+        assert_eq!(session.cached_batches(), vec![1, 2, 4, 5]);
+        for b in 6..20 {
+            session.plan(b).unwrap();
+        }
+        assert_eq!(session.cached_batches().len(), MAX_CACHED_PLANS);
+        assert!(session.cached_batches().contains(&1));
+    }
 
     #[test]
     fn the_version_constant_matches_the_lock_file() {
