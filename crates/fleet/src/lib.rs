@@ -47,7 +47,7 @@ pub use placement_plan::{
 };
 pub mod library;
 pub mod live_load;
-pub use live_load::{LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, poll_live_loads};
+pub use live_load::{LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, poll_live_loads, with_live_metrics};
 pub mod measure;
 pub mod operating_point;
 pub mod placement_plan;

@@ -11,6 +11,7 @@ use crate::client::AgentClient;
 use crate::measure::{LiveDevice, poll_device};
 use crate::placement_plan::base_utilisation;
 use edgefleet_core::Device;
+use edgefleet_core::wire::Metrics;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::time::Duration;
@@ -33,19 +34,12 @@ pub struct LiveLoad {
 }
 
 impl LiveLoad {
-    /// The registered device updated with what it just answered: free
-    /// memory and storage from its metrics (as the GUI's live device), CPU
-    /// load and the rest of its own description.
+    /// The registered device updated with what it just answered: its own
+    /// description with the live free memory and storage of its metrics
+    /// ([`with_live_metrics`]) and its CPU load.
     fn from_poll(registered: &Device, live: LiveDevice) -> Self {
         let m = &live.metrics;
-        let mut device = Device { device_id: registered.device_id.clone(), ..live.device.clone() };
-        if m.memory_total_mb > 0 {
-            let total = m.memory_total_mb.min(device.memory_mb.max(1));
-            device.free_memory_mb = Some(total.saturating_sub(m.memory_used_mb));
-        }
-        if m.storage_free_gb.is_finite() && m.storage_free_gb >= 0.0 {
-            device.free_storage_gb = Some(m.storage_free_gb.min(device.storage_gb));
-        }
+        let device = with_live_metrics(&Device { device_id: registered.device_id.clone(), ..live.device.clone() }, m);
         LiveLoad {
             device,
             request_rate_per_s: live.request_rate_per_s(),
@@ -55,18 +49,34 @@ impl LiveLoad {
     }
 }
 
-/// Ask every device (`None`: no address known) for its live state, at most
+/// `device` with the free memory and storage its metrics `m` report (the
+/// memory capped by the device's own size, the storage by its disk): what
+/// estimates for it use, in the GUI and the CLI alike.
+pub fn with_live_metrics(device: &Device, m: &Metrics) -> Device {
+    let mut d = device.clone();
+    if m.memory_total_mb > 0 {
+        let total = m.memory_total_mb.min(d.memory_mb.max(1));
+        d.free_memory_mb = Some(total.saturating_sub(m.memory_used_mb));
+    }
+    if m.storage_free_gb.is_finite() && m.storage_free_gb >= 0.0 {
+        d.free_storage_gb = Some(m.storage_free_gb.min(d.storage_gb));
+    }
+    d
+}
+
+/// Ask every device (an `Err`: why it cannot be asked) for its live state, at most
 /// `concurrency` at once, each within `timeout`; answers in the order given,
 /// an `Err` saying why a device could not be asked or did not answer.
 pub async fn poll_live_loads(
-    targets: Vec<(Device, Option<AgentClient>)>,
+    targets: Vec<(Device, Result<AgentClient, String>)>,
     timeout: Duration,
     concurrency: usize,
 ) -> Vec<(Device, Result<LiveLoad, String>)> {
     futures_util::stream::iter(targets)
         .map(|(device, client)| async move {
-            let Some(client) = client else {
-                return (device, Err("no known address".to_owned()));
+            let client = match client {
+                Ok(c) => c,
+                Err(why) => return (device, Err(why)),
             };
             let client = client.timeout(timeout);
             let answer = match tokio::time::timeout(timeout, poll_device(&client)).await {

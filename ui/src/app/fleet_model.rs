@@ -144,7 +144,6 @@ impl DeviceEntry {
         self.models.iter().find(|m| m.active).map(|m| format!("{} v{}", m.name, m.version))
     }
 
-    /// The device with its live free memory and storage, for estimates.
     /// The estimate of `profile` here: calibrated by the kept benchmark runs
     /// when there are any (the single-device fit panel's calibration), plain
     /// otherwise. The bool says whether it is calibrated.
@@ -153,16 +152,12 @@ impl DeviceEntry {
         (fit, cal.is_some())
     }
 
+    /// The device with its live free memory and storage, for estimates.
     pub fn live_device(&self) -> Device {
-        let mut d = self.device.clone();
-        if let Some(m) = &self.metrics {
-            let total = m.memory_total_mb.min(d.memory_mb.max(1));
-            d.free_memory_mb = Some(total.saturating_sub(m.memory_used_mb));
-            if m.storage_free_gb.is_finite() && m.storage_free_gb >= 0.0 {
-                d.free_storage_gb = Some(m.storage_free_gb.min(d.storage_gb));
-            }
+        match &self.metrics {
+            Some(m) => edgefleet_fleet::with_live_metrics(&self.device, m),
+            None => self.device.clone(),
         }
-        d
     }
 }
 

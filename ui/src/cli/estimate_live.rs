@@ -7,17 +7,16 @@
 
 use super::GlobalArgs;
 use super::estimate_cmd::EstimateArgs;
-use super::store_args::open_store;
+use super::store_args::{open_store, registered_client};
 use crate::bad_input;
 use edgefleet_core::{Fit, FitConfig, ModelProfile};
 use edgefleet_fleet::measure::{DEFAULT_ITERATIONS, LiveDevice};
 use edgefleet_fleet::{
-    AgentClient, MeasureOutcome, MeasureRequest, OperatingPoint, http_client, measure_on_device, now_ms,
-    operating_point, poll_device,
+    AgentClient, MeasureOutcome, MeasureRequest, OperatingPoint, measure_on_device, now_ms, operating_point,
+    poll_device,
 };
 use edgefleet_store::Store;
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 /// Everything `--json` prints.
@@ -41,13 +40,10 @@ fn client_for(store: &Store, global: &GlobalArgs, id: &str) -> anyhow::Result<(A
     let Some(rec) = store.get_device(id)? else {
         bad_input!("no device `{id}` in the registry: run `edgefleet devices` to list them")
     };
-    let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else {
-        bad_input!("device `{id}` has no known address: run `edgefleet scan` or `edgefleet add`")
-    };
-    let Ok(ip) = address.parse::<IpAddr>() else { bad_input!("device `{id}` has an unusable address `{address}`") };
-    let token = store.token(id)?.or_else(|| global.token.clone());
-    let pin = store.key_fingerprint(id)?;
-    Ok((AgentClient::for_device(http_client()?, SocketAddr::new(ip, port), pin.as_deref(), token), rec.device))
+    match registered_client(store, global, &rec)? {
+        Ok(client) => Ok((client, rec.device)),
+        Err(why) => bad_input!("{why}"),
+    }
 }
 
 pub fn run(global: &GlobalArgs, args: &EstimateArgs, profile: ModelProfile, id: &str) -> anyhow::Result<()> {

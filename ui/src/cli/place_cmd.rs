@@ -16,17 +16,16 @@
 
 use super::GlobalArgs;
 use super::deploy_cmd::directory_from_store;
-use super::store_args::open_store;
+use super::store_args::{open_store, registered_client};
 use crate::bad_input;
 use anyhow::Context;
 use edgefleet_core::FitConfig;
 use edgefleet_fleet::{
-    AgentClient, LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, PlacementPlan, PlanModel, PlanSettings,
-    RolloutPlan, deploy_plan, http_client, plan_placement, poll_live_loads,
+    LIVE_POLL_CONCURRENCY, LIVE_POLL_TIMEOUT, LiveLoad, PlacementPlan, PlanModel, PlanSettings, RolloutPlan,
+    deploy_plan, plan_placement, poll_live_loads,
 };
 use edgefleet_store::{DeviceRecord, Store};
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -274,16 +273,6 @@ struct PlaceOutput<'a> {
     devices_left_out: &'a [DeviceLeftOut],
 }
 
-/// A client for a registered device's HTTP API (`None`: no usable address).
-fn client_for(store: &Store, global: &GlobalArgs, rec: &DeviceRecord) -> anyhow::Result<Option<AgentClient>> {
-    let (Some(address), Some(port)) = (rec.address.as_deref(), rec.port) else { return Ok(None) };
-    let Ok(ip) = address.parse::<IpAddr>() else { return Ok(None) };
-    let id = &rec.device.device_id;
-    let token = store.token(id)?.or_else(|| global.token.clone());
-    let pin = store.key_fingerprint(id)?;
-    Ok(Some(AgentClient::for_device(http_client()?, SocketAddr::new(ip, port), pin.as_deref(), token)))
-}
-
 /// Ask every device what it serves now: those that answer with their live
 /// state and load, those that do not left out with why.
 fn live_devices(
@@ -293,7 +282,7 @@ fn live_devices(
 ) -> anyhow::Result<(Vec<edgefleet_core::Device>, Vec<DeviceLoad>, Vec<DeviceLeftOut>)> {
     let mut targets = Vec::with_capacity(records.len());
     for rec in records {
-        targets.push((rec.device.clone(), client_for(store, global, rec)?));
+        targets.push((rec.device.clone(), registered_client(store, global, rec)?));
     }
     let rt = super::runtime()?;
     let answers = rt.block_on(poll_live_loads(targets, LIVE_POLL_TIMEOUT, LIVE_POLL_CONCURRENCY));
