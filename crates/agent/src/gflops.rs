@@ -122,6 +122,21 @@ fn fastest_call_s(runner: &Runner, budget: Duration) -> Result<f64, OptimizeErro
     Ok(fastest.max(1e-9))
 }
 
+/// The near-empty model whose calls measure the per-call overhead (a
+/// 1 × 3 · 3 × 3 `MatMul`: compute is nothing; dispatch, copies and output
+/// are all).
+pub(crate) fn overhead_runner(runtime: &dyn Runtime) -> Result<Runner, OptimizeError> {
+    Runner::load(runtime, matmul_model(3, 3))
+}
+
+/// The p50 of `runs` batch-1 calls of [`overhead_runner`]'s model, ms.
+pub(crate) fn call_overhead_p50_ms(tiny: &Runner, runs: usize) -> Result<f64, OptimizeError> {
+    let shape = tiny.input_shape(1);
+    let mut times = tiny.session().benchmark(&shape, &[0.5, 0.25, 0.125], 3, runs.max(1))?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// Probe this machine for about 3 × `budget` with `runtime`.
 pub fn probe_compute(runtime: &dyn Runtime, budget: Duration) -> Result<ComputeProbe, OptimizeError> {
     let layer = Runner::load(runtime, matmul_model(PROBE_K, PROBE_N))?;
@@ -147,12 +162,8 @@ pub fn probe_compute(runtime: &dyn Runtime, budget: Duration) -> Result<ComputeP
         results.iter().map(|&(calls, secs)| LAYER_FLOPS * calls as f64 / secs / 1e9).sum::<f64>()
     };
 
-    let tiny = Runner::load(runtime, matmul_model(3, 3))?;
-    let shape = tiny.input_shape(1);
     let runs = (budget.as_secs_f64() / 20e-6).clamp(50.0, 2000.0) as usize;
-    let mut times = tiny.session().benchmark(&shape, &[0.5, 0.25, 0.125], 3, runs)?;
-    times.sort_by(f64::total_cmp);
-    let call_overhead_ms = times[times.len() / 2];
+    let call_overhead_ms = call_overhead_p50_ms(&overhead_runner(runtime)?, runs)?;
 
     let wide = Runner::load(runtime, matmul_model(WIDE, WIDE))?;
     let shape = wide.input_shape(1);

@@ -20,7 +20,7 @@
 //! ([`crate::app_state::BestOverhead`]).
 
 use crate::app_state::AppState;
-use crate::gflops::matmul_model;
+use crate::gflops::{call_overhead_p50_ms, overhead_runner};
 use edgefleet_optimize::Runner;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,18 +37,14 @@ const CALLS: usize = 200;
 /// benchmark runs.
 fn sample(tiny: &Runner) -> Option<Result<f64, edgefleet_optimize::OptimizeError>> {
     let _quiet = crate::bench_routes::BENCH_LOCK.try_lock().ok()?;
-    let shape = tiny.input_shape(1);
-    Some(tiny.session().benchmark(&shape, &[0.5, 0.25, 0.125], 3, CALLS).map(|mut times| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
-    }))
+    Some(call_overhead_p50_ms(tiny, CALLS))
 }
 
 /// Sample the overhead for as long as the agent runs (abort the task to
 /// stop it), lowering `state.best_overhead` when a sample is lower.
 pub(crate) async fn refine_overhead(state: Arc<AppState>) {
     let runtime = state.runtime.clone();
-    let tiny = match tokio::task::spawn_blocking(move || Runner::load(runtime.as_ref(), matmul_model(3, 3))).await {
+    let tiny = match tokio::task::spawn_blocking(move || overhead_runner(runtime.as_ref())).await {
         Ok(Ok(r)) => Arc::new(r),
         Ok(Err(e)) => return tracing::warn!("cannot refine the call overhead: {e}"),
         Err(e) => return tracing::warn!("cannot refine the call overhead: {e}"),
