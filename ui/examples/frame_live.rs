@@ -38,17 +38,19 @@
 #[path = "../../crates/agent/tests/support/mosquitto.rs"]
 mod mosquitto;
 
+#[path = "../../crates/fleet/examples/support/agents_child.rs"]
+mod agents_child;
 #[path = "../benches/support/frame_fixture.rs"]
 mod frame_fixture;
 
-use edgefleet_agent::{BrokerConfig, SimulateOptions, simulate};
+use agents_child::{arg, serve_until_stdin_closes, spawn_agents_child};
+use edgefleet_agent::{BrokerConfig, SimulateOptions};
 use edgefleet_core::DeviceStatus;
 use edgefleet_fleet::EngineConfig;
 use edgefleet_ui::app::{App, AppConfig, BrokerSettings, Tab, UiCommand};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "frame-live-token-0123456789abcdef";
@@ -67,11 +69,6 @@ const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// child still kills its broker).
 const AGENTS_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// The child: a Mosquitto on 127.0.0.1 (`broker URL`, or `no broker`),
 /// then N simulated agents on 127.0.0.1 linked to it, not advertised, until
 /// stdin closes; one `ADDR` line each, then `ready`.
@@ -89,13 +86,7 @@ async fn serve(count: usize) {
         broker: Some(BrokerConfig::new(url.parse().unwrap(), FLEET)),
         ..SimulateOptions::loopback(count, dir.path())
     };
-    let fleet = simulate(opts).await.unwrap();
-    for a in fleet.agents() {
-        println!("{}", a.addr);
-    }
-    println!("ready");
-    let _ = tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await;
-    let _ = tokio::time::timeout(AGENTS_STOP_TIMEOUT, fleet.shutdown()).await;
+    serve_until_stdin_closes(opts, Some(AGENTS_STOP_TIMEOUT)).await;
     drop(broker);
 }
 
@@ -123,29 +114,15 @@ impl Drop for AgentsProcess {
 /// Start the broker and N agents in a child process; the broker's URL and
 /// the agents' `host:port`s (`None`: no mosquitto here).
 fn start_agents(devices: usize) -> Option<(AgentsProcess, String, Vec<String>)> {
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--serve", &devices.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut process = AgentsProcess { child };
-    let mut lines = BufReader::new(process.child.stdout.take().unwrap()).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let (child, lines) = spawn_agents_child(&["--serve", &devices.to_string()]);
+    let process = AgentsProcess { child };
+    let (first, addrs) = lines.split_first()?;
     if first == "no broker" {
         return None;
     }
     let url = first.strip_prefix("broker ").expect("the agents' process starts a broker first").to_owned();
-    let mut addrs = Vec::new();
-    for line in lines {
-        let line = line.unwrap();
-        if line == "ready" {
-            break;
-        }
-        addrs.push(line);
-    }
     assert_eq!(addrs.len(), devices, "the child started every agent");
-    Some((process, url, addrs))
+    Some((process, url, addrs.to_vec()))
 }
 
 /// One whole frame of the app (`run_ui` + tessellation), ms.

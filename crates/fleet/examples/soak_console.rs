@@ -12,37 +12,15 @@
 // A benchmark binary: a failed setup step should stop it at once.
 #![allow(clippy::unwrap_used)]
 
-use edgefleet_agent::{SimulateOptions, simulate};
+#[path = "support/agents_child.rs"]
+mod agents_child;
+
+use agents_child::{arg, serve_until_stdin_closes, spawn_agents_child};
+use edgefleet_agent::SimulateOptions;
 use edgefleet_fleet::{Command, EngineConfig, Event, FleetEngine};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "soak-token";
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The child: N simulated agents on 127.0.0.1 until stdin closes; one
-/// `ADDR` line each, then `ready`.
-async fn serve(count: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = SimulateOptions {
-        token: Some(TOKEN.into()),
-        advertise: false,
-        interfaces: Vec::new(),
-        ..SimulateOptions::loopback(count, dir.path())
-    };
-    let fleet = simulate(opts).await.unwrap();
-    for a in fleet.agents() {
-        println!("{}", a.addr);
-    }
-    println!("ready");
-    let _ = tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await;
-    fleet.shutdown().await;
-}
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -60,26 +38,20 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         let count: usize = args[i + 1].parse().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        return rt.block_on(serve(count));
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SimulateOptions {
+            token: Some(TOKEN.into()),
+            advertise: false,
+            interfaces: Vec::new(),
+            ..SimulateOptions::loopback(count, dir.path())
+        };
+        return rt.block_on(serve_until_stdin_closes(opts, None));
     }
     let devices = arg("--devices", 1000).clamp(1, 5000) as usize;
     let duration = Duration::from_secs(arg("--duration-s", 600));
     let every = Duration::from_secs(arg("--every-s", 30).max(1));
 
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--serve", &devices.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut addrs = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if line == "ready" {
-            break;
-        }
-        addrs.push(line);
-    }
+    let (mut child, addrs) = spawn_agents_child(&["--serve", &devices.to_string()]);
     assert_eq!(addrs.len(), devices, "the child started every agent");
 
     let config = EngineConfig { mdns: false, default_token: Some(TOKEN.into()), ..EngineConfig::default() };
