@@ -161,15 +161,9 @@ fn optimize_keeps_a_roomy_original_and_deploy_activates_it_on_the_agent() {
     assert!(h.state().state.fit.is_some(), "the fit panel opens");
     let parent = h.state().state.library.cards.iter().find(|c| c.name == "mlp_digits").map(|c| c.id).expect("card");
 
-    h.get_by_label("⚙ Optimize for this device").click();
-    h.run_steps(2);
-    wait_until(&mut h, Duration::from_secs(240), "the optimize job to end", |app| {
-        app.state.jobs.list.iter().any(|j| j.title.starts_with("Optimize") && j.state != JobState::Running)
-    });
     // The 70 KB MLP fits a camera with room: the original is the answer,
     // with the objective and the reason, and no transform is applied.
-    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Optimize")).cloned().expect("job");
-    let JobState::Done(message) = &job.state else { panic!("optimize failed: {job:?}") };
+    let message = support::run_optimize(&mut h);
     assert!(message.contains("kept the original") && message.contains("with room"), "{message}");
     assert!(message.contains("objective: smallest file"), "{message}");
     assert!(!h.state().state.library.cards.iter().any(|c| c.parent_id == Some(parent)), "no variant is made");

@@ -7,7 +7,6 @@
 mod support;
 
 use edgefleet_core::DeviceType;
-use edgefleet_fleet::JobState;
 use edgefleet_ui::app::{App, AppConfig, UiCommand};
 use egui_kittest::kittest::Queryable;
 use std::time::Duration;
@@ -37,13 +36,7 @@ fn the_objective_toggle_makes_optimize_look_for_the_fastest_variant() {
     h.run_steps(3);
     assert!(h.state().state.fit.as_ref().expect("the fit panel").optimize_fastest);
 
-    h.get_by_label("⚙ Optimize for this device").click();
-    h.run_steps(2);
-    wait_until(&mut h, Duration::from_secs(240), "the optimize job to end", |app| {
-        app.state.jobs.list.iter().any(|j| j.title.starts_with("Optimize") && j.state != JobState::Running)
-    });
-    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Optimize")).cloned().expect("job");
-    let JobState::Done(message) = &job.state else { panic!("optimize failed: {job:?}") };
+    let message = support::run_optimize(&mut h);
     assert!(message.contains("objective: fastest on the device's runtime"), "{message}");
     assert!(!message.contains("smallest file"), "{message}");
 }

@@ -8,7 +8,7 @@
 
 use edgefleet_agent::{AgentConfig, AgentHandle, spawn_on};
 use edgefleet_core::{Device, DeviceType, Location, ModelProfile};
-use edgefleet_fleet::{AgentClient, EngineConfig, http_client};
+use edgefleet_fleet::{AgentClient, EngineConfig, JobState, http_client};
 use edgefleet_ui::app::{App, AppConfig, ModelCard, UiCommand};
 use egui_kittest::Harness;
 use prost::Message;
@@ -57,6 +57,21 @@ pub fn wait_until(h: &mut Harness<'_, App>, timeout: Duration, what: &str, cond:
         std::thread::sleep(Duration::from_millis(20));
     }
     h.run_steps(2);
+}
+
+/// Click "Optimize for this device" in the open fit panel, wait (up to
+/// 240 s) for the latest optimize job to end, and return its message;
+/// panics when it failed.
+pub fn run_optimize(h: &mut Harness<'_, App>) -> String {
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("⚙ Optimize for this device").click();
+    h.run_steps(2);
+    wait_until(h, Duration::from_secs(240), "the optimize job to end", |app| {
+        app.state.jobs.list.iter().any(|j| j.title.starts_with("Optimize") && j.state != JobState::Running)
+    });
+    let job = h.state().state.jobs.list.iter().find(|j| j.title.starts_with("Optimize")).cloned().expect("job");
+    let JobState::Done(message) = job.state else { panic!("optimize failed: {job:?}") };
+    message
 }
 
 /// Run frames for `window` (something must *not* happen meanwhile).
